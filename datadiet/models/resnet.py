@@ -1,0 +1,71 @@
+"""ResNets for small images: the paper's ResNet18/50 with the CIFAR 3×3 stem, and ResNet-20.
+
+All models take NHWC images and ``train: bool``; BatchNorm uses batch statistics when training
+and running statistics otherwise (the mode every score is computed in).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+_conv = functools.partial(nn.Conv, use_bias=False, padding='SAME')
+_batch_norm = functools.partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5)
+
+
+class BasicBlock(nn.Module):
+  """Two 3×3 convolutions with an identity (or 1×1 projection) shortcut."""
+  features: int
+  strides: int = 1
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    norm = functools.partial(_batch_norm, use_running_average=not train)
+    y = nn.relu(norm()(_conv(self.features, (3, 3), self.strides)(x)))
+    y = norm()(_conv(self.features, (3, 3))(y))
+    if x.shape != y.shape:
+      x = norm()(_conv(self.features, (1, 1), self.strides)(x))
+    return nn.relu(x + y)
+
+
+class Bottleneck(nn.Module):
+  """1×1 → 3×3 → 1×1 convolutions (4× expansion) with a projection shortcut when needed."""
+  features: int
+  strides: int = 1
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    norm = functools.partial(_batch_norm, use_running_average=not train)
+    y = nn.relu(norm()(_conv(self.features, (1, 1))(x)))
+    y = nn.relu(norm()(_conv(self.features, (3, 3), self.strides)(y)))
+    y = norm()(_conv(4 * self.features, (1, 1))(y))
+    if x.shape != y.shape:
+      x = norm()(_conv(4 * self.features, (1, 1), self.strides)(x))
+    return nn.relu(x + y)
+
+
+class ResNet(nn.Module):
+  """A CIFAR-style ResNet: 3×3 stem (no max-pool), stages of blocks, global average pool."""
+  num_classes: int
+  stage_sizes: Sequence[int]
+  block: type[nn.Module] = BasicBlock
+  widths: Sequence[int] = (64, 128, 256, 512)
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    x = _conv(self.widths[0], (3, 3), name='stem')(x)
+    x = nn.relu(_batch_norm(use_running_average=not train, name='stem_bn')(x))
+    for stage, (num_blocks, width) in enumerate(zip(self.stage_sizes, self.widths)):
+      for index in range(num_blocks):
+        strides = 2 if stage > 0 and index == 0 else 1
+        x = self.block(width, strides)(x, train)
+    x = jnp.mean(x, axis=(1, 2))
+    return nn.Dense(self.num_classes, name='head')(x)
+
+
+ResNet18 = functools.partial(ResNet, stage_sizes=(2, 2, 2, 2))
+ResNet50 = functools.partial(ResNet, stage_sizes=(3, 4, 6, 3), block=Bottleneck)
+ResNet20 = functools.partial(ResNet, stage_sizes=(3, 3, 3), widths=(16, 32, 64))

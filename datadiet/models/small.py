@@ -1,0 +1,37 @@
+"""Small models that train in seconds on a CPU: an MLP and a BatchNorm CNN."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+
+class MLP(nn.Module):
+  """Flatten, then ReLU hidden layers, then a linear classifier."""
+  num_classes: int
+  hidden: Sequence[int] = (256, 256)
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    del train  # No BatchNorm or dropout: same function in both modes.
+    x = x.reshape(x.shape[0], -1)
+    for width in self.hidden:
+      x = nn.relu(nn.Dense(width)(x))
+    return nn.Dense(self.num_classes)(x)
+
+
+class SmallCNN(nn.Module):
+  """Conv-BN-ReLU blocks with 2×2 average pooling, global pooling and a linear classifier."""
+  num_classes: int
+  widths: Sequence[int] = (32, 64)
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    for width in self.widths:
+      x = nn.Conv(width, (3, 3), use_bias=False)(x)
+      x = nn.BatchNorm(use_running_average=not train, momentum=0.9)(x)
+      x = nn.avg_pool(nn.relu(x), (2, 2), strides=(2, 2), padding='SAME')
+    x = jnp.mean(x, axis=(1, 2))
+    return nn.Dense(self.num_classes)(x)
