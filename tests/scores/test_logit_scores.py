@@ -1,0 +1,60 @@
+"""Logit scores against NumPy formulas written from their definitions."""
+
+import jax
+import numpy as np
+import pytest
+
+from datadiet.scores import el2n, entropy, loss, margin
+
+
+def _batch(seed=0, batch=9, classes=5):
+  rng = np.random.default_rng(seed)
+  return (rng.normal(size=(batch, classes)).astype(np.float32) * 3,
+          rng.integers(0, classes, size=batch))
+
+
+def _softmax(z):
+  e = np.exp(z - z.max(-1, keepdims=True))
+  return e / e.sum(-1, keepdims=True)
+
+
+def test_el2n_matches_numpy():
+  logits, labels = _batch()
+  onehot = np.eye(logits.shape[1])[labels]
+  want = np.sqrt(((_softmax(logits.astype(np.float64)) - onehot) ** 2).sum(-1))
+  np.testing.assert_allclose(np.asarray(el2n(logits, labels)), want, rtol=1e-6)
+
+
+def test_el2n_hand_computed():
+  # Two classes, equal logits: p = (½, ½), error (−½, ½) → ‖·‖ = √½.
+  np.testing.assert_allclose(np.asarray(el2n(np.zeros((1, 2)), np.array([0]))), [np.sqrt(.5)],
+                             rtol=1e-7)
+
+
+def test_loss_margin_entropy_match_numpy():
+  logits, labels = _batch(1)
+  probs = _softmax(logits.astype(np.float64))
+  rows = np.arange(len(labels))
+  np.testing.assert_allclose(np.asarray(loss(logits, labels)), -np.log(probs[rows, labels]),
+                             rtol=1e-5)
+  others = logits.copy()
+  others[rows, labels] = -np.inf
+  np.testing.assert_allclose(np.asarray(margin(logits, labels)),
+                             others.max(-1) - logits[rows, labels], rtol=1e-6)
+  np.testing.assert_allclose(np.asarray(entropy(logits)), -(probs * np.log(probs)).sum(-1),
+                             rtol=1e-5)
+
+
+def test_margin_positive_exactly_when_misclassified():
+  logits, labels = _batch(2, batch=50)
+  misclassified = logits.argmax(-1) != labels
+  np.testing.assert_array_equal(np.asarray(margin(logits, labels)) > 0, misclassified)
+
+
+@pytest.mark.parametrize('fn', [el2n, loss, margin, entropy])
+def test_mask_zeroes_padding_under_jit(fn):
+  logits, labels = _batch(3)
+  mask = np.arange(len(labels)) < 6
+  got = np.asarray(jax.jit(fn)(logits, labels, mask))
+  np.testing.assert_array_equal(got[~mask], 0)
+  np.testing.assert_allclose(got[mask], np.asarray(fn(logits[:6], labels[:6])), rtol=1e-6)
