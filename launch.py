@@ -1,0 +1,33 @@
+"""Runs a datadiet experiment from an ml_collections config file.
+
+  python launch.py --config configs/default.py --workdir /tmp/datadiet_default \
+      [--config.num_seeds=8 ...]
+"""
+
+import os
+
+# TensorFlow (used by tf.data/TFDS) must not take accelerator memory from JAX.
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+
+from absl import app, flags, logging  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from datadiet import score_demo  # noqa: E402
+
+_CONFIG = config_flags.DEFINE_config_file('config', None, 'Path to a config file.',
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for all outputs of the run.')
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  logging.info('Config:\n%s', _CONFIG.value)
+  summary = score_demo.run(_CONFIG.value, _WORKDIR.value)
+  print(score_demo.format_summary(summary))
+  print(f'Scores written to {os.path.join(_WORKDIR.value, "scores")}')
+
+
+if __name__ == '__main__':
+  app.run(main)
