@@ -98,27 +98,32 @@ def bench_model(name: str, batch: int) -> list[dict]:
   # A copy: the train step donates its state, and the scores below still need `variables`.
   state = jax.tree.map(jnp.copy, (variables['params'], variables['batch_stats'],
                                   optimizer.init(variables['params'])))
-  rows = [
-      _measure('train_step', train_step, (state, x, y), batch, donate=True),
-      _measure('forward', lambda v, x: model.apply(v, x, **eval_kwargs), (variables, x), batch),
-      _measure('el2n', lambda v, x, y: el2n(model.apply(v, x, **eval_kwargs), y),
-               (variables, x, y), batch),
-      _measure('grand_fast', functools.partial(grand, model, method='fast',
-                                               apply_kwargs=eval_kwargs), (variables, x, y), batch),
-      _measure('grand_generic', functools.partial(
-          grand, model, method='generic', apply_kwargs=eval_kwargs,
-          microbatch_size=_MICROBATCH.value), (variables, x, y), batch),
-  ]
+  rows = []
+
+  def record(row):
+    row.update(model=name, num_params=num_params, backend=jax.default_backend())
+    print(json.dumps(row), flush=True)
+    rows.append(row)
+
+  record(_measure('train_step', train_step, (state, x, y), batch, donate=True))
+  record(_measure('forward', lambda v, x: model.apply(v, x, **eval_kwargs), (variables, x),
+                  batch))
+  record(_measure('el2n', lambda v, x, y: el2n(model.apply(v, x, **eval_kwargs), y),
+                  (variables, x, y), batch))
+  record(_measure('grand_fast', functools.partial(grand, model, method='fast',
+                                                  apply_kwargs=eval_kwargs),
+                  (variables, x, y), batch))
+  record(_measure('grand_generic', functools.partial(
+      grand, model, method='generic', apply_kwargs=eval_kwargs,
+      microbatch_size=_MICROBATCH.value), (variables, x, y), batch))
   for reference_batch in map(int, _REFERENCE_BATCHES.value):
     args = (variables, x[:reference_batch], y[:reference_batch])
     planned = _peak_bytes(jax.jit(functools.partial(_jacrev_reference, model)).lower(
         *args).compile())
     if planned <= _REFERENCE_BUDGET.value * 2**30:
-      rows.append(_measure('jacrev_reference', functools.partial(_jacrev_reference, model), args,
-                           reference_batch))
+      record(_measure('jacrev_reference', functools.partial(_jacrev_reference, model), args,
+                      reference_batch))
       break
-  for row in rows:
-    row.update(model=name, num_params=num_params, backend=jax.default_backend())
   return rows
 
 
@@ -144,8 +149,6 @@ def main(argv):
   del argv
   for name in _MODELS.value:
     rows = bench_model(name, _BATCH.value)
-    for row in rows:
-      print(json.dumps(row), flush=True)
     print(json.dumps({'summary': summarize(rows)}), flush=True)
 
 
