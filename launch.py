@@ -12,7 +12,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from datadiet import score_demo  # noqa: E402
+from datadiet import jobs  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Path to a config file.',
                                           lock_config=True)
@@ -24,9 +24,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.info('Config:\n%s', _CONFIG.value)
-  summary = score_demo.run(_CONFIG.value, _WORKDIR.value)
-  print(score_demo.format_summary(summary))
-  print(f'Scores written to {os.path.join(_WORKDIR.value, "scores")}')
+  print(jobs.run(_CONFIG.value, _WORKDIR.value))
 
 
 if __name__ == '__main__':

@@ -1,14 +1,13 @@
 """The scoring demo: train K seeds for a few steps, score every training example, save scores.
 
-This is the first half of the data-diet pipeline (pretrain → score) on an in-memory dataset:
-K models with different initialisations *and* data orders train as one jitted step (seed axis
-mapped inside the program), forgetting events are tracked along the way, then every score is
-computed per seed and averaged, and saved under ``workdir/scores/<score>.npz`` keyed by example id.
+This is the first half of the data-diet pipeline (pretrain → score): the training engine trains
+K models with different initialisations *and* data orders as one ensemble, tracking forgetting
+events, then every score is computed per seed and averaged, and saved under
+``workdir/scores/<score>.npz`` keyed by example id.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from pathlib import Path
@@ -18,68 +17,24 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 import scipy.stats
 from absl import logging
 
-from datadiet import batching, datasets, models, score_files
+from datadiet import batching, models, score_files
+from datadiet.data import pipeline, sources
 from datadiet.scores import (el2n, entropy, forgetting, grand, input_norm, loss, margin,
-                             over_seeds, random_score, softmax_cross_entropy)
+                             over_seeds, random_score)
+from datadiet.train import loop
 
 LOGIT_SCORES = {'el2n': el2n, 'loss': loss, 'margin': margin, 'entropy': entropy}
 SCORES = ('el2n', 'grand', 'loss', 'margin', 'entropy', 'forgetting', 'input_norm', 'random')
 
 
-def _map_seeds(fn, strategy):
-  """Runs ``fn`` over the leading seed axis of all its arguments, in one program."""
-  if strategy == 'vmap':
-    return jax.vmap(fn)
-  return lambda *args: jax.lax.map(lambda a: fn(*a), args)
+def score_training_set(config, model, train, state) -> dict[str, np.ndarray]:
+  """Every score in ``config.scores`` for every training example: ``{name: (K, N)}``.
 
-
-def train_seeds(config: ml_collections.ConfigDict, model, data: datasets.ArrayDataset):
-  """Trains ``config.num_seeds`` models for ``config.train_steps`` steps; returns the stack."""
-  train = {k: jnp.asarray(v) for k, v in data.train.items()}
-  num_train = len(data.train['label'])
-  seeds = jnp.arange(config.num_seeds)
-  optimizer = optax.sgd(optax.cosine_decay_schedule(config.learning_rate, config.train_steps),
-                        momentum=0.9, nesterov=True)
-
-  def init(seed):
-    variables = model.init(jax.random.key(seed), train['image'][:1])
-    return dict(variables=variables, opt_state=optimizer.init(variables['params']),
-                tracker=forgetting.init(num_train))
-
-  def one_seed_step(state, seed, step):
-    # Each seed draws its own batch: its own data order.
-    idx = jax.random.choice(jax.random.fold_in(jax.random.key(seed + 10_000), step), num_train,
-                            (config.batch_size,), replace=False)
-    x, y = train['image'][idx], train['label'][idx]
-    variables = state['variables']
-
-    def loss_fn(params):
-      logits, updates = model.apply({**variables, 'params': params}, x, train=True,
-                                    mutable=['batch_stats'])
-      return softmax_cross_entropy(logits, y).mean(), (logits, updates)
-
-    grads, (logits, updates) = jax.grad(loss_fn, has_aux=True)(variables['params'])
-    param_updates, opt_state = optimizer.update(grads, state['opt_state'], variables['params'])
-    new_variables = {**variables, **updates,
-                     'params': optax.apply_updates(variables['params'], param_updates)}
-    tracker = forgetting.update(state['tracker'], idx, jnp.argmax(logits, -1) == y)
-    return dict(variables=new_variables, opt_state=opt_state, tracker=tracker)
-
-  map_seeds = functools.partial(_map_seeds, strategy=config.seed_strategy)
-  state = jax.jit(map_seeds(init))(seeds)
-  step_fn = jax.jit(lambda state, step: map_seeds(
-      lambda s, seed: one_seed_step(s, seed, step))(state, seeds), donate_argnums=0)
-  for step in range(config.train_steps):
-    state = step_fn(state, step)
-  return state
-
-
-def score_training_set(config, model, data, state) -> dict[str, np.ndarray]:
-  """Every score in ``config.scores`` for every training example: ``{name: (K, N)}``."""
+  ``train`` holds normalised images, labels and integer ids; ``state`` the trained ensemble.
+  """
   eval_kwargs = {'train': False}
   key = jax.random.key(config.random_score_seed)
 
@@ -94,27 +49,21 @@ def score_training_set(config, model, data, state) -> dict[str, np.ndarray]:
 
   @jax.jit
   def score_batch(stacked_variables, batch):
-    per_seed, _ = over_seeds(all_scores, stacked_variables, batch, strategy=config.seed_strategy)
+    per_seed, _ = over_seeds(all_scores, stacked_variables, batch, strategy=_SCORE_STRATEGY[
+        config.seed_strategy])
     return per_seed  # (K, scores, batch)
 
-  per_seed = batching.score_arrays(lambda b: score_batch(state['variables'], b), data.train,
+  variables = {'params': state.params, 'batch_stats': state.batch_stats}
+  per_seed = batching.score_arrays(lambda b: score_batch(variables, b), train,
                                    config.score_batch_size)
   results = {name: per_seed[:, i] for i, name in enumerate(_BATCH_SCORES)}
-  results['forgetting'] = np.asarray(jax.vmap(forgetting.scores)(state['tracker']))
+  results['forgetting'] = np.asarray(jax.vmap(forgetting.scores)(state.tracker))
   return {name: results[name] for name in config.scores}
 
 
 _BATCH_SCORES = ('el2n', 'grand', 'loss', 'margin', 'entropy', 'input_norm', 'random')
-
-
-def _test_accuracy(config, model, data, state) -> np.ndarray:
-  def correct(variables, batch):
-    logits = model.apply(variables, batch['image'], train=False)
-    return (jnp.argmax(logits, -1) == batch['label']) & batch['mask']
-
-  fn = jax.jit(lambda b: over_seeds(correct, state['variables'], b,
-                                    strategy=config.seed_strategy)[0])
-  return batching.score_arrays(fn, data.test, config.score_batch_size).mean(axis=-1)
+# Scoring has no unrolled variant: 'unroll' seeds are scored one after another.
+_SCORE_STRATEGY = {'vmap': 'vmap', 'unroll': 'map', 'map': 'map'}
 
 
 def _check_workdir(workdir: Path, config: ml_collections.ConfigDict) -> None:
@@ -141,7 +90,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any
     raise ValueError(f'Unknown scores {unknown}; valid scores: {", ".join(SCORES)}.')
   workdir = Path(workdir)
   _check_workdir(workdir, config)
-  data = datasets.load(config.dataset)
+  data = sources.load(config.dataset, data_dir=config.get('data_dir'))
   model = models.get_model(config.model, num_classes=data.num_classes)
   score_dir = workdir / 'scores'
   paths = {name: score_dir / f'{name}.npz' for name in config.scores}
@@ -153,13 +102,15 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any
                 for name, path in paths.items()}
     accuracy = None
   else:
-    state = train_seeds(config, model, data)
-    accuracy = _test_accuracy(config, model, data, state)
-    per_seed = score_training_set(config, model, data, state)
+    result = loop.train_ensemble(config, workdir / 'pretrain', data, seeds=list(config.seeds))
+    accuracy = result.test['accuracy']
+    stats = pipeline.channel_stats(data.train['image'])
+    train = {**data.train, 'image': pipeline.normalize(data.train['image'], stats)}
+    per_seed = score_training_set(config, model, train, result.state)
     for name, values in per_seed.items():
       score_files.save_scores(paths[name], data.train['id'], values, score=name,
-                              dataset=data.name, model=config.model, step=config.train_steps,
-                              seeds=list(range(config.num_seeds)))
+                              dataset=data.name, model=config.model, step=result.num_steps,
+                              seeds=list(config.seeds))
   mean = {name: values.mean(axis=0) for name, values in per_seed.items()}
   summary = dict(
       num_train=len(data.train['id']),

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from configs import default
-from datadiet import datasets, score_demo
+from datadiet import score_demo
+from datadiet.data import pipeline, sources
 from datadiet.score_files import load_scores
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _tiny_config():
   config = default.get_config()
-  config.num_seeds = 2
-  config.train_steps = 30
+  config.seeds = (0, 1)
+  config.budget = 30
   return config
 
 
@@ -29,7 +30,7 @@ def finished_run(tmp_path_factory):
 
 def test_score_files_are_keyed_by_id_and_consistent(finished_run):
   workdir, summary = finished_run
-  data = datasets.load('digits')
+  data = sources.load('digits')
   for name in score_demo.SCORES:
     scores = load_scores(workdir / 'scores' / f'{name}.npz', ids=data.train['id'][::-1],
                          dataset='digits', score=name)
@@ -42,11 +43,12 @@ def test_score_files_are_keyed_by_id_and_consistent(finished_run):
 
 def test_seeds_differ_and_input_norm_is_exact(finished_run):
   workdir, _ = finished_run
-  data = datasets.load('digits')
+  data = sources.load('digits')
   grand = load_scores(workdir / 'scores' / 'grand.npz', ids=data.train['id'])
   assert not np.allclose(grand.per_seed[0], grand.per_seed[1])
   norms = load_scores(workdir / 'scores' / 'input_norm.npz', ids=data.train['id'])
-  want = np.linalg.norm(data.train['image'].reshape(len(data.train['id']), -1), axis=1)
+  images = pipeline.normalize(data.train['image'], pipeline.channel_stats(data.train['image']))
+  want = np.linalg.norm(images.reshape(len(data.train['id']), -1), axis=1)
   np.testing.assert_allclose(norms.per_seed[0], want, rtol=1e-5)
 
 
@@ -55,8 +57,8 @@ def test_rerun_reuses_scores_and_other_config_is_refused(finished_run):
   before = (workdir / 'scores' / 'el2n.npz').read_bytes()
   assert score_demo.run(_tiny_config(), workdir)['test_accuracy_per_seed'] is None  # Loaded.
   other = _tiny_config()
-  other.num_seeds = 3
-  with pytest.raises(ValueError, match=r"different config \(differs in \['num_seeds'\]\)"):
+  other.seeds = (0, 1, 2)
+  with pytest.raises(ValueError, match=r"different config \(differs in \['seeds'\]\)"):
     score_demo.run(other, workdir)
   assert (workdir / 'scores' / 'el2n.npz').read_bytes() == before
 
@@ -71,7 +73,7 @@ def test_unknown_score_is_refused(tmp_path):
 def test_launch_rejects_a_typo_in_an_override(tmp_path):
   result = subprocess.run(
       [sys.executable, 'launch.py', '--config', 'configs/default.py', '--workdir',
-       str(tmp_path), '--config.num_seed=3'], cwd=ROOT, capture_output=True, text=True)
+       str(tmp_path), '--config.num_seeds=3'], cwd=ROOT, capture_output=True, text=True)
   assert result.returncode != 0
-  assert 'num_seed' in result.stderr
+  assert 'num_seeds' in result.stderr
   assert not (tmp_path / 'scores').exists()

@@ -1,0 +1,1 @@
+"""Data: datasets by name with stable example ids, tf.data pipelines, label noise."""

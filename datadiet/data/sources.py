@@ -1,0 +1,125 @@
+"""Datasets by name, loaded into memory with a stable id for every example.
+
+Names:
+
+* ``digits`` — scikit-learn's 1,797 handwritten digits (8×8 grey, 10 classes). It ships inside
+  the installed package, so it works offline; ids are the example's index in that release.
+* ``image_folder:<path>`` — a ``tfds.ImageFolder`` tree ``<path>/<split>/<class>/<file>``;
+  ids are ``<class>/<file>`` (ImageFolder's order is not the file order, so never positions).
+* any TFDS image-classification dataset (``cifar10``, ``cifar100``, …) — read from ``data_dir``
+  (downloaded there first if ``download=True`` and the machine has internet); ids are TFDS ids.
+
+Every split is a dict of NumPy arrays: ``image`` uint8 ``(N, H, W, C)``, ``label`` int32 and
+``id`` (int64 or str), sorted by id so the order is reproducible.
+
+Example::
+
+  data = load('image_folder:../shared/datasets/cifar10_jpeg')
+  data.train['image'].shape, data.train['id'][:2], data.num_classes
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+
+NAME_FORMS = ('digits', 'image_folder:<path>', '<any TFDS image-classification dataset>')
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+  """Train and test splits as dicts of arrays with keys ``image``, ``label`` and ``id``."""
+  name: str
+  train: dict[str, np.ndarray]
+  test: dict[str, np.ndarray]
+  num_classes: int
+  class_names: tuple[str, ...] = ()
+
+
+def _sorted_by_id(split: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+  order = np.argsort(split['id'], kind='stable')
+  return {key: value[order] for key, value in split.items()}
+
+
+def _digits(test_fraction: float = 0.2, split_seed: int = 0) -> Dataset:
+  from sklearn.datasets import load_digits  # Only this loader needs scikit-learn.
+  digits = load_digits()
+  # 0..16 grey levels → uint8, like every other image source.
+  images = np.round(digits.images * (255 / 16)).astype(np.uint8)[..., None]
+  labels = digits.target.astype(np.int32)
+  ids = np.arange(len(labels), dtype=np.int64)
+  order = np.random.default_rng(split_seed).permutation(len(labels))
+  num_test = int(round(test_fraction * len(labels)))
+  split = lambda idx: _sorted_by_id({'image': images[idx], 'label': labels[idx], 'id': ids[idx]})
+  return Dataset('digits', split(order[num_test:]), split(order[:num_test]), num_classes=10,
+                 class_names=tuple(str(d) for d in range(10)))
+
+
+def _tfds_to_arrays(dataset, image_key: str, label_key: str, id_fn) -> dict[str, np.ndarray]:
+  import tensorflow_datasets as tfds
+  images, labels, ids = [], [], []
+  for batch in tfds.as_numpy(dataset.batch(1024)):
+    images.append(batch[image_key])
+    labels.append(batch[label_key].astype(np.int32))
+    ids.extend(id_fn(batch))
+  if not images:
+    raise ValueError('The split holds no examples.')
+  return _sorted_by_id({'image': np.concatenate(images), 'label': np.concatenate(labels),
+                        'id': np.array(ids)})
+
+
+def _image_folder(root: str) -> Dataset:
+  import tensorflow_datasets as tfds
+  root_path = Path(root)
+  if not root_path.is_dir():
+    raise FileNotFoundError(f'image_folder: no directory at {root!r}; expected '
+                            '<path>/<split>/<class>/<image files>.')
+  builder = tfds.ImageFolder(str(root_path))
+  splits = set(builder.info.splits.keys())
+  if not {'train', 'test'} <= splits:
+    raise ValueError(f'image_folder: {root!r} has splits {sorted(splits)}; need train and test.')
+  class_names = tuple(builder.info.features['label'].names)
+  if len(class_names) < 2:
+    raise ValueError(f'image_folder: {root!r} has {len(class_names)} class; need at least 2.')
+
+  def relative_ids(batch):
+    return ['/'.join(Path(os.fsdecode(f)).parts[-2:]) for f in batch['image/filename']]
+
+  load_split = lambda split: _tfds_to_arrays(builder.as_dataset(split=split, shuffle_files=False),
+                                             'image', 'label', relative_ids)
+  return Dataset(f'image_folder:{root}', load_split('train'), load_split('test'),
+                 num_classes=len(class_names), class_names=class_names)
+
+
+def _tfds(name: str, data_dir: str | None, download: bool) -> Dataset:
+  import tensorflow_datasets as tfds
+  try:
+    builder = tfds.builder(name, data_dir=data_dir)
+  except tfds.core.registered.DatasetNotFoundError as e:
+    raise ValueError(f'Unknown dataset {name!r}; valid forms: {", ".join(NAME_FORMS)}.') from e
+  if download:
+    builder.download_and_prepare()
+  image_key, label_key = builder.info.supervised_keys or ('image', 'label')
+  read_config = tfds.ReadConfig(add_tfds_id=True)
+  tfds_ids = lambda batch: [i.decode() for i in batch['tfds_id']]
+  load_split = lambda split: _tfds_to_arrays(
+      builder.as_dataset(split=split, shuffle_files=False, read_config=read_config), image_key,
+      label_key, tfds_ids)
+  label_feature = builder.info.features[label_key]
+  return Dataset(name, load_split('train'), load_split('test'),
+                 num_classes=label_feature.num_classes,
+                 class_names=tuple(getattr(label_feature, 'names', ())))
+
+
+def load(name: str, data_dir: str | None = None, download: bool = True) -> Dataset:
+  """Loads the dataset called ``name`` (see the module docstring for the forms)."""
+  if name == 'digits':
+    return _digits()
+  if name.startswith('image_folder:'):
+    return _image_folder(name.removeprefix('image_folder:'))
+  if not name or ':' in name:
+    raise ValueError(f'Unknown dataset {name!r}; valid forms: {", ".join(NAME_FORMS)}.')
+  return _tfds(name, data_dir, download)

@@ -1,0 +1,38 @@
+"""The jobs ``launch.py`` can run, by ``config.job``; each returns a report for the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import ml_collections
+import numpy as np
+
+from datadiet import score_demo
+from datadiet.train import loop
+
+
+def _score_demo(config: ml_collections.ConfigDict, workdir: Path) -> str:
+  summary = score_demo.run(config, workdir)
+  return score_demo.format_summary(summary) + f'\nScores written to {workdir / "scores"}'
+
+
+def _train(config: ml_collections.ConfigDict, workdir: Path) -> str:
+  result = loop.train_and_evaluate(config, workdir)
+  return (f'Trained seeds {result.seeds} for {result.num_steps} steps '
+          f'({result.images_per_second:.0f} images/s over all seeds).\n'
+          f'test accuracy per seed: {np.round(result.test["accuracy"], 4).tolist()}\n'
+          f'Metrics: {workdir / "metrics.jsonl"}, checkpoints: {workdir / "checkpoints"}')
+
+
+JOBS: dict[str, Callable[[ml_collections.ConfigDict, Path], str]] = {
+    'score_demo': _score_demo,
+    'train': _train,
+}
+
+
+def run(config: ml_collections.ConfigDict, workdir: str | Path) -> str:
+  """Runs the job named by ``config.job``."""
+  if config.job not in JOBS:
+    raise ValueError(f'Unknown job {config.job!r}; valid jobs: {", ".join(JOBS)}.')
+  return JOBS[config.job](config, Path(workdir))

@@ -1,0 +1,1 @@
+"""Training engine: K seeds as one sharded ensemble, optax schedules, checkpoints, metrics."""

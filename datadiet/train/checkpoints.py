@@ -1,0 +1,60 @@
+"""Orbax checkpoints of the ensemble state: save at chosen steps, resume from the latest.
+
+Restoring step k returns step k (checked by reading the step stored in the state itself, so a
+manager that silently returned another step would be caught: the bug once seen in Flax, where
+restoring step 0 loaded the latest step, would turn "scores at initialisation" into "scores at
+the end").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+
+class CheckpointError(ValueError):
+  """A requested checkpoint is missing, unreadable or not the step asked for."""
+
+
+def manager(directory: str | Path) -> ocp.CheckpointManager:
+  """A manager that keeps every checkpoint it is asked to save (saves are explicit)."""
+  options = ocp.CheckpointManagerOptions(max_to_keep=None, create=True,
+                                         enable_async_checkpointing=False)
+  return ocp.CheckpointManager(Path(directory).absolute(), options=options)
+
+
+def save(mngr: ocp.CheckpointManager, step: int, state: Any) -> None:
+  """Saves ``state`` as ``step`` (atomically: orbax writes to a temporary directory first)."""
+  mngr.save(step, args=ocp.args.StandardSave(state), force=True)
+  mngr.wait_until_finished()
+
+
+def _abstract(state: Any) -> Any:
+  return jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state)
+
+
+def restore(mngr: ocp.CheckpointManager, step: int, like: Any) -> Any:
+  """Restores ``step`` with the structure and shardings of ``like``.
+
+  Raises:
+    CheckpointError: no such step (the message lists the saved ones), or it cannot be read.
+  """
+  available = sorted(mngr.all_steps())
+  if step not in available:
+    raise CheckpointError(f'No checkpoint for step {step} in {mngr.directory}; saved steps: '
+                          f'{available or "none"}.')
+  try:
+    state = mngr.restore(step, args=ocp.args.StandardRestore(_abstract(like)))
+  except Exception as e:  # Orbax raises many types for a damaged checkpoint.
+    raise CheckpointError(f'Checkpoint for step {step} in {mngr.directory} cannot be read '
+                          f'({type(e).__name__}: {e}).') from e
+  stored = np.unique(np.asarray(jax.device_get(state.step)))
+  if stored.tolist() != [step]:
+    raise CheckpointError(f'Checkpoint directory step {step} holds state for step '
+                          f'{stored.tolist()}.')
+  return state

@@ -1,0 +1,159 @@
+"""The ensemble training loop: data stream → jitted sharded steps → metrics, evals, checkpoints.
+
+:func:`train_ensemble` trains K seeds on (a subset of) a dataset and resumes automatically from
+the latest checkpoint in its directory, so an interrupted run relaunched with the same arguments
+finishes with the same parameters as an uninterrupted one (the data stream is a pure function of
+the step). :func:`train_and_evaluate` is the ``train`` job: load data, optional label noise,
+train, evaluate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+from absl import logging
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from datadiet import models
+from datadiet.data import noise, pipeline, sources
+from datadiet.score_files import write_npz_atomic
+from datadiet.train import checkpoints, ensemble, metrics, optim
+
+
+class NonFiniteLossError(FloatingPointError):
+  """Training produced a NaN or infinite loss."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+  """The final ensemble state and what happened on the way."""
+  state: ensemble.EnsembleState
+  seeds: list[int]
+  num_steps: int
+  start_step: int
+  test: dict[str, np.ndarray]  # Final per-seed test loss and accuracy.
+  images_per_second: float
+
+
+def evaluate(eval_step, state: ensemble.EnsembleState, split: dict[str, np.ndarray],
+             batch_size: int, stats: pipeline.ChannelStats) -> dict[str, np.ndarray]:
+  """Per-seed mean loss and accuracy over every example of ``split``."""
+  loss_sum = correct = 0
+  for batch in pipeline.eval_batches(split, batch_size, stats):
+    out = eval_step(state.params, state.batch_stats, batch)
+    loss_sum = loss_sum + out['loss_sum']
+    correct = correct + out['correct']
+  count = len(split['label'])
+  return {'loss': np.asarray(loss_sum) / count, 'accuracy': np.asarray(correct) / count}
+
+
+def _check_finite(losses: np.ndarray, seeds: list[int], first_step: int, last_step: int) -> None:
+  bad = [seeds[k] for k in range(len(seeds)) if not np.all(np.isfinite(losses[:, k]))]
+  if bad:
+    raise NonFiniteLossError(
+        f'Non-finite training loss for seed(s) {bad} between steps {first_step} and '
+        f'{last_step}. Lower the learning rate or check the data; checkpoints up to step '
+        f'{first_step - 1} are intact.')
+
+
+def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
+                   data: sources.Dataset, *, seeds: list[int],
+                   keep_positions: np.ndarray | None = None, labels: np.ndarray | None = None,
+                   checkpoint_steps: tuple[int, ...] = (),
+                   model_name: str | None = None) -> TrainResult:
+  """Trains ``len(seeds)`` models as one ensemble; resumes from ``workdir/checkpoints``.
+
+  Args:
+    config: training fields (see ``configs/train.py``).
+    workdir: this run's directory (checkpoints, metrics).
+    data: the dataset.
+    seeds: one model per seed: its initialisation and its data order.
+    keep_positions: positions into ``data.train`` to train on (default: all).
+    labels: training labels replacing ``data.train['label']`` (label noise).
+    checkpoint_steps: steps to save besides the final one (0 = initialisation).
+    model_name: overrides ``config.model``.
+  """
+  workdir = Path(workdir)
+  model = models.get_model(model_name or config.model, num_classes=data.num_classes)
+  stats = pipeline.channel_stats(data.train['image'])
+  positions = (np.arange(len(data.train['label'])) if keep_positions is None
+               else np.asarray(keep_positions))
+  num_steps = optim.total_steps(config, len(positions))
+  epoch_steps = optim.steps_per_epoch(len(positions), config.batch_size)
+  optimizer = optim.make_optimizer(config, num_steps, epoch_steps)
+  mesh = ensemble.seeds_mesh(len(seeds))
+  strategy = config.seed_strategy
+  state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(
+      data.train['image'][:1], stats)[0], len(data.train['label']), mesh)
+
+  mngr = checkpoints.manager(workdir / 'checkpoints')
+  start_step = mngr.latest_step() or 0
+  if mngr.latest_step() is not None:
+    state = checkpoints.restore(mngr, start_step, state)
+    logging.info('Resuming %s from step %d.', workdir, start_step)
+  elif 0 in checkpoint_steps:
+    checkpoints.save(mngr, 0, state)
+  save_steps = {s for s in checkpoint_steps if 0 < s <= num_steps} | {num_steps}
+  if config.checkpoint_every_steps:
+    save_steps |= set(range(config.checkpoint_every_steps, num_steps,
+                            config.checkpoint_every_steps))
+
+  train_step = ensemble.make_train_step(model, optimizer, mesh, strategy)
+  eval_step = ensemble.make_eval_step(model, mesh, strategy)
+  batch_sharding = NamedSharding(mesh, P(ensemble.SEEDS))
+  writer = metrics.MetricWriter(workdir, tensorboard=config.tensorboard)
+  progress = metrics.Progress(num_steps, start_step, len(seeds) * config.batch_size,
+                              label=f'[{workdir.name}] ')
+  stream = pipeline.train_stream(data.train, positions, seeds, config.batch_size,
+                                 config.data_seed, start_step, num_steps - start_step, stats,
+                                 augment=config.augment, labels=labels)
+  pending, first_pending = [], start_step + 1
+  step = start_step
+  for batch in stream.as_numpy_iterator():
+    state, step_metrics = train_step(state, jax.device_put(batch, batch_sharding))
+    pending.append(step_metrics)
+    step += 1
+    if step % config.log_every_steps == 0 or step in save_steps or step == num_steps:
+      values = jax.device_get(pending)
+      losses = np.stack([v['loss'] for v in values])
+      _check_finite(losses, seeds, first_pending, step)
+      writer.write(step, 'train', seeds, {
+          'loss': losses.mean(0), 'accuracy': np.stack([v['accuracy'] for v in values]).mean(0),
+          'images_per_s': np.full(len(seeds), progress.rate(step) / len(seeds))})
+      progress.report(step, f'loss {losses[-1].mean():.3f}')
+      pending, first_pending = [], step + 1
+    if config.eval_every_steps and step % config.eval_every_steps == 0 and step != num_steps:
+      writer.write(step, 'test', seeds, evaluate(eval_step, state, data.test,
+                                                 config.eval_batch_size, stats))
+    if step in save_steps:
+      checkpoints.save(mngr, step, state)
+  test = evaluate(eval_step, state, data.test, config.eval_batch_size, stats)
+  writer.write(num_steps, 'test', seeds, test)
+  writer.close()
+  return TrainResult(state=state, seeds=list(seeds), num_steps=num_steps, start_step=start_step,
+                     test=test, images_per_second=progress.rate(step))
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> TrainResult:
+  """The ``train`` job: K seeds on the whole training set, optionally with label noise."""
+  workdir = Path(workdir)
+  data = sources.load(config.dataset, data_dir=config.get('data_dir'))
+  labels = None
+  if config.label_noise_fraction:
+    labels, is_noisy = noise.corrupt_labels(data.train['label'], config.label_noise_fraction,
+                                            data.num_classes, config.label_noise_seed)
+    write_npz_atomic(workdir / 'label_noise.npz', ids=data.train['id'], noisy_label=labels,
+                     is_noisy=is_noisy, true_label=data.train['label'])
+  start = time.perf_counter()
+  result = train_ensemble(config, workdir, data, seeds=list(config.seeds), labels=labels,
+                          checkpoint_steps=tuple(config.checkpoint_steps))
+  logging.info('Trained %d seeds for %d steps in %.0fs; test accuracy %s.', len(config.seeds),
+               result.num_steps, time.perf_counter() - start,
+               np.round(result.test['accuracy'], 4).tolist())
+  return result

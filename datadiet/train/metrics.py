@@ -1,0 +1,69 @@
+"""Metrics to TensorBoard event files and a JSON-lines file, and a progress line with ETA."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from absl import logging
+
+
+class MetricWriter:
+  """Writes ``{name: per-seed values}`` at a step to ``metrics.jsonl`` and TensorBoard.
+
+  Each JSON line is ``{"step": s, "split": "train", "seed": k, "loss": ..., ...}``; TensorBoard
+  scalars are named ``<split>/<name>/seed_<k>``.
+  """
+
+  def __init__(self, workdir: str | Path, tensorboard: bool = True):
+    self.workdir = Path(workdir)
+    self.workdir.mkdir(parents=True, exist_ok=True)
+    self._jsonl = open(self.workdir / 'metrics.jsonl', 'a')
+    self._tb = None
+    if tensorboard:
+      from flax.metrics import tensorboard as flax_tensorboard  # Imports TensorFlow.
+      self._tb = flax_tensorboard.SummaryWriter(str(self.workdir / 'tensorboard'))
+
+  def write(self, step: int, split: str, seeds: list[int], values: dict[str, Any]) -> None:
+    for k, seed in enumerate(seeds):
+      row = {'step': int(step), 'split': split, 'seed': int(seed)}
+      row.update({name: float(v[k]) for name, v in values.items()})
+      self._jsonl.write(json.dumps(row) + '\n')
+      if self._tb is not None:
+        for name, v in values.items():
+          self._tb.scalar(f'{split}/{name}/seed_{seed}', float(v[k]), int(step))
+    self._jsonl.flush()
+    if self._tb is not None:
+      self._tb.flush()
+
+  def close(self) -> None:
+    self._jsonl.close()
+    if self._tb is not None:
+      self._tb.close()
+
+
+class Progress:
+  """Logs ``step s/N (p%), images/s, ETA`` at each report."""
+
+  def __init__(self, total_steps: int, start_step: int, images_per_step: int, label: str = ''):
+    self.total = total_steps
+    self.start_step = start_step
+    self.images_per_step = images_per_step
+    self.label = label
+    self.start_time = time.perf_counter()
+
+  def rate(self, step: int) -> float:
+    """Images per second since the start (all seeds together)."""
+    elapsed = time.perf_counter() - self.start_time
+    return (step - self.start_step) * self.images_per_step / max(elapsed, 1e-9)
+
+  def report(self, step: int, extra: str = '') -> str:
+    elapsed = time.perf_counter() - self.start_time
+    done = step - self.start_step
+    eta = elapsed / done * (self.total - step) if done else float('nan')
+    line = (f'{self.label}step {step}/{self.total} ({100 * step / max(self.total, 1):.0f}%), '
+            f'{self.rate(step):.0f} images/s, ETA {eta:.0f}s {extra}').rstrip()
+    logging.info(line)
+    return line
