@@ -1,0 +1,60 @@
+"""Datasets by name: stable ids, image_folder layout, TFDS through mock data, clear errors."""
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+from PIL import Image
+
+from datadiet.data import sources
+
+
+def test_digits_is_offline_with_index_ids():
+  data = sources.load('digits')
+  assert data.train['image'].dtype == np.uint8 and data.train['image'].shape[1:] == (8, 8, 1)
+  assert len(data.train['id']) + len(data.test['id']) == 1797
+  assert not set(data.train['id']) & set(data.test['id'])
+  assert np.all(np.diff(data.train['id']) > 0)  # Sorted by id.
+  assert data.num_classes == 10
+
+
+def _write_folder(root, classes=('cat', 'dog'), per_class=3):
+  rng = np.random.default_rng(0)
+  for split in ('train', 'test'):
+    for label, name in enumerate(classes):
+      (root / split / name).mkdir(parents=True)
+      for i in range(per_class):
+        pixels = np.full((6, 6, 3), 40 * label + i, np.uint8) + rng.integers(0, 3, (6, 6, 3),
+                                                                             dtype=np.uint8)
+        Image.fromarray(pixels).save(root / split / name / f'{i:02d}.png')
+
+
+def test_image_folder_ids_are_class_and_file_names(tmp_path):
+  _write_folder(tmp_path)
+  data = sources.load(f'image_folder:{tmp_path}')
+  assert data.num_classes == 2 and data.class_names == ('cat', 'dog')
+  assert data.train['id'].tolist() == [f'{c}/{i:02d}.png' for c in ('cat', 'dog')
+                                       for i in range(3)]
+  np.testing.assert_array_equal(data.train['label'], [0, 0, 0, 1, 1, 1])
+  # PNG is lossless: the pixels of dog/02.png are 42 + small noise.
+  assert 42 <= data.train['image'][5].min() and data.train['image'][5].max() <= 44
+
+
+def test_image_folder_errors(tmp_path):
+  with pytest.raises(FileNotFoundError, match='no directory'):
+    sources.load(f'image_folder:{tmp_path / "missing"}')
+  _write_folder(tmp_path / 'one', classes=('only',))
+  with pytest.raises(ValueError, match='1 class; need at least 2'):
+    sources.load(f'image_folder:{tmp_path / "one"}')
+
+
+def test_tfds_dataset_through_mock_data():
+  with tfds.testing.mock_data(num_examples=12):
+    data = sources.load('cifar10')
+  assert data.train['image'].shape == (12, 32, 32, 3) and data.num_classes == 10
+  assert len(set(data.train['id'])) == 12  # TFDS ids, unique.
+
+
+@pytest.mark.parametrize('name', ['not_a_dataset_xyz', 'folder:/tmp'])
+def test_unknown_dataset_lists_valid_forms(name):
+  with pytest.raises(ValueError, match='valid forms: digits, image_folder:<path>'):
+    sources.load(name)

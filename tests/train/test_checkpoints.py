@@ -1,0 +1,30 @@
+"""Checkpoints: restoring step k returns step k (also k = 0), missing steps are named."""
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+from datadiet import models
+from datadiet.train import checkpoints, ensemble
+
+
+def test_restore_step_k_returns_step_k(tmp_path):
+  model = models.get_model('mlp', num_classes=3, hidden=(4,))
+  optimizer = optax.sgd(0.1)
+  mesh = ensemble.seeds_mesh(2)
+  state = ensemble.init_ensemble(model, optimizer, [0, 1], np.zeros((2, 2, 1), np.float32), 5,
+                                 mesh)
+  initial = jax.device_get(state)
+  mngr = checkpoints.manager(tmp_path)
+  for step in (0, 2, 4):
+    state = state.replace(step=state.step * 0 + step,
+                          params=jax.tree.map(lambda p: p + 1.0, state.params))
+    checkpoints.save(mngr, step, state)
+  restored = checkpoints.restore(mngr, 0, state)
+  assert np.asarray(restored.step).tolist() == [0, 0]
+  for a, b in zip(jax.tree.leaves(initial.params), jax.tree.leaves(restored.params)):
+    np.testing.assert_array_equal(a + 1.0, b)  # The first save, not the latest (+3).
+  assert np.asarray(checkpoints.restore(mngr, 2, state).step).tolist() == [2, 2]
+  with pytest.raises(checkpoints.CheckpointError, match=r'No checkpoint for step 3 .* \[0, 2, 4\]'):
+    checkpoints.restore(mngr, 3, state)

@@ -1,0 +1,92 @@
+"""The ensemble training loop on tiny data: runs, learns, logs, resumes exactly, stops on NaN."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from datadiet.data import sources
+from datadiet.train import loop
+
+
+@pytest.fixture(scope='module')
+def digits():
+  return sources.load('digits')
+
+
+def _params(result):
+  return jax.tree.leaves(jax.device_get(result.state.params))
+
+
+def test_one_step(tiny_config, digits, tmp_path):
+  tiny_config.budget = 1
+  result = loop.train_ensemble(tiny_config, tmp_path, digits, seeds=[0, 1])
+  assert result.num_steps == 1
+  assert np.asarray(result.state.step).tolist() == [1, 1]
+  # One step touches exactly one batch per seed.
+  assert np.asarray(result.state.tracker.presentations).sum(axis=1).tolist() == [32, 32]
+
+
+def test_few_steps_learn_and_write_metrics(tiny_config, digits, tmp_path):
+  tiny_config.budget = 60
+  tiny_config.eval_every_steps = 30
+  result = loop.train_ensemble(tiny_config, tmp_path, digits, seeds=[3, 4])
+  assert np.all(result.test['accuracy'] > 0.6)  # Chance is 0.1.
+  rows = [json.loads(line) for line in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
+  train_rows = [r for r in rows if r['split'] == 'train']
+  assert [r['step'] for r in train_rows if r['seed'] == 3] == list(range(4, 61, 4))
+  assert {r['seed'] for r in rows} == {3, 4}
+  assert [r['step'] for r in rows if r['split'] == 'test' and r['seed'] == 4] == [30, 60]
+  first, last = train_rows[0], train_rows[-1]
+  assert last['loss'] < first['loss']
+  # Seeds differ: own initialisation and own data order.
+  params = jax.device_get(result.state.params)
+  leaf = jax.tree.leaves(params)[0]
+  assert not np.allclose(leaf[0], leaf[1])
+
+
+def test_resume_after_interruption_matches_uninterrupted(tiny_config, digits, tmp_path,
+                                                         monkeypatch):
+  tiny_config.checkpoint_every_steps = 5
+  uninterrupted = loop.train_ensemble(tiny_config, tmp_path / 'a', digits, seeds=[0, 1])
+
+  real_make = loop.ensemble.make_train_step
+
+  def make_crashing(*args, **kwargs):
+    step_fn, calls = real_make(*args, **kwargs), []
+
+    def crashing(state, batch):
+      calls.append(1)
+      if len(calls) == 8:
+        raise KeyboardInterrupt('simulated preemption')
+      return step_fn(state, batch)
+    return crashing
+
+  monkeypatch.setattr(loop.ensemble, 'make_train_step', make_crashing)
+  with pytest.raises(KeyboardInterrupt):
+    loop.train_ensemble(tiny_config, tmp_path / 'b', digits, seeds=[0, 1])
+  monkeypatch.setattr(loop.ensemble, 'make_train_step', real_make)
+  resumed = loop.train_ensemble(tiny_config, tmp_path / 'b', digits, seeds=[0, 1])
+  assert resumed.start_step == 5
+  for a, b in zip(_params(uninterrupted), _params(resumed)):
+    np.testing.assert_array_equal(a, b)
+  np.testing.assert_array_equal(np.asarray(uninterrupted.state.tracker.forgotten),
+                                np.asarray(resumed.state.tracker.forgotten))
+
+
+def test_non_finite_loss_names_seeds_and_steps(tiny_config, digits, tmp_path):
+  tiny_config.learning_rate = 1e30
+  with pytest.raises(loop.NonFiniteLossError, match=r'seed\(s\) \[0, 1\] between steps \d+ and'):
+    loop.train_ensemble(tiny_config, tmp_path, digits, seeds=[0, 1])
+
+
+def test_label_noise_mask_is_saved_by_id(tiny_config, tmp_path):
+  tiny_config.budget = 2
+  tiny_config.label_noise_fraction = 0.25
+  loop.train_and_evaluate(tiny_config, tmp_path)
+  with np.load(tmp_path / 'label_noise.npz') as saved:
+    assert saved['is_noisy'].mean() == pytest.approx(0.25, abs=1e-3)
+    assert np.all(saved['noisy_label'][saved['is_noisy']] !=
+                  saved['true_label'][saved['is_noisy']])
+    assert len(saved['ids']) == len(saved['is_noisy'])
