@@ -6,7 +6,7 @@ Four small CNNs on the offline digits dataset for 3 epochs each. The paper's CIF
 
   python launch.py --config configs/train.py --workdir /tmp/r18 --config.dataset=cifar10 \
       --config.model=resnet18 --config.budget=78000 --config.budget_unit=steps \
-      --config.schedule=piecewise --config.learning_rate=0.1 --config.seed_strategy=unroll
+      --config.schedule=piecewise --config.learning_rate=0.1
 """
 
 import ml_collections
@@ -19,7 +19,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.data_dir = ml_collections.config_dict.placeholder(str)
   config.model = 'small_cnn'
   config.seeds = (0, 1, 2, 3)
-  config.seed_strategy = 'unroll'  # 'vmap' | 'unroll' | 'map': how seeds share a device.
+  # How seeds share a device: 'auto' (unroll for CNNs, vmap for MLPs) | 'unroll' | 'vmap' | 'map'.
+  config.seed_strategy = 'auto'
   config.data_seed = 0
   config.augment = True
   config.batch_size = 128

@@ -8,7 +8,7 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
-from datadiet import score_demo
+from datadiet import score_demo, workdir as workdirs
 from datadiet.train import loop
 
 
@@ -35,4 +35,4 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path) -> str:
   """Runs the job named by ``config.job``."""
   if config.job not in JOBS:
     raise ValueError(f'Unknown job {config.job!r}; valid jobs: {", ".join(JOBS)}.')
-  return JOBS[config.job](config, Path(workdir))
+  return JOBS[config.job](config, workdirs.claim(workdir, config))

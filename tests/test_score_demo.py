@@ -1,5 +1,6 @@
 """The scoring demo end to end on the offline digits dataset, asserting on its files."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from configs import default
-from datadiet import score_demo
+from datadiet import jobs, score_demo
 from datadiet.data import pipeline, sources
 from datadiet.score_files import load_scores
 
@@ -25,7 +26,9 @@ def _tiny_config():
 @pytest.fixture(scope='module')
 def finished_run(tmp_path_factory):
   workdir = tmp_path_factory.mktemp('demo')
-  return workdir, score_demo.run(_tiny_config(), workdir)
+  report = jobs.run(_tiny_config(), workdir)
+  assert 'Spearman vs EL2N' in report
+  return workdir, json.loads((workdir / 'summary.json').read_text())
 
 
 def test_score_files_are_keyed_by_id_and_consistent(finished_run):
@@ -55,11 +58,13 @@ def test_seeds_differ_and_input_norm_is_exact(finished_run):
 def test_rerun_reuses_scores_and_other_config_is_refused(finished_run):
   workdir, _ = finished_run
   before = (workdir / 'scores' / 'el2n.npz').read_bytes()
-  assert score_demo.run(_tiny_config(), workdir)['test_accuracy_per_seed'] is None  # Loaded.
+  jobs.run(_tiny_config(), workdir)
+  summary = json.loads((workdir / 'summary.json').read_text())
+  assert summary['test_accuracy_per_seed'] is None  # Scores were loaded, not recomputed.
   other = _tiny_config()
   other.seeds = (0, 1, 2)
   with pytest.raises(ValueError, match=r"different config \(differs in \['seeds'\]\)"):
-    score_demo.run(other, workdir)
+    jobs.run(other, workdir)
   assert (workdir / 'scores' / 'el2n.npz').read_bytes() == before
 
 

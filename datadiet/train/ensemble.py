@@ -10,6 +10,11 @@ a GPU/TPU host. Within a device, the local seeds run as chosen by ``strategy``:
 * ``'unroll'`` traces one copy of the step per local seed in the same program: ordinary
   convolutions, and XLA may overlap the copies;
 * ``'map'`` runs them one after another with ``lax.map`` (compiles once, whatever K).
+* ``'auto'`` picks ``'unroll'`` for models with convolution kernels, ``'vmap'`` otherwise.
+
+Measured on CPU (2 cores, ``bench/training.py``; small CNN, K = 4, batch 128 per seed), one
+ensemble step against 4 sequential single-seed steps: ``unroll`` 1.29× faster, ``vmap`` 0.31×,
+``map`` 0.05× (a convolution's backward pass inside a loop body runs ~30× slower on XLA:CPU).
 
 Steps are pure functions over the state, jitted with the state donated.
 """
@@ -31,6 +36,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from datadiet.scores import forgetting, softmax_cross_entropy
 
 STRATEGIES = ('vmap', 'unroll', 'map')
+STRATEGY_CHOICES = STRATEGIES + ('auto',)
 SEEDS = 'seeds'
 
 
@@ -49,6 +55,17 @@ def seeds_mesh(num_seeds: int, devices: Sequence[jax.Device] | None = None) -> M
   devices = list(jax.devices() if devices is None else devices)
   used = math.gcd(num_seeds, len(devices))
   return Mesh(np.array(devices[:used]), (SEEDS,))
+
+
+def resolve_strategy(strategy: str, params: Any) -> str:
+  """``'auto'`` → ``'unroll'`` if any parameter is a convolution kernel (ndim > 2 per seed)."""
+  if strategy not in STRATEGY_CHOICES:
+    raise ValueError(f'Unknown seed strategy {strategy!r}; valid: {", ".join(STRATEGY_CHOICES)}.')
+  if strategy != 'auto':
+    return strategy
+  # Stacked params carry the seed axis: a conv kernel has ndim >= 4 here, a dense one 3.
+  has_conv = any(leaf.ndim > 3 for leaf in jax.tree.leaves(params))
+  return 'unroll' if has_conv else 'vmap'
 
 
 def _map_local_seeds(fn: Callable, strategy: str) -> Callable:

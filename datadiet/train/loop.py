@@ -88,9 +88,9 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
   epoch_steps = optim.steps_per_epoch(len(positions), config.batch_size)
   optimizer = optim.make_optimizer(config, num_steps, epoch_steps)
   mesh = ensemble.seeds_mesh(len(seeds))
-  strategy = config.seed_strategy
   state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(
       data.train['image'][:1], stats)[0], len(data.train['label']), mesh)
+  strategy = ensemble.resolve_strategy(config.seed_strategy, state.params)
 
   mngr = checkpoints.manager(workdir / 'checkpoints')
   start_step = mngr.latest_step() or 0
