@@ -16,7 +16,6 @@ def get_config() -> ml_collections.ConfigDict:
   config = train.get_config()
   config.job = 'score_demo'
   config.model = 'mlp'
-  config.augment = False  # Crops and flips do not suit 8×8 digits.
   config.batch_size = 64
   config.budget_unit = 'steps'
   config.budget = 300

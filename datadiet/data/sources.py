@@ -101,7 +101,13 @@ def _tfds(name: str, data_dir: str | None, download: bool) -> Dataset:
   except tfds.core.registered.DatasetNotFoundError as e:
     raise ValueError(f'Unknown dataset {name!r}; valid forms: {", ".join(NAME_FORMS)}.') from e
   if download:
-    builder.download_and_prepare()
+    try:
+      builder.download_and_prepare()
+    except Exception as e:  # No internet, no space, a broken cache: say what to do instead.
+      raise RuntimeError(
+          f'TFDS could not prepare {name!r} in {builder.data_dir} ({type(e).__name__}: {e}). '
+          'On a machine without internet, prepare it elsewhere and pass its directory as '
+          'data_dir, or use an image_folder:<path> copy.') from e
   image_key, label_key = builder.info.supervised_keys or ('image', 'label')
   read_config = tfds.ReadConfig(add_tfds_id=True)
   tfds_ids = lambda batch: [i.decode() for i in batch['tfds_id']]
@@ -112,6 +118,18 @@ def _tfds(name: str, data_dir: str | None, download: bool) -> Dataset:
   return Dataset(name, load_split('train'), load_split('test'),
                  num_classes=label_feature.num_classes,
                  class_names=tuple(getattr(label_feature, 'names', ())))
+
+
+def positions_of(split: dict[str, np.ndarray], ids) -> np.ndarray:
+  """Positions in ``split`` of the examples with ``ids``; unknown or repeated ids are errors."""
+  ids = np.asarray(ids)
+  position = {key: i for i, key in enumerate(split['id'].tolist())}
+  unknown = [key for key in ids.tolist() if key not in position]
+  if unknown:
+    raise ValueError(f'{len(unknown)} ids are not in the split (e.g. {unknown[:5]}).')
+  if len(set(ids.tolist())) != len(ids):
+    raise ValueError('The ids to keep contain duplicates.')
+  return np.array([position[key] for key in ids.tolist()], dtype=np.int64)
 
 
 def load(name: str, data_dir: str | None = None, download: bool = True) -> Dataset:

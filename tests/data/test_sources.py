@@ -58,3 +58,13 @@ def test_tfds_dataset_through_mock_data():
 def test_unknown_dataset_lists_valid_forms(name):
   with pytest.raises(ValueError, match='valid forms: digits, image_folder:<path>'):
     sources.load(name)
+
+
+def test_positions_of_ids():
+  data = sources.load('digits')
+  ids = data.train['id'][[5, 2, 9]]
+  np.testing.assert_array_equal(sources.positions_of(data.train, ids), [5, 2, 9])
+  with pytest.raises(ValueError, match='1 ids are not in the split'):
+    sources.positions_of(data.train, [data.test['id'][0]])
+  with pytest.raises(ValueError, match='duplicates'):
+    sources.positions_of(data.train, [ids[0], ids[0]])
