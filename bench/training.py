@@ -14,7 +14,6 @@ import time
 import jax
 import numpy as np
 from absl import app, flags
-from jax.sharding import NamedSharding, PartitionSpec as P
 
 from configs import train as train_config
 from datadiet import models
@@ -44,9 +43,10 @@ def _time_steps(step_fn, state, batches):
 
 def _setup(model_name, data, seeds, strategy):
   config = train_config.get_config()
-  model = models.get_model(model_name, num_classes=data.num_classes)
+  model = models.get_model(model_name, num_classes=data.num_classes,
+                           batch_norm_axis_name=ensemble.DATA)
   optimizer = optim.make_optimizer(config, 1000, 100)
-  mesh = ensemble.seeds_mesh(len(seeds))
+  mesh = ensemble.make_mesh(len(seeds))
   stats = pipeline.channel_stats(data.train['image'])
   state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(
       data.train['image'][:1], stats)[0], len(data.train['label']), mesh)
@@ -60,7 +60,7 @@ def bench_pipeline(data) -> dict:
       :int(_KEEP.value * len(data.train['label']))])
   stream = pipeline.train_stream(data.train, keep, [0], _BATCH.value, 0, 0, _STEPS.value + 1,
                                  stats).as_numpy_iterator()
-  sharding = NamedSharding(mesh, P(ensemble.SEEDS))
+  sharding = ensemble.batch_sharding(mesh)
   from_pipeline, state = _time_steps(step_fn, state,
                                      (jax.device_put(b, sharding) for b in stream))
   fixed = jax.device_put(next(pipeline.train_stream(data.train, keep, [0], _BATCH.value, 0, 0, 1,
@@ -83,12 +83,12 @@ def bench_ensemble(data) -> list[dict]:
                                     (k, _BATCH.value)).copy()}
   single_step, single_state, _, mesh1 = _setup(_ENSEMBLE_MODEL.value, data, [0], 'unroll')
   one = jax.device_put({key: v[:1] for key, v in batch.items()},
-                       NamedSharding(mesh1, P(ensemble.SEEDS)))
+                       ensemble.batch_sharding(mesh1))
   single, _ = _time_steps(single_step, single_state, iter(lambda: one, None))
   rows = []
   for strategy in ensemble.STRATEGIES:
     step_fn, state, _, mesh = _setup(_ENSEMBLE_MODEL.value, data, list(range(k)), strategy)
-    device_batch = jax.device_put(batch, NamedSharding(mesh, P(ensemble.SEEDS)))
+    device_batch = jax.device_put(batch, ensemble.batch_sharding(mesh))
     seconds, _ = _time_steps(step_fn, state, iter(lambda: device_batch, None))
     rows.append(dict(measurement='ensemble_vs_sequential', model=_ENSEMBLE_MODEL.value,
                      strategy=strategy, num_seeds=k, devices=len(mesh.devices.flat),

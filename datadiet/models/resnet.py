@@ -1,7 +1,9 @@
 """ResNets for small images: the paper's ResNet18/50 with the CIFAR 3×3 stem, and ResNet-20.
 
 All models take NHWC images and ``train: bool``; BatchNorm uses batch statistics when training
-and running statistics otherwise (the mode every score is computed in).
+and running statistics otherwise (the mode every score is computed in). With
+``batch_norm_axis_name`` set, training-mode statistics are averaged over that mapped axis (the
+engine's data-parallel axis), so a batch split over devices normalises like the whole batch.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ class BasicBlock(nn.Module):
   """Two 3×3 convolutions with an identity (or 1×1 projection) shortcut."""
   features: int
   strides: int = 1
+  batch_norm_axis_name: str | None = None
 
   @nn.compact
   def __call__(self, x, train: bool):
-    norm = functools.partial(_batch_norm, use_running_average=not train)
+    norm = functools.partial(_batch_norm, use_running_average=not train,
+                             axis_name=self.batch_norm_axis_name)
     y = nn.relu(norm()(_conv(self.features, (3, 3), self.strides)(x)))
     y = norm()(_conv(self.features, (3, 3))(y))
     if x.shape != y.shape:
@@ -35,10 +39,12 @@ class Bottleneck(nn.Module):
   """1×1 → 3×3 → 1×1 convolutions (4× expansion) with a projection shortcut when needed."""
   features: int
   strides: int = 1
+  batch_norm_axis_name: str | None = None
 
   @nn.compact
   def __call__(self, x, train: bool):
-    norm = functools.partial(_batch_norm, use_running_average=not train)
+    norm = functools.partial(_batch_norm, use_running_average=not train,
+                             axis_name=self.batch_norm_axis_name)
     y = nn.relu(norm()(_conv(self.features, (1, 1))(x)))
     y = nn.relu(norm()(_conv(self.features, (3, 3), self.strides)(y)))
     y = norm()(_conv(4 * self.features, (1, 1))(y))
@@ -53,15 +59,17 @@ class ResNet(nn.Module):
   stage_sizes: Sequence[int]
   block: type[nn.Module] = BasicBlock
   widths: Sequence[int] = (64, 128, 256, 512)
+  batch_norm_axis_name: str | None = None
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     x = _conv(self.widths[0], (3, 3), name='stem')(x)
-    x = nn.relu(_batch_norm(use_running_average=not train, name='stem_bn')(x))
+    x = nn.relu(_batch_norm(use_running_average=not train, axis_name=self.batch_norm_axis_name,
+                            name='stem_bn')(x))
     for stage, (num_blocks, width) in enumerate(zip(self.stage_sizes, self.widths)):
       for index in range(num_blocks):
         strides = 2 if stage > 0 and index == 0 else 1
-        x = self.block(width, strides)(x, train)
+        x = self.block(width, strides, self.batch_norm_axis_name)(x, train)
     x = jnp.mean(x, axis=(1, 2))
     return nn.Dense(self.num_classes, name='head')(x)
 

@@ -12,6 +12,7 @@ class MLP(nn.Module):
   """Flatten, then ReLU hidden layers, then a linear classifier."""
   num_classes: int
   hidden: Sequence[int] = (256, 256)
+  batch_norm_axis_name: str | None = None  # No BatchNorm: accepted for a uniform interface.
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -26,12 +27,14 @@ class SmallCNN(nn.Module):
   """Conv-BN-ReLU blocks with 2×2 average pooling, global pooling and a linear classifier."""
   num_classes: int
   widths: Sequence[int] = (32, 64)
+  batch_norm_axis_name: str | None = None  # See datadiet.models.resnet.
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     for width in self.widths:
       x = nn.Conv(width, (3, 3), use_bias=False)(x)
-      x = nn.BatchNorm(use_running_average=not train, momentum=0.9)(x)
+      x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                       axis_name=self.batch_norm_axis_name)(x)
       x = nn.avg_pool(nn.relu(x), (2, 2), strides=(2, 2), padding='SAME')
     x = jnp.mean(x, axis=(1, 2))
     return nn.Dense(self.num_classes)(x)

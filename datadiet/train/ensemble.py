@@ -1,9 +1,11 @@
 """K seeds trained as one ensemble: stacked state, sharded over a ``seeds`` mesh axis.
 
-Every leaf of :class:`EnsembleState` has a leading seed axis of size K. The axis is sharded over
-the devices of a ``jax.sharding.Mesh`` with one axis named ``seeds`` (``shard_map``), so K seeds
-on K devices train fully in parallel, and the same code runs on one CPU, N forced CPU devices or
-a GPU/TPU host. Within a device, the local seeds run as chosen by ``strategy``:
+Every leaf of :class:`EnsembleState` has a leading seed axis of size K. The devices form a
+``jax.sharding.Mesh`` of shape ``(seeds, data)``: the seed axis of the state is split over
+``seeds`` (as many devices as divide K), and each seed's batch over ``data`` (the remaining
+devices), with gradients and BatchNorm statistics averaged over ``data`` so the update equals a
+single device's. The step is a ``shard_map``, so the same code runs on one CPU, N forced CPU
+devices or a GPU/TPU host. Within a device, the local seeds run as chosen by ``strategy``:
 
 * ``'vmap'`` batches them: good for MLPs, but every convolution becomes a grouped convolution,
   which XLA runs slowly on CPU and GPU;
@@ -38,6 +40,7 @@ from datadiet.scores import forgetting, softmax_cross_entropy
 STRATEGIES = ('vmap', 'unroll', 'map')
 STRATEGY_CHOICES = STRATEGIES + ('auto',)
 SEEDS = 'seeds'
+DATA = 'data'  # Also the BatchNorm axis name the engine builds its models with.
 
 
 @flax.struct.dataclass
@@ -50,11 +53,22 @@ class EnsembleState:
   tracker: forgetting.ForgettingState
 
 
-def seeds_mesh(num_seeds: int, devices: Sequence[jax.Device] | None = None) -> Mesh:
-  """A 1-D mesh over as many devices as divide K evenly (all of them when K is a multiple)."""
+def make_mesh(num_seeds: int, batch_size: int | None = None,
+              devices: Sequence[jax.Device] | None = None) -> Mesh:
+  """A ``(seeds, data)`` mesh over all devices: ``gcd(K, #devices)`` on ``seeds``, the rest on
+  ``data`` (only when ``batch_size`` is given; else a single row of devices).
+
+  Raises:
+    ValueError: the per-seed batch does not split evenly over the ``data`` axis.
+  """
   devices = list(jax.devices() if devices is None else devices)
-  used = math.gcd(num_seeds, len(devices))
-  return Mesh(np.array(devices[:used]), (SEEDS,))
+  seeds = math.gcd(num_seeds, len(devices))
+  data = len(devices) // seeds if batch_size is not None else 1
+  if batch_size is not None and batch_size % data:
+    raise ValueError(f'batch_size {batch_size} does not split over the {data} devices of the '
+                     f'data axis ({len(devices)} devices, {seeds} of them for {num_seeds} seeds); '
+                     f'use a batch size divisible by {data}.')
+  return Mesh(np.array(devices[:seeds * data]).reshape(seeds, data), (SEEDS, DATA))
 
 
 def resolve_strategy(strategy: str, params: Any) -> str:
@@ -83,10 +97,9 @@ def _map_local_seeds(fn: Callable, strategy: str) -> Callable:
   raise ValueError(f'Unknown seed strategy {strategy!r}; valid: {", ".join(STRATEGIES)}.')
 
 
-def _shard_over_seeds(fn: Callable, mesh: Mesh, num_args: int, replicated_args: int = 0):
-  """``fn`` on each device's block of seeds; the trailing ``replicated_args`` are shared."""
-  in_specs = (P(SEEDS),) * num_args + (P(),) * replicated_args
-  return jax.shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=P(SEEDS), check_vma=False)
+def batch_sharding(mesh: Mesh) -> NamedSharding:
+  """Training batches ``(K, B, ...)``: seeds over ``seeds``, examples over ``data``."""
+  return NamedSharding(mesh, P(SEEDS, DATA))
 
 
 def init_ensemble(model: nn.Module, optimizer: optax.GradientTransformation,
@@ -110,8 +123,13 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation, m
                     strategy: str) -> Callable[[EnsembleState, dict], tuple[EnsembleState, dict]]:
   """``(state, batch) -> (state, metrics)`` for all seeds; batch leaves are ``(K, B, ...)``.
 
-  Metrics per seed: ``loss`` (mean cross-entropy) and ``accuracy`` on the training batch.
+  Metrics per seed: ``loss`` (mean cross-entropy) and ``accuracy`` on the training batch. The
+  model must average its BatchNorm statistics over the ``data`` axis (build it with
+  ``batch_norm_axis_name=DATA``) when that axis has more than one device.
   """
+  if mesh.shape[DATA] > 1 and getattr(model, 'batch_norm_axis_name', DATA) != DATA:
+    raise ValueError(f'The batch is split over {mesh.shape[DATA]} devices but the model '
+                     f'normalises per device; build it with batch_norm_axis_name={DATA!r}.')
 
   def seed_step(state: EnsembleState, batch: dict) -> tuple[EnsembleState, dict]:
     def loss_fn(params):
@@ -120,16 +138,22 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation, m
       return softmax_cross_entropy(logits, batch['label']).mean(), (logits, updates)
 
     (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    # This device holds 1/|data| of the seed's batch: average as over the whole batch.
+    grads, loss = jax.lax.pmean((grads, loss), DATA)
     param_updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     correct = jnp.argmax(logits, -1) == batch['label']
+    # Every data shard keeps the full tracker, so each applies every shard's events.
+    all_indices, all_correct = jax.lax.all_gather((batch['index'], correct), DATA, tiled=True)
     new_state = EnsembleState(
         step=state.step + 1, params=optax.apply_updates(state.params, param_updates),
         batch_stats=updates.get('batch_stats', state.batch_stats), opt_state=opt_state,
-        tracker=forgetting.update(state.tracker, batch['index'], correct))
-    return new_state, {'loss': loss, 'accuracy': jnp.mean(correct)}
+        tracker=forgetting.update(state.tracker, all_indices, all_correct))
+    return new_state, {'loss': loss, 'accuracy': jnp.mean(all_correct)}
 
   local = _map_local_seeds(seed_step, strategy)
-  return jax.jit(_shard_over_seeds(local, mesh, 2), donate_argnums=0)
+  sharded = jax.shard_map(local, mesh=mesh, in_specs=(P(SEEDS), P(SEEDS, DATA)),
+                          out_specs=P(SEEDS), check_vma=False)
+  return jax.jit(sharded, donate_argnums=0)
 
 
 def make_eval_step(model: nn.Module, mesh: Mesh, strategy: str) -> Callable:
@@ -147,4 +171,7 @@ def make_eval_step(model: nn.Module, mesh: Mesh, strategy: str) -> Callable:
     per_seed = _map_local_seeds(lambda p, s: seed_eval(p, s, batch), strategy)
     return per_seed(params, batch_stats)
 
-  return jax.jit(_shard_over_seeds(local_eval, mesh, 2, replicated_args=1))
+  # Every data shard of a seed evaluates the whole (shared) batch: redundant but exact.
+  sharded = jax.shard_map(local_eval, mesh=mesh, in_specs=(P(SEEDS), P(SEEDS), P()),
+                          out_specs=P(SEEDS), check_vma=False)
+  return jax.jit(sharded)

@@ -18,7 +18,6 @@ import jax
 import ml_collections
 import numpy as np
 from absl import logging
-from jax.sharding import NamedSharding, PartitionSpec as P
 
 from datadiet import models
 from datadiet.data import noise, pipeline, sources
@@ -80,14 +79,15 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
     model_name: overrides ``config.model``.
   """
   workdir = Path(workdir)
-  model = models.get_model(model_name or config.model, num_classes=data.num_classes)
+  model = models.get_model(model_name or config.model, num_classes=data.num_classes,
+                           batch_norm_axis_name=ensemble.DATA)
   stats = pipeline.channel_stats(data.train['image'])
   positions = (np.arange(len(data.train['label'])) if keep_positions is None
                else np.asarray(keep_positions))
   num_steps = optim.total_steps(config, len(positions))
   epoch_steps = optim.steps_per_epoch(len(positions), config.batch_size)
   optimizer = optim.make_optimizer(config, num_steps, epoch_steps)
-  mesh = ensemble.seeds_mesh(len(seeds))
+  mesh = ensemble.make_mesh(len(seeds), config.batch_size)
   state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(
       data.train['image'][:1], stats)[0], len(data.train['label']), mesh)
   strategy = ensemble.resolve_strategy(config.seed_strategy, state.params)
@@ -106,7 +106,7 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
 
   train_step = ensemble.make_train_step(model, optimizer, mesh, strategy)
   eval_step = ensemble.make_eval_step(model, mesh, strategy)
-  batch_sharding = NamedSharding(mesh, P(ensemble.SEEDS))
+  batch_sharding = ensemble.batch_sharding(mesh)
   writer = metrics.MetricWriter(workdir, tensorboard=config.tensorboard)
   progress = metrics.Progress(num_steps, start_step, len(seeds) * config.batch_size,
                               label=f'[{workdir.name}] ')

@@ -12,7 +12,7 @@ from datadiet.train import checkpoints, ensemble
 def test_restore_step_k_returns_step_k(tmp_path):
   model = models.get_model('mlp', num_classes=3, hidden=(4,))
   optimizer = optax.sgd(0.1)
-  mesh = ensemble.seeds_mesh(2)
+  mesh = ensemble.make_mesh(2)
   state = ensemble.init_ensemble(model, optimizer, [0, 1], np.zeros((2, 2, 1), np.float32), 5,
                                  mesh)
   initial = jax.device_get(state)

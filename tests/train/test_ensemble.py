@@ -10,10 +10,10 @@ from datadiet.train import ensemble
 
 
 def _state_and_batch(model_name, seeds):
-  model = models.get_model(model_name, num_classes=3, **(
+  model = models.get_model(model_name, num_classes=3, batch_norm_axis_name=ensemble.DATA, **(
       {'widths': (3, 4)} if model_name == 'small_cnn' else {'hidden': (5,)}))
   optimizer = optax.sgd(0.1, momentum=0.9)
-  mesh = ensemble.seeds_mesh(len(seeds))
+  mesh = ensemble.make_mesh(len(seeds))
   rng = np.random.default_rng(0)
   batch = {'image': rng.normal(size=(len(seeds), 6, 8, 8, 2)).astype(np.float32),
            'label': rng.integers(0, 3, (len(seeds), 6)).astype(np.int32),
@@ -48,3 +48,4 @@ def test_auto_strategy_and_errors():
   assert ensemble.resolve_strategy('auto', cnn_state.params) == 'unroll'
   with pytest.raises(ValueError, match='valid: vmap, unroll, map, auto'):
     ensemble.resolve_strategy('pmap', mlp_state.params)
+

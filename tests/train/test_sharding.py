@@ -1,4 +1,4 @@
-"""Seeds sharded over 4 forced CPU devices train to the same parameters as on 1 device."""
+"""Seeds (and batches) sharded over 4 forced CPU devices train to the parameters of 1 device."""
 
 import os
 import subprocess
@@ -17,29 +17,59 @@ from configs import train
 from datadiet.data import sources
 from datadiet.train import loop
 config = train.get_config()
-config.update(dict(model='small_cnn', seeds=(0, 1, 2, 3), seed_strategy=sys.argv[2],
+seeds = list(range(int(sys.argv[3])))
+config.update(dict(model='small_cnn', seeds=tuple(seeds), seed_strategy=sys.argv[2],
                    augment=True, batch_size=16, budget_unit='steps', budget=4,
                    log_every_steps=2, tensorboard=False))
-result = loop.train_ensemble(config, sys.argv[1], sources.load('digits'), seeds=[0, 1, 2, 3])
-leaves = jax.tree.leaves(jax.device_get(result.state.params))
-shards = len(result.state.step.sharding.device_set)
-np.savez(sys.argv[1] + '/params.npz', shards=shards, *leaves)
+result = loop.train_ensemble(config, sys.argv[1], sources.load('digits'), seeds=seeds)
+leaves = jax.tree.leaves(jax.device_get((result.state.params, result.state.batch_stats)))
+devices = len(result.state.step.sharding.device_set)
+forgotten = np.asarray(result.state.tracker.presentations)
+np.savez(sys.argv[1] + '/params.npz', devices=devices, presentations=forgotten, *leaves)
 '''
 
 
-def _train(workdir, devices, strategy):
+def _train(workdir, devices, strategy, num_seeds):
   env = dict(os.environ, XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}',
              JAX_PLATFORMS='cpu', PYTHONPATH=str(ROOT))
-  subprocess.run([sys.executable, '-c', SCRIPT, str(workdir), strategy], cwd=ROOT, env=env,
-                 check=True, capture_output=True)
+  subprocess.run([sys.executable, '-c', SCRIPT, str(workdir), strategy, str(num_seeds)],
+                 cwd=ROOT, env=env, check=True, capture_output=True)
   with np.load(workdir / 'params.npz') as saved:
-    return int(saved['shards']), [saved[f'arr_{i}'] for i in range(len(saved.files) - 1)]
+    leaves = [saved[f'arr_{i}'] for i in range(len(saved.files) - 2)]
+    return int(saved['devices']), saved['presentations'], leaves
 
 
-@pytest.mark.parametrize('strategy', ['unroll', 'vmap'])
-def test_four_devices_match_one(tmp_path, strategy):
-  shards_1, one = _train(tmp_path / 'one', 1, strategy)
-  shards_4, four = _train(tmp_path / 'four', 4, strategy)
-  assert (shards_1, shards_4) == (1, 4)
+@pytest.mark.parametrize('strategy,num_seeds', [
+    ('unroll', 4),  # 4 seeds × 1 data shard.
+    ('vmap', 4),
+    ('unroll', 2),  # 2 seeds × 2 data shards: gradients and BatchNorm statistics averaged.
+])
+def test_four_devices_match_one(tmp_path, strategy, num_seeds):
+  devices_1, presented_1, one = _train(tmp_path / 'one', 1, strategy, num_seeds)
+  devices_4, presented_4, four = _train(tmp_path / 'four', 4, strategy, num_seeds)
+  assert (devices_1, devices_4) == (1, 4)
+  np.testing.assert_array_equal(presented_1, presented_4)  # Forgetting sees every shard.
+  assert presented_4.sum() == num_seeds * 4 * 16
   for a, b in zip(one, four):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+MESH_SCRIPT = '''
+from datadiet.train import ensemble
+for seeds in (4, 2, 3, 8):
+  print(seeds, dict(ensemble.make_mesh(seeds, batch_size=12).shape))
+try:
+  ensemble.make_mesh(2, batch_size=3)
+except ValueError as e:
+  print('error:', e)
+'''
+
+
+def test_mesh_layout_and_indivisible_batch():
+  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=4',
+             JAX_PLATFORMS='cpu', PYTHONPATH=str(ROOT))
+  out = subprocess.run([sys.executable, '-c', MESH_SCRIPT], cwd=ROOT, env=env, check=True,
+                       capture_output=True, text=True).stdout.splitlines()
+  assert out[:4] == ["4 {'seeds': 4, 'data': 1}", "2 {'seeds': 2, 'data': 2}",
+                     "3 {'seeds': 1, 'data': 4}", "8 {'seeds': 4, 'data': 1}"]
+  assert out[4].startswith('error: batch_size 3 does not split over the 2 devices')
