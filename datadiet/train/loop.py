@@ -134,7 +134,8 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
     if step in save_steps:
       checkpoints.save(mngr, step, state)
   test = evaluate(eval_step, state, data.test, config.eval_batch_size, stats)
-  writer.write(num_steps, 'test', seeds, test)
+  if start_step < num_steps:  # A relaunch of a finished run logs nothing twice.
+    writer.write(num_steps, 'test', seeds, test)
   writer.close()
   return TrainResult(state=state, seeds=list(seeds), num_steps=num_steps, start_step=start_step,
                      test=test, images_per_second=progress.rate(step))
