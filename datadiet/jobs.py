@@ -8,13 +8,8 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
-from datadiet import score_demo, workdir as workdirs
+from datadiet import experiment, workdir as workdirs
 from datadiet.train import loop
-
-
-def _score_demo(config: ml_collections.ConfigDict, workdir: Path) -> str:
-  summary = score_demo.run(config, workdir)
-  return score_demo.format_summary(summary) + f'\nScores written to {workdir / "scores"}'
 
 
 def _train(config: ml_collections.ConfigDict, workdir: Path) -> str:
@@ -25,9 +20,19 @@ def _train(config: ml_collections.ConfigDict, workdir: Path) -> str:
           f'Metrics: {workdir / "metrics.jsonl"}, checkpoints: {workdir / "checkpoints"}')
 
 
+def _pipeline(config: ml_collections.ConfigDict, workdir: Path) -> str:
+  experiment.run(config, workdir)
+  summary = workdir / 'summary.md'
+  if not summary.exists():
+    return f'Stages {list(config.stages)} done; outputs in {workdir}'
+  table = summary.read_text().split('![accuracy]')[0].rstrip()
+  return (f'{table}\n\nPlot: {workdir / "accuracy.png"}\nFull summary (score correlations, '
+          f'histograms): {summary}')
+
+
 JOBS: dict[str, Callable[[ml_collections.ConfigDict, Path], str]] = {
-    'score_demo': _score_demo,
     'train': _train,
+    'pipeline': _pipeline,
 }
 
 

@@ -61,24 +61,22 @@ def _check_finite(losses: np.ndarray, seeds: list[int], first_step: int, last_st
         f'{first_step - 1} are intact.')
 
 
-def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
-                   data: sources.Dataset, *, seeds: list[int],
-                   keep_positions: np.ndarray | None = None, labels: np.ndarray | None = None,
-                   checkpoint_steps: tuple[int, ...] = (),
-                   model_name: str | None = None) -> TrainResult:
-  """Trains ``len(seeds)`` models as one ensemble; resumes from ``workdir/checkpoints``.
+@dataclasses.dataclass
+class Setup:
+  """Everything a run of the ensemble needs before its first step (also to restore one)."""
+  model: Any
+  stats: pipeline.ChannelStats
+  positions: np.ndarray
+  num_steps: int
+  optimizer: Any
+  mesh: Any
+  state: ensemble.EnsembleState
+  strategy: str
 
-  Args:
-    config: training fields (see ``configs/train.py``).
-    workdir: this run's directory (checkpoints, metrics).
-    data: the dataset.
-    seeds: one model per seed: its initialisation and its data order.
-    keep_positions: positions into ``data.train`` to train on (default: all).
-    labels: training labels replacing ``data.train['label']`` (label noise).
-    checkpoint_steps: steps to save besides the final one (0 = initialisation).
-    model_name: overrides ``config.model``.
-  """
-  workdir = Path(workdir)
+
+def setup(config: ml_collections.ConfigDict, data: sources.Dataset, seeds: list[int],
+          keep_positions: np.ndarray | None = None, model_name: str | None = None) -> Setup:
+  """Model, optimizer (its schedule spans the whole budget), mesh and initial state."""
   model = models.get_model(model_name or config.model, num_classes=data.num_classes,
                            batch_norm_axis_name=ensemble.DATA)
   stats = pipeline.channel_stats(data.train['image'])
@@ -90,7 +88,34 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
   mesh = ensemble.make_mesh(len(seeds), config.batch_size)
   state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(
       data.train['image'][:1], stats)[0], len(data.train['label']), mesh)
-  strategy = ensemble.resolve_strategy(config.seed_strategy, state.params)
+  return Setup(model, stats, positions, num_steps, optimizer, mesh, state,
+               ensemble.resolve_strategy(config.seed_strategy, state.params))
+
+
+def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
+                   data: sources.Dataset, *, seeds: list[int],
+                   keep_positions: np.ndarray | None = None, labels: np.ndarray | None = None,
+                   checkpoint_steps: tuple[int, ...] = (), stop_step: int | None = None,
+                   model_name: str | None = None) -> TrainResult:
+  """Trains ``len(seeds)`` models as one ensemble; resumes from ``workdir/checkpoints``.
+
+  Args:
+    config: training fields (see ``configs/train.py``).
+    workdir: this run's directory (checkpoints, metrics).
+    data: the dataset.
+    seeds: one model per seed: its initialisation and its data order.
+    keep_positions: positions into ``data.train`` to train on (default: all).
+    labels: training labels replacing ``data.train['label']`` (label noise).
+    checkpoint_steps: steps to save besides the final one (0 = initialisation).
+    stop_step: stop early at this step, the schedule still spanning the whole budget (the
+      paper's scoring runs are the first epochs of a full run).
+    model_name: overrides ``config.model``.
+  """
+  workdir = Path(workdir)
+  run = setup(config, data, seeds, keep_positions, model_name)
+  model, stats, positions, optimizer, mesh, state, strategy = (
+      run.model, run.stats, run.positions, run.optimizer, run.mesh, run.state, run.strategy)
+  num_steps = run.num_steps if stop_step is None else min(stop_step, run.num_steps)
 
   mngr = checkpoints.manager(workdir / 'checkpoints')
   start_step = mngr.latest_step() or 0

@@ -1,0 +1,1 @@
+"""The data-diet pipeline's stages: pretrain → score → prune → retrain → report."""

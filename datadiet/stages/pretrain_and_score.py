@@ -1,0 +1,62 @@
+"""Stages 1 and 2: pretrain K seeds to the scoring steps, then score every training example.
+
+Pretraining runs the first steps of a full run (the schedule spans the whole budget) and
+checkpoints each scoring step; with ``forgetting`` requested it trains the whole budget, since
+forgetting counts need full training. Scoring restores each scoring step's checkpoint (restoring
+step k returns step k, so step 0 really is the initialisation) and writes
+``scores/<score>@<step>.npz`` keyed by example id.
+"""
+
+from __future__ import annotations
+
+from datadiet import score_files, scoring
+from datadiet.stages.context import Context
+from datadiet.train import checkpoints, loop
+
+
+def pretrain_stop_step(ctx: Context) -> int:
+  """The last step pretraining must reach."""
+  if 'forgetting' in ctx.config.scores:
+    return loop.optim.total_steps(ctx.config, len(ctx.data.train['label']))
+  return max(ctx.config.score_steps)
+
+
+def pretrain(ctx: Context) -> None:
+  loop.train_ensemble(ctx.config, ctx.pretrain_dir, ctx.data, seeds=list(ctx.config.seeds),
+                      labels=ctx.train_labels, checkpoint_steps=tuple(ctx.config.score_steps),
+                      stop_step=pretrain_stop_step(ctx))
+
+
+MODEL_FREE = ('input_norm', 'random')
+
+
+def _wanted(ctx: Context) -> list[tuple[str, int]]:
+  """(score, step) pairs to compute; model-free scores only once, at the first step."""
+  scores = ctx.config.scores
+  per_step = [s for s in scores if s not in MODEL_FREE and s != 'forgetting']
+  wanted = [(name, step) for step in ctx.config.score_steps for name in per_step]
+  wanted += [(name, min(ctx.config.score_steps)) for name in scores if name in MODEL_FREE]
+  if 'forgetting' in ctx.config.scores:
+    wanted.append(('forgetting', pretrain_stop_step(ctx)))
+  return wanted
+
+
+def score(ctx: Context) -> None:
+  config, data = ctx.config, ctx.data
+  scoring.check_scores(config.scores)
+  run = loop.setup(config, data, list(config.seeds))
+  mngr = checkpoints.manager(ctx.pretrain_dir / 'checkpoints')
+  by_step: dict[int, list[str]] = {}
+  for name, step in _wanted(ctx):
+    if not ctx.score_path(name, step).exists():
+      by_step.setdefault(step, []).append(name)
+  for step, names in sorted(by_step.items()):
+    state = checkpoints.restore(mngr, step, run.state)
+    per_seed = scoring.score_split(run.model, state, ctx.normalized_train_images,
+                                   ctx.train_labels, data.train['id'], names,
+                                   config.score_batch_size, config.seed_strategy,
+                                   config.random_score_seed)
+    for name, values in per_seed.items():
+      score_files.save_scores(ctx.score_path(name, step), data.train['id'], values,
+                              score=name, dataset=data.name, model=config.model, step=step,
+                              seeds=list(config.seeds))

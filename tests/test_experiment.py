@@ -1,0 +1,124 @@
+"""The whole pipeline on tiny data, asserting on its files; interrupted runs finish on relaunch."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from configs import default as pipeline_config
+from datadiet import experiment, score_files
+from datadiet.data import sources
+from datadiet.stages import prune, report, retrain
+from datadiet.stages.context import Context
+
+
+def _tiny_config(**overrides):
+  config = pipeline_config.get_config()
+  config.update(dict(
+      seeds=(0, 1), budget=30, log_every_steps=10, score_steps=(0, 10),
+      scores=('el2n', 'grand', 'random'), prune_by=('el2n',),
+      prune_methods=('keep_hardest', 'offset', 'random'), fractions_pruned=(0.5, 0.8),
+      retrain_seeds=(100,), tensorboard=False))
+  config.update(overrides)
+  return config
+
+
+@pytest.fixture(scope='module')
+def finished(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp('pipeline')
+  return workdir, experiment.run(_tiny_config(), workdir)
+
+
+def test_scores_are_keyed_by_the_dataset_ids(finished):
+  workdir, ctx = finished
+  ids = sources.load('digits').train['id']
+  for name, steps in (('el2n', (0, 10)), ('grand', (0, 10)), ('random', (0,))):
+    for step in steps:
+      loaded = score_files.load_scores(workdir / 'scores' / f'{name}@{step}.npz', ids=ids,
+                                       dataset='digits', score=name)
+      assert loaded.per_seed.shape == (2, len(ids)) and loaded.metadata['step'] == step
+  el2n_0 = score_files.load_scores(workdir / 'scores' / 'el2n@0.npz').score
+  el2n_10 = score_files.load_scores(workdir / 'scores' / 'el2n@10.npz').score
+  assert not np.allclose(el2n_0, el2n_10)  # Step 0 really is the initialisation.
+
+
+def test_subsets_are_exact_and_follow_the_scores(finished):
+  workdir, ctx = finished
+  data = sources.load('digits')
+  num = len(data.train['id'])
+  scores = score_files.load_scores(workdir / 'scores' / 'el2n@10.npz', ids=data.train['id'])
+  for fraction in (0.5, 0.8):
+    hardest, meta = prune.load_subset(ctx, f'keep_hardest-el2n@10-p{fraction:g}')
+    assert len(hardest) == len(set(hardest)) == round((1 - fraction) * num) == meta['size']
+    kept = np.isin(data.train['id'], hardest)
+    assert scores.score[kept].min() >= scores.score[~kept].max()
+    offset, _ = prune.load_subset(ctx, f'offset-el2n@10-p{fraction:g}')
+    top = data.train['id'][np.argsort(-scores.score, kind='stable')[:round(0.02 * num)]]
+    assert len(offset) == len(hardest) and not set(top) & set(offset)
+
+
+def test_random_subsets_differ_by_seed(finished, tmp_path):
+  _, ctx = finished
+  other = Context(_tiny_config(prune_seed=1), tmp_path)
+  entry = dict(method='random', fraction_pruned=0.5)
+  assert not np.array_equal(prune.select(ctx, entry), prune.select(other, entry))
+
+
+def test_results_and_report_files(finished):
+  workdir, _ = finished
+  rows = json.loads((workdir / 'results.json').read_text())
+  subsets = {r['subset'] for r in rows}
+  assert 'full' in subsets and len(subsets) == 1 + 2 * 3
+  assert all(0.1 < r['test_accuracy'] <= 1 and r['steps'] == 30 for r in rows)
+  assert (workdir / 'results.csv').read_text().count('\n') == len(rows) + 1
+  for name in ('accuracy.png', 'scores.png', 'summary.md', 'spearman.json'):
+    assert (workdir / name).stat().st_size > 0
+  summary = (workdir / 'summary.md').read_text()
+  assert '| full | 0 |' in summary and 'random-p0.8' in summary
+
+
+def test_noise_detection_is_perfect_for_a_score_that_marks_the_noise():
+  is_noisy = np.zeros(100, bool)
+  is_noisy[::7] = True
+  marked = np.where(is_noisy, 1.0, 0.0) + np.linspace(0, 0.5, 100)
+  result = report.noise_detection({'marked': marked, 'reversed': -marked}, is_noisy)
+  assert result['marked'] == {'auroc': 1.0, 'precision_at_k': 1.0}
+  assert result['reversed']['auroc'] == 0.0
+
+
+def test_interrupted_run_finishes_without_redoing_stages(tmp_path, monkeypatch):
+  config = _tiny_config(fractions_pruned=(0.5,), prune_methods=('keep_hardest', 'random'))
+  partial = _tiny_config(fractions_pruned=(0.5,), prune_methods=('keep_hardest', 'random'),
+                         stages=('pretrain', 'score'))
+  experiment.run(partial, tmp_path)
+  score_file = tmp_path / 'scores' / 'el2n@10.npz'
+  before = score_file.stat().st_mtime_ns
+  # Crash in the middle of retraining, after the first run finished.
+  real_train = retrain.loop.train_ensemble
+  calls = []
+
+  def crash_on_second(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == 2:
+      raise KeyboardInterrupt('simulated kill')
+    return real_train(*args, **kwargs)
+
+  monkeypatch.setattr(retrain.loop, 'train_ensemble', crash_on_second)
+  with pytest.raises(KeyboardInterrupt):
+    experiment.run(config, tmp_path)
+  full_result = (tmp_path / 'retrain' / 'full' / 'result.json').read_text()
+  monkeypatch.setattr(retrain.loop, 'train_ensemble', real_train)
+  experiment.run(config, tmp_path)
+  assert score_file.stat().st_mtime_ns == before  # Scoring was not redone.
+  assert (tmp_path / 'retrain' / 'full' / 'result.json').read_text() == full_result
+  assert sorted(p.stem for p in (tmp_path / 'stages').glob('*.done')) == [
+      'pretrain', 'prune', 'report', 'retrain', 'score']
+
+
+def test_unknown_stage_and_method():
+  with pytest.raises(ValueError, match=r"Unknown stages \['scoring'\]; valid stages: pretrain"):
+    experiment.run(_tiny_config(stages=('scoring',)), '/nonexistent')
+  ctx = Context(_tiny_config(prune_methods=('easiest',)), Path('/nonexistent'))
+  with pytest.raises(ValueError, match=r"Unknown pruning methods \['easiest'\]"):
+    prune.subset_plan(ctx)

@@ -1,0 +1,43 @@
+"""launch.py and jobs: locked configs, workdirs bound to one config, unknown jobs."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from configs import train
+from datadiet import jobs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_typo_in_an_override_is_an_error(tmp_path):
+  result = subprocess.run(
+      [sys.executable, 'launch.py', '--config', 'configs/default.py', '--workdir',
+       str(tmp_path), '--config.num_seeds=3'], cwd=ROOT, capture_output=True, text=True)
+  assert result.returncode != 0
+  assert 'num_seeds' in result.stderr
+  assert not list(tmp_path.iterdir())  # Nothing was written.
+
+
+def test_workdir_of_another_config_is_refused_untouched(tmp_path):
+  config = train.get_config()
+  config.budget = 1
+  config.tensorboard = False
+  jobs.run(config, tmp_path)
+  before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob('*') if p.is_file()}
+  other = train.get_config()
+  other.budget = 2
+  other.tensorboard = False
+  with pytest.raises(ValueError, match=r"different config \(differs in \['budget'\]\)"):
+    jobs.run(other, tmp_path)
+  assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob('*') if p.is_file()} == before
+  assert 'Trained seeds [0, 1, 2, 3]' in jobs.run(config, tmp_path)  # Same config: resumes.
+
+
+def test_unknown_job():
+  config = train.get_config()
+  config.job = 'prune_only'
+  with pytest.raises(ValueError, match='valid jobs: train, pipeline'):
+    jobs.run(config, '/nonexistent/never/created')
