@@ -45,7 +45,7 @@ def _setup(model_name, data, seeds, strategy):
   config = train_config.get_config()
   model = models.get_model(model_name, num_classes=data.num_classes,
                            batch_norm_axis_name=ensemble.DATA)
-  optimizer = optim.make_optimizer(config, 1000, 100)
+  optimizer = optim.make_optimizer(config, 1000)
   mesh = ensemble.make_mesh(len(seeds))
   stats = pipeline.channel_stats(data.train['image'])
   state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(

@@ -32,7 +32,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.budget = 10
   config.learning_rate = 0.1
   config.schedule = 'piecewise'  # 'piecewise' | 'cosine' | 'onecycle' | 'constant'
-  config.lr_decay_epochs = (60, 120, 160)
+  config.lr_decay_fractions = (0.3, 0.6, 0.8)  # Epochs 60, 120, 160 of 200.
   config.lr_decay_factor = 0.2
   config.momentum = 0.9
   config.nesterov = True

@@ -26,7 +26,11 @@ def subset_plan(ctx: Context) -> list[dict]:
   unknown = sorted(set(config.prune_methods) - set(METHODS))
   if unknown:
     raise ValueError(f'Unknown pruning methods {unknown}; valid methods: {", ".join(METHODS)}.')
-  step = config.prune_step if config.prune_step is not None else max(config.score_steps)
+  default_step = config.prune_step if config.prune_step is not None else max(config.score_steps)
+  prune_by = []
+  for entry in config.prune_by:  # 'el2n' (at the default step) or 'el2n@7800'.
+    score, _, step = entry.partition('@')
+    prune_by.append((score, int(step) if step else default_step))
   plan = []
   for fraction in config.fractions_pruned:
     pruning.keep_size(len(ctx.data.train['label']), fraction)  # Validates the fraction.
@@ -35,7 +39,7 @@ def subset_plan(ctx: Context) -> list[dict]:
         plan.append(dict(name=f'random-p{fraction:g}', method='random', score=None, step=None,
                          fraction_pruned=fraction))
         continue
-      for score in config.prune_by:
+      for score, step in prune_by:
         plan.append(dict(name=f'{method}-{score}@{step}-p{fraction:g}', method=method,
                          score=score, step=step, fraction_pruned=fraction))
   return plan

@@ -83,8 +83,7 @@ def setup(config: ml_collections.ConfigDict, data: sources.Dataset, seeds: list[
   positions = (np.arange(len(data.train['label'])) if keep_positions is None
                else np.asarray(keep_positions))
   num_steps = optim.total_steps(config, len(positions))
-  epoch_steps = optim.steps_per_epoch(len(positions), config.batch_size)
-  optimizer = optim.make_optimizer(config, num_steps, epoch_steps)
+  optimizer = optim.make_optimizer(config, num_steps)
   mesh = ensemble.make_mesh(len(seeds), config.batch_size)
   state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(
       data.train['image'][:1], stats)[0], len(data.train['label']), mesh)
