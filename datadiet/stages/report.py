@@ -81,8 +81,12 @@ def _accuracy_plot(rows, path):
 
 
 def _histograms(scores, is_noisy, path):
-  fig, axes = plt.subplots(1, len(scores), figsize=(3 * len(scores), 2.6), squeeze=False)
-  for ax, (name, values) in zip(axes[0], scores.items()):
+  cols = min(4, len(scores))
+  rows = -(-len(scores) // cols)
+  fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.4 * rows), squeeze=False)
+  for ax in axes.flat[len(scores):]:
+    ax.set_visible(False)
+  for ax, (name, values) in zip(axes.flat, scores.items()):
     if is_noisy.any():
       ax.hist([values[~is_noisy], values[is_noisy]], bins=30, label=['clean', 'noisy'],
               density=True, histtype='stepfilled', alpha=0.6)
