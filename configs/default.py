@@ -39,6 +39,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.ccs_num_strata = 50
   config.ccs_hard_cutoff = 0.02
   config.prune_seed = 0
-  # Retraining: fresh seeds, disjoint from the scoring seeds.
+  # Retraining: fresh seeds, disjoint from the scoring seeds; another model for transfer.
   config.retrain_seeds = (100, 101)
+  config.retrain_model = ml_collections.config_dict.placeholder(str)  # Default: config.model.
   return config

@@ -119,9 +119,11 @@ def report(ctx: Context) -> None:
 def write_summary(ctx: Context, rows, spearman, detection) -> None:
   """``summary.md``: the accuracy table, the plots, score correlations, noise detection."""
   subsets = sorted({r['subset'] for r in rows}, key=lambda s: (s != retrain_stage.FULL, s))
-  lines = [f'# Data-diet run: {ctx.config.dataset}, {ctx.config.model}', '',
-           f'Scores from seeds {list(ctx.config.seeds)} at steps {list(ctx.config.score_steps)};'
-           f' retrained with seeds {list(ctx.config.retrain_seeds)}.', '',
+  retrain_model = ctx.config.retrain_model or ctx.config.model
+  lines = [f'# Data-diet run: {ctx.config.dataset}', '',
+           f'Scores from {ctx.config.model} seeds {list(ctx.config.seeds)} at steps '
+           f'{list(ctx.config.score_steps)}; retrained {retrain_model} with seeds '
+           f'{list(ctx.config.retrain_seeds)}.', '',
            '| subset | fraction pruned | kept | steps | test accuracy (mean ± std) |',
            '|---|---:|---:|---:|---|']
   for name in subsets:

@@ -33,11 +33,13 @@ def retrain(ctx: Context) -> None:
     else:
       ids, meta = prune_stage.load_subset(ctx, name)
       positions = sources.positions_of(ctx.data.train, ids)
+    model = ctx.config.retrain_model or ctx.config.model  # Transfer: score with one, train another.
     result = loop.train_ensemble(ctx.config, ctx.retrain_dir / name, ctx.data,
                                  seeds=list(ctx.config.retrain_seeds),
-                                 keep_positions=positions, labels=ctx.train_labels)
+                                 keep_positions=positions, labels=ctx.train_labels,
+                                 model_name=model)
     write_json_atomic(result_path, dict(
-        meta, seeds=result.seeds, steps=result.num_steps,
+        meta, model=model, seeds=result.seeds, steps=result.num_steps,
         test_accuracy=[float(a) for a in result.test['accuracy']],
         test_loss=[float(x) for x in result.test['loss']]))
 
@@ -49,7 +51,8 @@ def load_results(ctx: Context) -> list[dict]:
     result = json.loads((ctx.retrain_dir / name / 'result.json').read_text())
     for seed, accuracy, loss in zip(result['seeds'], result['test_accuracy'],
                                     result['test_loss']):
-      rows.append(dict(subset=name, method=result['method'], score=result['score'],
+      rows.append(dict(subset=name, model=result['model'], method=result['method'],
+                       score=result['score'],
                        step=result['step'], fraction_pruned=result['fraction_pruned'],
                        size=result['size'], seed=seed, steps=result['steps'],
                        test_accuracy=accuracy, test_loss=loss))
