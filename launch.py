@@ -4,6 +4,7 @@
       [--config.num_seeds=8 ...]
 """
 
+import logging as py_logging
 import os
 
 # TensorFlow (used by tf.data/TFDS) must not take accelerator memory from JAX.
@@ -20,9 +21,17 @@ _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for all outputs of th
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
+class _QuietCheckpointing(py_logging.Filter):
+  """Orbax logs every checkpoint step at INFO; keep its warnings, drop the rest."""
+
+  def filter(self, record: py_logging.LogRecord) -> bool:
+    return record.levelno >= py_logging.WARNING or '/orbax/' not in record.pathname
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  logging.get_absl_handler().addFilter(_QuietCheckpointing())
   logging.info('Config:\n%s', _CONFIG.value)
   print(jobs.run(_CONFIG.value, _WORKDIR.value))
 
