@@ -1,14 +1,13 @@
 """Runs a datadiet experiment from an ml_collections config file.
 
   python launch.py --config configs/default.py --workdir /tmp/datadiet_default \
-      [--config.num_seeds=8 ...]
+      [--config.budget=600 ...]
 """
 
 import logging as py_logging
 import os
 
-# TensorFlow (used by tf.data/TFDS) must not take accelerator memory from JAX.
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # TensorFlow's C++ start-up chatter.
 
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
@@ -32,6 +31,9 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.get_absl_handler().addFilter(_QuietCheckpointing())
+  # TensorFlow only feeds tf.data: it must not take accelerator memory from JAX.
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf.config.set_visible_devices([], 'GPU')
   logging.info('Config:\n%s', _CONFIG.value)
   print(jobs.run(_CONFIG.value, _WORKDIR.value))
 
