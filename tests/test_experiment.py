@@ -122,3 +122,17 @@ def test_unknown_stage_and_method():
   ctx = Context(_tiny_config(prune_methods=('easiest',)), Path('/nonexistent'))
   with pytest.raises(ValueError, match=r"Unknown pruning methods \['easiest'\]"):
     prune.subset_plan(ctx)
+
+
+def test_keep_list_csv_for_an_image_folder(tmp_path, write_image_folder):
+  write_image_folder(tmp_path / 'images', per_class=4)
+  config = _tiny_config(dataset=f'image_folder:{tmp_path / "images"}', score_steps=(0,),
+                        prune_by=('el2n',), prune_methods=('keep_hardest',),
+                        fractions_pruned=(0.75,))
+  ctx = Context(config, tmp_path / 'run')
+  ids = ctx.data.train['id']
+  score_files.save_scores(ctx.score_path('el2n', 0), ids, np.arange(len(ids), dtype=float),
+                          score='el2n', dataset=ctx.data.name, model='mlp', step=0, seeds=[0])
+  prune.prune(ctx)
+  lines = (ctx.subsets_dir / 'keep_hardest-el2n@0-p0.75.csv').read_text().splitlines()
+  assert lines == ['file', 'dog/02.png', 'dog/03.png']  # The two highest scores.

@@ -68,6 +68,7 @@ def select(ctx: Context, entry: dict) -> np.ndarray:
 
 def prune(ctx: Context) -> None:
   ids = ctx.data.train['id']
+  ctx.subsets_dir.mkdir(parents=True, exist_ok=True)
   for entry in subset_plan(ctx):
     path = ctx.subsets_dir / f'{entry["name"]}.npz'
     if path.exists():

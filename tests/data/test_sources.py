@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
-from PIL import Image
 
 from datadiet.data import sources
 
@@ -17,19 +16,8 @@ def test_digits_is_offline_with_index_ids():
   assert data.num_classes == 10
 
 
-def _write_folder(root, classes=('cat', 'dog'), per_class=3):
-  rng = np.random.default_rng(0)
-  for split in ('train', 'test'):
-    for label, name in enumerate(classes):
-      (root / split / name).mkdir(parents=True)
-      for i in range(per_class):
-        pixels = np.full((6, 6, 3), 40 * label + i, np.uint8) + rng.integers(0, 3, (6, 6, 3),
-                                                                             dtype=np.uint8)
-        Image.fromarray(pixels).save(root / split / name / f'{i:02d}.png')
-
-
-def test_image_folder_ids_are_class_and_file_names(tmp_path):
-  _write_folder(tmp_path)
+def test_image_folder_ids_are_class_and_file_names(tmp_path, write_image_folder):
+  write_image_folder(tmp_path)
   data = sources.load(f'image_folder:{tmp_path}')
   assert data.num_classes == 2 and data.class_names == ('cat', 'dog')
   assert data.train['id'].tolist() == [f'{c}/{i:02d}.png' for c in ('cat', 'dog')
@@ -39,10 +27,10 @@ def test_image_folder_ids_are_class_and_file_names(tmp_path):
   assert 42 <= data.train['image'][5].min() and data.train['image'][5].max() <= 44
 
 
-def test_image_folder_errors(tmp_path):
+def test_image_folder_errors(tmp_path, write_image_folder):
   with pytest.raises(FileNotFoundError, match='no directory'):
     sources.load(f'image_folder:{tmp_path / "missing"}')
-  _write_folder(tmp_path / 'one', classes=('only',))
+  write_image_folder(tmp_path / 'one', classes=('only',))
   with pytest.raises(ValueError, match='1 class; need at least 2'):
     sources.load(f'image_folder:{tmp_path / "one"}')
 
