@@ -91,6 +91,7 @@ def write_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> None:
       tmp.close()
       os.unlink(tmp.name)
       raise
+  os.chmod(tmp.name, 0o644)  # NamedTemporaryFile creates 0600; results are meant to be shared.
   os.replace(tmp.name, path)
 
 

@@ -15,6 +15,7 @@ def _save(path, ids=('b.jpg', 'a.jpg', 'c.jpg'), per_seed=((1., 2., 3.), (3., 4.
 
 def test_round_trip_aligns_to_requested_order(tmp_path):
   _save(tmp_path / 's.npz')
+  assert (tmp_path / 's.npz').stat().st_mode & 0o777 == 0o644
   loaded = load_scores(tmp_path / 's.npz', ids=['a.jpg', 'c.jpg', 'b.jpg'], dataset='digits',
                        score='el2n')
   np.testing.assert_array_equal(loaded.score, [3., 4., 2.])
