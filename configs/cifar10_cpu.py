@@ -1,4 +1,4 @@
-"""CPU-scale CIFAR-10 study on the shared JPEG copy (≈ 40 minutes on 2 CPU cores).
+"""CPU-scale CIFAR-10 study on the shared JPEG copy (≈ 46 minutes on 2 CPU cores).
 
   python launch.py --config configs/cifar10_cpu.py --workdir /tmp/datadiet_cifar10_cpu
 
