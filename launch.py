@@ -6,17 +6,22 @@
 
 import logging as py_logging
 import os
+import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # TensorFlow's C++ start-up chatter.
 
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from datadiet import jobs  # noqa: E402
+from datadiet import errors, jobs, multihost  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Path to a config file.',
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for all outputs of the run.')
+_CONTINUE = flags.DEFINE_bool(
+    'continue_with_changed_config', False,
+    'Run in a workdir that holds a run of a different config: its finished stages are kept, '
+    'the rest run with this config (the old config is kept as config.<n>.json).')
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
@@ -35,7 +40,13 @@ def main(argv):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   tf.config.set_visible_devices([], 'GPU')
   logging.info('Config:\n%s', _CONFIG.value)
-  print(jobs.run(_CONFIG.value, _WORKDIR.value))
+  try:
+    report = jobs.run(_CONFIG.value, _WORKDIR.value, _CONTINUE.value)
+  except errors.DatadietError as e:  # A problem the user can fix: the message says how.
+    logging.error('%s: %s', type(e).__name__, e)
+    sys.exit(f'datadiet: {type(e).__name__}: {e}')
+  if multihost.is_writer():
+    print(report)
 
 
 if __name__ == '__main__':

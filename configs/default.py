@@ -2,10 +2,11 @@
 
   python launch.py --config configs/default.py --workdir /tmp/datadiet_default
 
-Stages pretrain → score → prune → retrain → report. 4 MLP seeds are scored at initialisation and after 60 steps; subsets keep 70%, 50% and 30% of
-the 1,438 training digits by EL2N and GraNd (keep-hardest, offset, class-balanced, CCS) or at
-random; 2 fresh seeds train 300 steps on each subset and on the full set (the paper's fixed
-*step* budget); results, plots and ``summary.md`` land in the workdir.
+Stages pretrain → score → prune → retrain → report. 4 MLP seeds are scored at initialisation
+and after 60 steps; subsets keep 70%, 50% and 30% of the 1,438 training digits by EL2N and
+GraNd (keep-hardest, offset, class-balanced, CCS) or at random; 2 fresh seeds train 300 steps on
+each subset and on the full set (the paper's fixed *step* budget); results, plots and
+``summary.md`` land in the workdir.
 """
 
 import ml_collections
@@ -30,7 +31,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.scores = ('el2n', 'grand', 'loss', 'margin', 'entropy', 'input_norm', 'random')
   config.score_batch_size = 512
   config.random_score_seed = 0
-  # Pruning.
+  # Other architectures scored the same way, to compare rankings across models (transfer).
+  config.compare_models = ()
+  # Pruning: '<score>' (at prune_step), '<score>@<step>', or '<model>:<score>[@<step>]' to prune
+  # by the scores of one of compare_models.
   config.prune_by = ('el2n', 'grand')
   config.prune_step = ml_collections.config_dict.placeholder(int)  # Default: last score step.
   config.prune_methods = ('keep_hardest', 'offset', 'class_balanced', 'ccs', 'random')

@@ -44,4 +44,12 @@ def get_config() -> ml_collections.ConfigDict:
   config.log_every_steps = 10
   config.eval_every_steps = 0
   config.tensorboard = True
+  # Compiled programs are cached here (relative to the workdir unless absolute; '' = off), so
+  # retraining runs after the first, and relaunches, skip compilation.
+  config.compilation_cache_dir = 'jax_cache'
+  # Multi-process runs (jax.distributed): start the same command once per host with
+  # --config.distributed.enabled=True; unset fields are read from the cluster (SLURM, Open MPI,
+  # Cloud TPU). Process 0 writes the shared artifacts; the workdir must be on a shared filesystem.
+  config.distributed = ml_collections.ConfigDict(dict(
+      enabled=False, coordinator_address='', num_processes=0, process_id=-1))
   return config

@@ -18,6 +18,7 @@ from pathlib import Path
 import ml_collections
 from absl import logging
 
+from datadiet import errors
 from datadiet.stages import pretrain_and_score, prune, report, retrain
 from datadiet.stages.context import Context, write_json_atomic
 
@@ -31,11 +32,16 @@ STAGES: dict[str, Callable[[Context], None]] = {
 }
 
 
+def check_stages(stages) -> None:
+  """Raises an InputError naming the valid stages if any is unknown."""
+  unknown = sorted(set(stages) - set(STAGES))
+  if unknown:
+    raise errors.InputError(f'Unknown stages {unknown}; valid stages: {", ".join(STAGES)}.')
+
+
 def run(config: ml_collections.ConfigDict, workdir: str | Path) -> Context:
   """Runs the selected stages in pipeline order, skipping those already done."""
-  unknown = sorted(set(config.stages) - set(STAGES))
-  if unknown:
-    raise ValueError(f'Unknown stages {unknown}; valid stages: {", ".join(STAGES)}.')
+  check_stages(config.stages)
   ctx = Context(config, Path(workdir))
   for name, stage in STAGES.items():
     if name not in config.stages:

@@ -8,7 +8,8 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
-from datadiet import experiment, workdir as workdirs
+from datadiet import errors, experiment, preflight, runtime
+from datadiet import workdir as workdirs
 from datadiet.train import loop
 
 
@@ -36,8 +37,13 @@ JOBS: dict[str, Callable[[ml_collections.ConfigDict, Path], str]] = {
 }
 
 
-def run(config: ml_collections.ConfigDict, workdir: str | Path) -> str:
-  """Runs the job named by ``config.job``."""
+def run(config: ml_collections.ConfigDict, workdir: str | Path,
+        continue_with_changed_config: bool = False) -> str:
+  """Runs the job named by ``config.job`` (in every process of a multi-process run)."""
   if config.job not in JOBS:
-    raise ValueError(f'Unknown job {config.job!r}; valid jobs: {", ".join(JOBS)}.')
-  return JOBS[config.job](config, workdirs.claim(workdir, config))
+    raise errors.InputError(f'Unknown job {config.job!r}; valid jobs: {", ".join(JOBS)}.')
+  runtime.initialize_distributed(config)
+  preflight.check(config)  # Before the workdir is touched.
+  workdir = workdirs.claim(workdir, config, allow_config_change=continue_with_changed_config)
+  runtime.enable_compilation_cache(runtime.compilation_cache_dir(config, workdir))
+  return JOBS[config.job](config, workdir)

@@ -25,26 +25,28 @@ from collections.abc import Callable
 
 import numpy as np
 
+from datadiet import errors
+
 Selector = Callable[[np.ndarray, int], np.ndarray]
 
 
 def keep_size(num_examples: int, fraction_pruned: float) -> int:
   """How many examples remain after pruning ``fraction_pruned`` of ``num_examples``."""
   if not 0.0 <= fraction_pruned < 1.0:
-    raise ValueError(f'fraction_pruned must be in [0, 1), got {fraction_pruned}.')
+    raise errors.InputError(f'fraction_pruned must be in [0, 1), got {fraction_pruned}.')
   size = int(round((1.0 - fraction_pruned) * num_examples))
   if size < 1:
-    raise ValueError(f'Pruning {fraction_pruned:.4g} of {num_examples} examples keeps none.')
+    raise errors.InputError(f'Pruning {fraction_pruned:.4g} of {num_examples} examples keeps none.')
   return size
 
 
 def _check(num_examples: int, size: int, offset: int = 0) -> None:
   if size < 1:
-    raise ValueError(f'Cannot keep {size} examples: the subset would be empty.')
+    raise errors.InputError(f'Cannot keep {size} examples: the subset would be empty.')
   if offset < 0:
-    raise ValueError(f'offset must be >= 0, got {offset}.')
+    raise errors.InputError(f'offset must be >= 0, got {offset}.')
   if offset + size > num_examples:
-    raise ValueError(f'offset {offset} + size {size} exceeds the {num_examples} examples.')
+    raise errors.InputError(f'offset {offset} + size {size} exceeds the {num_examples} examples.')
 
 
 def keep_hardest(scores: np.ndarray, size: int, offset: int = 0) -> np.ndarray:
@@ -97,7 +99,7 @@ def coverage_centric(scores: np.ndarray, size: int, seed: int, num_strata: int =
   num_dropped = int(round(hard_cutoff * len(scores)))
   _check(len(scores), size, num_dropped)
   if num_strata < 1:
-    raise ValueError(f'num_strata must be >= 1, got {num_strata}.')
+    raise errors.InputError(f'num_strata must be >= 1, got {num_strata}.')
   candidates = np.sort(np.argsort(-scores, kind='stable')[num_dropped:])
   values = scores[candidates]
   edges = np.linspace(values.min(), values.max(), num_strata + 1)

@@ -25,17 +25,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from datadiet import errors, multihost
+
 REQUIRED_METADATA = ('score', 'dataset', 'model', 'step', 'seeds')
 
 
-class ScoreFileError(ValueError):
+class ScoreFileError(errors.InputError):
   """A score file is missing, malformed, or does not match the dataset it is used with."""
 
 
@@ -78,21 +79,14 @@ def _check_unique(ids: np.ndarray, where: str) -> None:
 
 
 def write_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> None:
-  """Writes an ``.npz`` so that ``path`` holds either the old file or the complete new one."""
-  path = Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f'.{path.name}.',
-                                   suffix='.tmp', delete=False) as tmp:
-    try:
-      np.savez(tmp, **arrays)
-      tmp.flush()
-      os.fsync(tmp.fileno())
-    except BaseException:
-      tmp.close()
-      os.unlink(tmp.name)
-      raise
-  os.chmod(tmp.name, 0o644)  # NamedTemporaryFile creates 0600; results are meant to be shared.
-  os.replace(tmp.name, path)
+  """Writes an ``.npz`` so that ``path`` holds either the old file or the complete new one
+  (on process 0 of a multi-process run; see :func:`datadiet.multihost.commit`)."""
+
+  def write(tmp: Path) -> None:
+    with open(tmp, 'wb') as f:
+      np.savez(f, **arrays)
+
+  multihost.commit(path, write)
 
 
 def save_scores(path: str | os.PathLike, ids: Sequence[Any] | np.ndarray,
@@ -133,7 +127,7 @@ def load_scores(path: str | os.PathLike, *, ids: Sequence[Any] | np.ndarray | No
   """
   path = Path(path)
   if not path.is_file():
-    raise FileNotFoundError(f'No score file at {path}.')
+    raise errors.MissingInputError(f'No score file at {path}.')
   try:
     with np.load(path, allow_pickle=False) as data:
       contents = {key: data[key] for key in ('ids', 'per_seed', 'score', 'metadata')}

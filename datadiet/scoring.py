@@ -18,8 +18,10 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
-from datadiet import batching
+from datadiet import batching, errors, multihost
 from datadiet.scores import (el2n, entropy, forgetting, grand, input_norm, loss, margin,
                              over_seeds, random_score)
 from datadiet.train import ensemble
@@ -36,7 +38,7 @@ def check_scores(names: Sequence[str]) -> None:
   """Raises a ValueError naming the valid scores if any name is unknown."""
   unknown = sorted(set(names) - set(SCORES))
   if unknown:
-    raise ValueError(f'Unknown scores {unknown}; valid scores: {", ".join(SCORES)}.')
+    raise errors.InputError(f'Unknown scores {unknown}; valid scores: {", ".join(SCORES)}.')
 
 
 def example_keys(ids: np.ndarray) -> np.ndarray:
@@ -52,13 +54,21 @@ def score_split(model, state: ensemble.EnsembleState, images: np.ndarray, labels
                 random_seed: int = 0) -> dict[str, np.ndarray]:
   """``{score: (K, N)}`` for every example of a split (images already normalised).
 
-  ``forgetting`` comes from the ensemble's tracker (events seen during its training so far).
+  Runs on the ensemble's own ``(seeds, data)`` mesh: each device scores its seeds on its share
+  of every batch (``batch_size`` must split evenly over the ``data`` axis), across every process
+  of a multi-process run; every process gets all the scores back. ``forgetting`` comes from the
+  ensemble's tracker (events seen during its training so far).
   """
   check_scores(names)
   batch_names = [n for n in names if n in BATCH_SCORES]
   key = jax.random.key(random_seed)
   eval_kwargs = {'train': False}
   seed_strategy = _SCORE_STRATEGY[ensemble.resolve_strategy(strategy, state.params)]
+  mesh = ensemble.mesh_of(state)
+  if batch_size % mesh.shape[ensemble.DATA]:
+    raise errors.InputError(
+        f'score_batch_size {batch_size} does not split over the {mesh.shape[ensemble.DATA]} '
+        f'devices of the data axis; use a multiple of {mesh.shape[ensemble.DATA]}.')
 
   def member_scores(variables, batch):
     out = {}
@@ -75,16 +85,22 @@ def score_split(model, state: ensemble.EnsembleState, images: np.ndarray, labels
       out['random'] = random_score(key, batch['key'], batch['mask'])
     return jnp.stack([out[n] for n in batch_names])
 
-  @jax.jit
-  def score_batch(variables, batch):
+  def local_scores(variables, batch):  # This device's seeds × this device's examples.
     return over_seeds(member_scores, variables, batch, strategy=seed_strategy)[0]
+
+  score_batch = jax.jit(jax.shard_map(
+      local_scores, mesh=mesh, in_specs=(P(ensemble.SEEDS), P(ensemble.DATA)),
+      out_specs=P(ensemble.SEEDS, None, ensemble.DATA), check_vma=False))
+  examples = NamedSharding(mesh, P(ensemble.DATA))
 
   results = {}
   if batch_names:
     variables = {'params': state.params, 'batch_stats': state.batch_stats}
     arrays = {'image': images, 'label': labels, 'key': example_keys(ids)}
-    per_seed = batching.score_arrays(lambda b: score_batch(variables, b), arrays, batch_size)
+    per_seed = batching.score_arrays(
+        lambda b: multihost.to_host(score_batch(variables, multihost.to_device(b, examples))),
+        arrays, batch_size)
     results = {n: per_seed[:, i] for i, n in enumerate(batch_names)}
   if 'forgetting' in names:
-    results['forgetting'] = np.asarray(jax.vmap(forgetting.scores)(state.tracker))
+    results['forgetting'] = multihost.to_host(jax.vmap(forgetting.scores)(state.tracker))
   return {n: results[n] for n in names}

@@ -1,36 +1,68 @@
 """A run's working directory: created if needed, never deleted, bound to one config.
 
 The first launch writes ``config.json``; a later launch into the same directory must carry the
-same config (it then resumes), otherwise it is refused before anything is touched.
+same config (it then resumes), otherwise it is refused before anything is touched — unless told
+to continue with the changed config.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 import ml_collections
+from absl import logging
+
+from datadiet import errors, multihost
 
 
-class WorkdirConfigMismatchError(ValueError):
+# Fields that change how a run executes, not what it computes: they may differ between
+# relaunches (and between the processes of one multi-process run).
+RUNTIME_FIELDS = ('distributed', 'compilation_cache_dir', 'log_every_steps', 'tensorboard')
+
+
+class WorkdirConfigMismatchError(errors.InputError):
   """The workdir holds the results of a different config."""
 
 
-def claim(workdir: str | Path, config: ml_collections.ConfigDict) -> Path:
-  """Creates ``workdir`` or checks that it belongs to ``config``; returns it as a Path."""
+def _results_fields(config: dict) -> dict:
+  return {k: v for k, v in config.items() if k not in RUNTIME_FIELDS}
+
+
+def claim(workdir: str | Path, config: ml_collections.ConfigDict,
+          allow_config_change: bool = False) -> Path:
+  """Creates ``workdir`` or checks that it belongs to ``config``; returns it as a Path.
+
+  With ``allow_config_change`` a workdir of a different config is taken over: the old config is
+  kept as ``config.<n>.json``, finished stages stay finished (their results are kept as they
+  are) and the rest run with the new config.
+  """
   workdir = Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   config_path = workdir / 'config.json'
   wanted = json.loads(config.to_json())
-  if config_path.exists():
-    found = json.loads(config_path.read_text())
-    if found != wanted:
-      changed = sorted(k for k in set(found) | set(wanted) if found.get(k) != wanted.get(k))
-      raise WorkdirConfigMismatchError(
-          f'{workdir} holds results of a different config (differs in {changed}). Use a new '
-          '--workdir; existing results are never overwritten.')
+  text = json.dumps(wanted, indent=2, sort_keys=True)
+  found_text = config_path.read_text() if config_path.exists() else None
+  # Every process must have read the old state before process 0 changes it.
+  multihost.barrier('claim')
+  if found_text is None:
+    multihost.write_text(config_path, text)
     return workdir
-  tmp = config_path.with_suffix('.json.tmp')
-  tmp.write_text(json.dumps(wanted, indent=2, sort_keys=True))
-  tmp.replace(config_path)
+  found = _results_fields(json.loads(found_text))
+  if found == _results_fields(wanted):
+    return workdir
+  changed = sorted(k for k in set(found) | set(_results_fields(wanted))
+                   if found.get(k) != wanted.get(k))
+  if not allow_config_change:
+    raise WorkdirConfigMismatchError(
+        f'{workdir} holds results of a different config (differs in {changed}). Use a new '
+        '--workdir, or pass --continue_with_changed_config to keep its finished stages and run '
+        'the rest with this config; existing results are never overwritten.')
+  previous = next(workdir / f'config.{n}.json' for n in itertools.count(1)
+                  if not (workdir / f'config.{n}.json').exists())
+  multihost.write_text(previous, found_text)
+  multihost.write_text(config_path, text)
+  logging.warning('Continuing %s with a changed config (fields %s); the old one is in %s.',
+                  workdir, changed, previous.name)
   return workdir

@@ -1,6 +1,7 @@
 """Test settings (quiet TensorFlow, JAX on the CPU) and shared fixtures."""
 
 import os
+import tempfile
 
 import numpy as np
 import pytest
@@ -8,6 +9,9 @@ from PIL import Image
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+# One compilation cache for the session (subprocesses inherit it): the many short pipelines
+# compile the same steps over and over.
+os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', tempfile.mkdtemp(prefix='datadiet-jax-'))
 
 
 @pytest.fixture
@@ -25,3 +29,12 @@ def write_image_folder():
           Image.fromarray(pixels).save(root / split / name / f'{i:02d}.png')
 
   return write
+
+
+@pytest.fixture(autouse=True)
+def _fresh_dataset_cache():
+  """``sources.load`` keeps datasets per process; a test must not see another test's (mock)
+  data under the same name."""
+  from datadiet.data import sources
+  sources._load_once.cache_clear()  # pylint: disable=protected-access
+  yield

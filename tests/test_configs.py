@@ -1,12 +1,13 @@
 """Every config file builds, runs through launch's flag parser, and plans a valid experiment."""
 
 import importlib
+import json
 from pathlib import Path
 
 import pytest
 import tensorflow_datasets as tfds
 
-from datadiet import jobs, models
+from datadiet import experiment, jobs, models
 from datadiet.stages import prune
 from datadiet.stages.context import Context
 
@@ -33,3 +34,45 @@ def test_config_is_consistent(name, tmp_path, write_image_folder):
   assert plan and len({entry['name'] for entry in plan}) == len(plan)
   steps = set(config.score_steps) | {config.budget}
   assert all(entry['step'] in steps for entry in plan if entry['step'] is not None)
+
+
+def _in_miniature(config, dataset):
+  """The config's own models, scores and methods, on ``dataset``, with every step count scaled to
+  a 4-step run (scoring steps keep their order; 0 stays the initialisation)."""
+  steps = 4
+  to_mini = lambda step: 0 if step == 0 else max(1, round(step * steps / config.budget))  # noqa: E731
+  prune_by = config.prune_by[0]
+  if '@' in prune_by:
+    name, step = prune_by.split('@')
+    prune_by = f'{name}@{to_mini(int(step))}'
+  config.update(dict(
+      dataset=dataset, budget_unit='steps', budget=steps, batch_size=8, eval_batch_size=16,
+      score_batch_size=16, log_every_steps=2, tensorboard=False,
+      checkpoint_every_steps=2 if config.checkpoint_every_steps else 0,
+      seeds=config.seeds[:1], retrain_seeds=config.retrain_seeds[:1],
+      score_steps=tuple(sorted({to_mini(s) for s in config.score_steps})),
+      prune_by=(prune_by,), fractions_pruned=config.fractions_pruned[:1]))
+  return config
+
+
+# cifar10_resnet50 is cifar10_resnet18 with another model (test_models builds it); compiling
+# ResNet50 on a CPU would triple this test's time for no new path.
+@pytest.mark.parametrize('name', [n for n in CONFIGS if n not in ('train', 'cifar10_resnet50')])
+def test_config_runs_end_to_end_in_miniature(name, tmp_path, write_image_folder):
+  config = importlib.import_module(f'configs.{name}').get_config()
+  if config.dataset.startswith('image_folder:'):
+    write_image_folder(tmp_path / 'images', per_class=8)
+    dataset = f'image_folder:{tmp_path / "images"}'
+  else:
+    dataset = config.dataset
+  config = _in_miniature(config, dataset)
+  with tfds.testing.mock_data(num_examples=24):
+    ctx = experiment.run(config, tmp_path / 'run')
+  assert sorted(p.stem for p in (tmp_path / 'run' / 'stages').glob('*.done')) == sorted(
+      config.stages)
+  for score in config.scores:
+    assert list(ctx.scores_dir.glob(f'{score}@*.npz')), score
+  rows = json.loads((tmp_path / 'run' / 'results.json').read_text())
+  expected = 1 + len(config.prune_methods) * len(config.fractions_pruned)
+  assert len(rows) == expected * len(config.retrain_seeds)
+  assert all(r['model'] == (config.retrain_model or config.model) for r in rows)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.stats
 
 from configs import default as pipeline_config
 from datadiet import experiment, score_files
@@ -136,3 +137,36 @@ def test_keep_list_csv_for_an_image_folder(tmp_path, write_image_folder):
   prune.prune(ctx)
   lines = (ctx.subsets_dir / 'keep_hardest-el2n@0-p0.75.csv').read_text().splitlines()
   assert lines == ['file', 'dog/02.png', 'dog/03.png']  # The two highest scores.
+
+
+def test_transfer_scores_two_architectures_and_correlates_them(tmp_path):
+  config = _tiny_config(model='small_cnn', retrain_model='mlp', compare_models=('mlp',),
+                        scores=('el2n', 'random'), prune_by=('el2n', 'mlp:el2n'),
+                        prune_methods=('keep_hardest',), fractions_pruned=(0.5,))
+  ctx = experiment.run(config, tmp_path)
+  ids = ctx.data.train['id']
+  cnn = score_files.load_scores(tmp_path / 'scores' / 'el2n@10.npz', ids=ids).score
+  mlp = score_files.load_scores(tmp_path / 'scores_mlp' / 'el2n@10.npz', ids=ids)
+  assert mlp.metadata['model'] == 'mlp' and not np.allclose(cnn, mlp.score)
+  by_architecture = json.loads((tmp_path / 'spearman_architectures.json').read_text())
+  assert sorted(by_architecture) == ['el2n@0', 'el2n@10']  # Not the model-free random score.
+  assert by_architecture['el2n@10']['mlp']['small_cnn'] == pytest.approx(
+      scipy.stats.spearmanr(cnn, mlp.score).statistic, abs=1e-12)
+  # Each subset follows its own architecture's scores; every retraining run trains the MLP.
+  for name, values in (('keep_hardest-el2n@10-p0.5', cnn),
+                       ('keep_hardest-mlp.el2n@10-p0.5', mlp.score)):
+    kept_ids, meta = prune.load_subset(ctx, name)
+    kept = np.isin(ids, kept_ids)
+    assert values[kept].min() >= values[~kept].max()
+  rows = json.loads((tmp_path / 'results.json').read_text())
+  assert {r['model'] for r in rows} == {'mlp'}
+  assert {r['score_model'] for r in rows} == {None, 'small_cnn', 'mlp'}
+  assert '## el2n@10: Spearman rank correlation between architectures' in (
+      tmp_path / 'summary.md').read_text()
+
+
+def test_prune_by_an_unscored_model_is_refused():
+  ctx = Context(_tiny_config(prune_by=('resnet18:el2n',)), Path('/nonexistent'))
+  with pytest.raises(ValueError, match=r"names model 'resnet18', which is not scored; scored "
+                                       r"models: mlp \(add it to config.compare_models\)"):
+    prune.subset_plan(ctx)

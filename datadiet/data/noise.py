@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from datadiet import errors
+
+
+def check_fraction(fraction: float) -> None:
+  """Raises an InputError unless ``0 <= fraction < 1`` (all labels noisy leaves no signal)."""
+  if not 0.0 <= fraction < 1.0:
+    raise errors.InputError(f'label_noise_fraction must be in [0, 1), got {fraction}.')
+
 
 def corrupt_labels(labels: np.ndarray, fraction: float, num_classes: int,
                    seed: int) -> tuple[np.ndarray, np.ndarray]:
   """Returns ``(noisy_labels, is_noisy)``; exactly ``round(fraction × N)`` labels change."""
-  if not 0.0 <= fraction < 1.0:
-    raise ValueError(f'Label-noise fraction must be in [0, 1), got {fraction}.')
+  check_fraction(fraction)
   if num_classes < 2:
-    raise ValueError(f'Label noise needs at least 2 classes, got {num_classes}.')
+    raise errors.InputError(f'Label noise needs at least 2 classes, got {num_classes}.')
   rng = np.random.default_rng(seed)
   num_noisy = int(round(fraction * len(labels)))
   chosen = rng.choice(len(labels), size=num_noisy, replace=False)

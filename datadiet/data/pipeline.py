@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from datadiet import batching
+from datadiet import batching, errors
 
 PAD_PIXELS = 4
 
@@ -110,7 +110,7 @@ def train_stream(split: Mapping[str, np.ndarray], positions: np.ndarray, seeds: 
   """
   positions = np.asarray(positions, np.int64)
   if len(positions) == 0:
-    raise ValueError('Cannot train on an empty subset.')
+    raise errors.InputError('Cannot train on an empty subset.')
   images = tf.constant(split['image'])
   label_table = tf.constant(split['label'] if labels is None else labels, tf.int32)
   num_seeds = len(seeds)

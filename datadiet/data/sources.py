@@ -21,11 +21,15 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from pathlib import Path
 
 import numpy as np
 
+from datadiet import errors
+
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png')  # What tfds.ImageFolder reads.
 NAME_FORMS = ('digits', 'image_folder:<path>', '<any TFDS image-classification dataset>')
 
 
@@ -66,7 +70,7 @@ def _tfds_to_arrays(dataset, image_key: str, label_key: str, id_fn) -> dict[str,
     labels.append(batch[label_key].astype(np.int32))
     ids.extend(id_fn(batch))
   if not images:
-    raise ValueError('The split holds no examples.')
+    raise errors.InputError('The split holds no examples.')
   return _sorted_by_id({'image': np.concatenate(images), 'label': np.concatenate(labels),
                         'id': np.array(ids)})
 
@@ -75,15 +79,23 @@ def _image_folder(root: str) -> Dataset:
   import tensorflow_datasets as tfds
   root_path = Path(root)
   if not root_path.is_dir():
-    raise FileNotFoundError(f'image_folder: no directory at {root!r}; expected '
-                            '<path>/<split>/<class>/<image files>.')
+    raise errors.MissingInputError(f'image_folder: no directory at {root!r}; expected '
+                                   '<path>/<split>/<class>/<image files>.')
+  for split in ('train', 'test'):
+    if not any(f.suffix.lower() in IMAGE_SUFFIXES for f in root_path.glob(f'{split}/*/*')):
+      raise errors.InputError(
+          f'image_folder: {root!r} has no images in {split}/<class>/ (looked for '
+          f'{", ".join(IMAGE_SUFFIXES)} files); expected <path>/<split>/<class>/<image files> '
+          'for the splits train and test.')
   builder = tfds.ImageFolder(str(root_path))
   splits = set(builder.info.splits.keys())
   if not {'train', 'test'} <= splits:
-    raise ValueError(f'image_folder: {root!r} has splits {sorted(splits)}; need train and test.')
+    raise errors.InputError(
+        f'image_folder: {root!r} has splits {sorted(splits)}; need train and test.')
   class_names = tuple(builder.info.features['label'].names)
   if len(class_names) < 2:
-    raise ValueError(f'image_folder: {root!r} has {len(class_names)} class; need at least 2.')
+    raise errors.InputError(
+        f'image_folder: {root!r} has {len(class_names)} class; need at least 2.')
 
   def relative_ids(batch):
     return ['/'.join(Path(os.fsdecode(f)).parts[-2:]) for f in batch['image/filename']]
@@ -99,12 +111,13 @@ def _tfds(name: str, data_dir: str | None, download: bool) -> Dataset:
   try:
     builder = tfds.builder(name, data_dir=data_dir)
   except tfds.core.registered.DatasetNotFoundError as e:
-    raise ValueError(f'Unknown dataset {name!r}; valid forms: {", ".join(NAME_FORMS)}.') from e
+    raise errors.InputError(
+        f'Unknown dataset {name!r}; valid forms: {", ".join(NAME_FORMS)}.') from e
   if download:
     try:
       builder.download_and_prepare()
     except Exception as e:  # No internet, no space, a broken cache: say what to do instead.
-      raise RuntimeError(
+      raise errors.DatadietError(
           f'TFDS could not prepare {name!r} in {builder.data_dir} ({type(e).__name__}: {e}). '
           'On a machine without internet, prepare it elsewhere and pass its directory as '
           'data_dir, or use an image_folder:<path> copy.') from e
@@ -126,18 +139,32 @@ def positions_of(split: dict[str, np.ndarray], ids) -> np.ndarray:
   position = {key: i for i, key in enumerate(split['id'].tolist())}
   unknown = [key for key in ids.tolist() if key not in position]
   if unknown:
-    raise ValueError(f'{len(unknown)} ids are not in the split (e.g. {unknown[:5]}).')
+    raise errors.InputError(f'{len(unknown)} ids are not in the split (e.g. {unknown[:5]}).')
   if len(set(ids.tolist())) != len(ids):
-    raise ValueError('The ids to keep contain duplicates.')
+    raise errors.InputError('The ids to keep contain duplicates.')
   return np.array([position[key] for key in ids.tolist()], dtype=np.int64)
 
 
 def load(name: str, data_dir: str | None = None, download: bool = True) -> Dataset:
-  """Loads the dataset called ``name`` (see the module docstring for the forms)."""
+  """Loads the dataset called ``name`` (see the module docstring for the forms).
+
+  A process loads each dataset once (the last two are kept): later calls return the same
+  :class:`Dataset`, whose arrays are read-only so that no caller can change another's data.
+  """
+  return _load_once(name, data_dir, download)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_once(name: str, data_dir: str | None, download: bool) -> Dataset:
   if name == 'digits':
-    return _digits()
-  if name.startswith('image_folder:'):
-    return _image_folder(name.removeprefix('image_folder:'))
-  if not name or ':' in name:
-    raise ValueError(f'Unknown dataset {name!r}; valid forms: {", ".join(NAME_FORMS)}.')
-  return _tfds(name, data_dir, download)
+    data = _digits()
+  elif name.startswith('image_folder:'):
+    data = _image_folder(name.removeprefix('image_folder:'))
+  elif not name or ':' in name:
+    raise errors.InputError(f'Unknown dataset {name!r}; valid forms: {", ".join(NAME_FORMS)}.')
+  else:
+    data = _tfds(name, data_dir, download)
+  for split in (data.train, data.test):
+    for array in split.values():
+      array.setflags(write=False)
+  return data

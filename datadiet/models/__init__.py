@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import flax.linen as nn
 
+from datadiet import errors
 from datadiet.models.resnet import ResNet18, ResNet20, ResNet50
 from datadiet.models.small import MLP, SmallCNN
 
@@ -25,5 +26,5 @@ MODELS = {
 def get_model(name: str, num_classes: int, **kwargs) -> nn.Module:
   """Builds the model registered as ``name`` with ``num_classes`` outputs."""
   if name not in MODELS:
-    raise ValueError(f'Unknown model {name!r}; valid models: {", ".join(MODELS)}.')
+    raise errors.InputError(f'Unknown model {name!r}; valid models: {", ".join(MODELS)}.')
   return MODELS[name](num_classes=num_classes, **kwargs)

@@ -5,33 +5,27 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import ml_collections
 import numpy as np
 
+from datadiet import multihost
 from datadiet.data import noise, pipeline, sources
 from datadiet.score_files import write_npz_atomic
 
 
 def write_json_atomic(path: Path, value: Any) -> None:
   """Writes JSON so that ``path`` holds the old content or the complete new one."""
-  path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_name(f'.{path.name}.tmp')
-  with open(tmp, 'w') as f:
-    json.dump(value, f, indent=2, sort_keys=True)
-    f.flush()
-    os.fsync(f.fileno())
-  tmp.replace(path)
+  multihost.write_text(path, json.dumps(value, indent=2, sort_keys=True))
 
 
 @dataclasses.dataclass
 class Context:
   """One experiment: its config, its directory and its (possibly noisy) training data."""
   config: ml_collections.ConfigDict
-  workdir: Path
+  workdir: Path | None  # None: only planning (preflight), nothing is read or written.
 
   @functools.cached_property
   def data(self) -> sources.Dataset:
@@ -61,12 +55,28 @@ class Context:
                               pipeline.channel_stats(self.data.train['image']))
 
   @property
+  def score_models(self) -> list[str]:
+    """Architectures pretrained and scored: ``config.model`` first, then ``compare_models``."""
+    extra = [m for m in self.config.get('compare_models', ()) if m != self.config.model]
+    return [self.config.model] + list(dict.fromkeys(extra))
+
+  def _suffix(self, model: str | None) -> str:
+    # The scoring model keeps the plain names; other architectures get their own directories.
+    return '' if model in (None, self.config.model) else f'_{model}'
+
+  def pretrain_dir_for(self, model: str | None = None) -> Path:
+    return self.workdir / f'pretrain{self._suffix(model)}'
+
+  def scores_dir_for(self, model: str | None = None) -> Path:
+    return self.workdir / f'scores{self._suffix(model)}'
+
+  @property
   def pretrain_dir(self) -> Path:
-    return self.workdir / 'pretrain'
+    return self.pretrain_dir_for()
 
   @property
   def scores_dir(self) -> Path:
-    return self.workdir / 'scores'
+    return self.scores_dir_for()
 
   @property
   def subsets_dir(self) -> Path:
@@ -76,5 +86,5 @@ class Context:
   def retrain_dir(self) -> Path:
     return self.workdir / 'retrain'
 
-  def score_path(self, score: str, step: int) -> Path:
-    return self.scores_dir / f'{score}@{step}.npz'
+  def score_path(self, score: str, step: int, model: str | None = None) -> Path:
+    return self.scores_dir_for(model) / f'{score}@{step}.npz'

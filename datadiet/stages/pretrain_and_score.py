@@ -4,7 +4,10 @@ Pretraining runs the first steps of a full run (the schedule spans the whole bud
 checkpoints each scoring step; with ``forgetting`` requested it trains the whole budget, since
 forgetting counts need full training. Scoring restores each scoring step's checkpoint (restoring
 step k returns step k, so step 0 really is the initialisation) and writes
-``scores/<score>@<step>.npz`` keyed by example id.
+``scores/<score>@<step>.npz`` keyed by example id. Architectures listed in
+``config.compare_models`` go through the same two stages, with the same seeds, steps and scores,
+into ``pretrain_<model>/`` and ``scores_<model>/``: the report correlates their rankings with the
+scoring model's, and ``prune_by`` may name their scores (``'mlp:el2n@60'``).
 """
 
 from __future__ import annotations
@@ -22,15 +25,17 @@ def pretrain_stop_step(ctx: Context) -> int:
 
 
 def pretrain(ctx: Context) -> None:
-  loop.train_ensemble(ctx.config, ctx.pretrain_dir, ctx.data, seeds=list(ctx.config.seeds),
-                      labels=ctx.train_labels, checkpoint_steps=tuple(ctx.config.score_steps),
-                      stop_step=pretrain_stop_step(ctx))
+  for model in ctx.score_models:
+    loop.train_ensemble(ctx.config, ctx.pretrain_dir_for(model), ctx.data,
+                        seeds=list(ctx.config.seeds), labels=ctx.train_labels,
+                        checkpoint_steps=tuple(ctx.config.score_steps),
+                        stop_step=pretrain_stop_step(ctx), model_name=model)
 
 
 MODEL_FREE = ('input_norm', 'random')
 
 
-def _wanted(ctx: Context) -> list[tuple[str, int]]:
+def wanted(ctx: Context) -> list[tuple[str, int]]:
   """(score, step) pairs to compute; model-free scores only once, at the first step."""
   scores = ctx.config.scores
   per_step = [s for s in scores if s not in MODEL_FREE and s != 'forgetting']
@@ -42,14 +47,21 @@ def _wanted(ctx: Context) -> list[tuple[str, int]]:
 
 
 def score(ctx: Context) -> None:
+  scoring.check_scores(ctx.config.scores)
+  for model in ctx.score_models:
+    _score_model(ctx, model)
+
+
+def _score_model(ctx: Context, model: str) -> None:
   config, data = ctx.config, ctx.data
-  scoring.check_scores(config.scores)
-  run = loop.setup(config, data, list(config.seeds))
-  mngr = checkpoints.manager(ctx.pretrain_dir / 'checkpoints')
   by_step: dict[int, list[str]] = {}
-  for name, step in _wanted(ctx):
-    if not ctx.score_path(name, step).exists():
+  for name, step in wanted(ctx):
+    if not ctx.score_path(name, step, model).exists():
       by_step.setdefault(step, []).append(name)
+  if not by_step:
+    return
+  run = loop.setup(config, data, list(config.seeds), model_name=model)
+  mngr = checkpoints.manager(ctx.pretrain_dir_for(model) / 'checkpoints')
   for step, names in sorted(by_step.items()):
     state = checkpoints.restore(mngr, step, run.state)
     per_seed = scoring.score_split(run.model, state, ctx.normalized_train_images,
@@ -57,6 +69,6 @@ def score(ctx: Context) -> None:
                                    config.score_batch_size, config.seed_strategy,
                                    config.random_score_seed)
     for name, values in per_seed.items():
-      score_files.save_scores(ctx.score_path(name, step), data.train['id'], values,
-                              score=name, dataset=data.name, model=config.model, step=step,
+      score_files.save_scores(ctx.score_path(name, step, model), data.train['id'], values,
+                              score=name, dataset=data.name, model=model, step=step,
                               seeds=list(config.seeds))

@@ -1,18 +1,20 @@
 """Stage 3: the kept subsets, one per method × score × fraction, saved as id lists.
 
-``subsets/<name>.npz`` holds the kept ``ids`` and JSON ``metadata`` (method, score, step,
-fraction pruned, size). For an ``image_folder:`` dataset a ``<name>.csv`` keep-list of file
-names is written next to it, so a user can prune their own folder with one command.
+``subsets/<name>.npz`` holds the kept ``ids`` and JSON ``metadata`` (method, score, step, the
+model that scored, fraction pruned, size). For an ``image_folder:`` dataset a ``<name>.csv``
+keep-list of file names is written next to it, so a user can prune their own folder with one
+command.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 
 import numpy as np
 
-from datadiet import pruning, score_files
+from datadiet import errors, multihost, pruning, score_files
 from datadiet.score_files import write_npz_atomic
 from datadiet.stages.context import Context
 
@@ -25,24 +27,35 @@ def subset_plan(ctx: Context) -> list[dict]:
   config = ctx.config
   unknown = sorted(set(config.prune_methods) - set(METHODS))
   if unknown:
-    raise ValueError(f'Unknown pruning methods {unknown}; valid methods: {", ".join(METHODS)}.')
+    raise errors.InputError(
+        f'Unknown pruning methods {unknown}; valid methods: {", ".join(METHODS)}.')
   default_step = config.prune_step if config.prune_step is not None else max(config.score_steps)
-  prune_by = []
-  for entry in config.prune_by:  # 'el2n' (at the default step) or 'el2n@7800'.
-    score, _, step = entry.partition('@')
-    prune_by.append((score, int(step) if step else default_step))
+  prune_by = [_parse_prune_by(entry, default_step, ctx.score_models) for entry in config.prune_by]
   plan = []
   for fraction in config.fractions_pruned:
     pruning.keep_size(len(ctx.data.train['label']), fraction)  # Validates the fraction.
     for method in config.prune_methods:
       if method == 'random':
         plan.append(dict(name=f'random-p{fraction:g}', method='random', score=None, step=None,
-                         fraction_pruned=fraction))
+                         score_model=None, fraction_pruned=fraction))
         continue
-      for score, step in prune_by:
-        plan.append(dict(name=f'{method}-{score}@{step}-p{fraction:g}', method=method,
-                         score=score, step=step, fraction_pruned=fraction))
+      for model, score, step in prune_by:
+        qualified = score if model == config.model else f'{model}.{score}'
+        plan.append(dict(name=f'{method}-{qualified}@{step}-p{fraction:g}', method=method,
+                         score=score, step=step, score_model=model, fraction_pruned=fraction))
   return plan
+
+
+def _parse_prune_by(entry: str, default_step: int, score_models: list[str]):
+  """``'el2n'``, ``'el2n@7800'`` or ``'mlp:el2n@60'`` → ``(model, score, step)``."""
+  model, _, rest = entry.rpartition(':')
+  model = model or score_models[0]
+  if model not in score_models:
+    raise errors.InputError(f'prune_by entry {entry!r} names model {model!r}, which is not scored; '
+                            f'scored models: {", ".join(score_models)} (add it to '
+                            'config.compare_models).')
+  score, _, step = rest.partition('@')
+  return model, score, int(step) if step else default_step
 
 
 def select(ctx: Context, entry: dict) -> np.ndarray:
@@ -52,8 +65,8 @@ def select(ctx: Context, entry: dict) -> np.ndarray:
   size = pruning.keep_size(num, entry['fraction_pruned'])
   if entry['method'] == 'random':
     return pruning.random_subset(num, size, config.prune_seed)
-  scores = score_files.load_scores(ctx.score_path(entry['score'], entry['step']),
-                                   ids=ctx.data.train['id'], dataset=ctx.data.name,
+  path = ctx.score_path(entry['score'], entry['step'], entry.get('score_model'))
+  scores = score_files.load_scores(path, ids=ctx.data.train['id'], dataset=ctx.data.name,
                                    score=entry['score']).score
   if entry['method'] == 'keep_hardest':
     return pruning.keep_hardest(scores, size)
@@ -76,13 +89,9 @@ def prune(ctx: Context) -> None:
     kept = ids[select(ctx, entry)]
     entry = dict(entry, size=len(kept))
     if ctx.data.name.startswith('image_folder:'):
-      csv_path = ctx.subsets_dir / f'{entry["name"]}.csv'
-      tmp = csv_path.with_name(f'.{csv_path.name}.tmp')
-      with open(tmp, 'w', newline='') as f:
-        writer = csv.writer(f)
-        writer.writerow(['file'])
-        writer.writerows([[i] for i in kept])
-      tmp.replace(csv_path)
+      buffer = io.StringIO()
+      csv.writer(buffer).writerows([['file']] + [[i] for i in kept])
+      multihost.write_text(ctx.subsets_dir / f'{entry["name"]}.csv', buffer.getvalue())
     write_npz_atomic(path, ids=kept, metadata=np.array(json.dumps(entry, sort_keys=True)))
 
 

@@ -3,8 +3,10 @@
 Writes ``results.csv`` / ``results.json`` (one row per subset × seed), ``accuracy.png`` (test
 accuracy against fraction pruned, one line per method and score, mean with min–max band over
 seeds, the full-data accuracy as a reference), ``scores.png`` (histograms), ``spearman.json``
-(rank correlations between the scores), and with label noise ``noise_detection.json`` (AUROC and
-precision@k of every score for finding the noisy labels) — all tied together in ``summary.md``.
+and ``spearman.png`` (rank correlations between the scores), with ``config.compare_models``
+``spearman_architectures.json`` (for each score, rank correlations between the architectures
+that computed it), and with label noise ``noise_detection.json`` (AUROC and precision@k of every
+score for finding the noisy labels) — all tied together in ``summary.md``.
 """
 
 from __future__ import annotations
@@ -20,17 +22,40 @@ import numpy as np  # noqa: E402
 import scipy.stats  # noqa: E402
 from sklearn import metrics as sk_metrics  # noqa: E402
 
-from datadiet import score_files  # noqa: E402
+from datadiet import multihost, score_files  # noqa: E402
+from datadiet.stages import pretrain_and_score  # noqa: E402
 from datadiet.stages import retrain as retrain_stage  # noqa: E402
 from datadiet.stages.context import Context, write_json_atomic  # noqa: E402
 
 
-def _mean_scores(ctx: Context) -> dict[str, np.ndarray]:
-  """``{'<score>@<step>': mean score aligned to the training ids}`` for every score file."""
+def _mean_scores(ctx: Context, model: str | None = None) -> dict[str, np.ndarray]:
+  """``{'<score>@<step>': mean score aligned to the training ids}`` for one model's scores."""
   out = {}
-  for path in sorted(ctx.scores_dir.glob('*.npz')):
+  for path in sorted(ctx.scores_dir_for(model).glob('*.npz')):
     out[path.stem] = score_files.load_scores(path, ids=ctx.data.train['id']).score
   return out
+
+
+def spearman_matrix(scores: dict[str, np.ndarray]) -> dict[str, dict[str, float | None]]:
+  """Spearman rank correlation between every pair of named score vectors (``None`` where one
+  is constant, e.g. a loss at initialisation on one seed of a tiny set)."""
+
+  def rho(a, b):
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+      return None
+    return float(scipy.stats.spearmanr(a, b).statistic)
+
+  return {a: {b: rho(scores[a], scores[b]) for b in scores} for a in scores}
+
+
+def architecture_spearman(ctx: Context) -> dict[str, dict[str, dict[str, float]]]:
+  """``{'<score>@<step>': Spearman matrix between the models that computed it}``."""
+  by_model = {model: _mean_scores(ctx, model) for model in ctx.score_models}
+  # Model-free scores (random, input norm) are identical across models: nothing to compare.
+  shared = [name for name in by_model[ctx.config.model]
+            if name.partition('@')[0] not in pretrain_and_score.MODEL_FREE
+            and all(name in scores for scores in by_model.values())]
+  return {name: spearman_matrix({m: by_model[m][name] for m in by_model}) for name in shared}
 
 
 def noise_detection(scores: dict[str, np.ndarray], is_noisy: np.ndarray) -> dict[str, dict]:
@@ -46,16 +71,12 @@ def _write_csv(path, rows):
   writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
   writer.writeheader()
   writer.writerows(rows)
-  tmp = path.with_name(f'.{path.name}.tmp')
-  tmp.write_text(buffer.getvalue())
-  tmp.replace(path)
+  multihost.write_text(path, buffer.getvalue())
 
 
 def _save_figure(fig, path):
-  tmp = path.with_name(f'.{path.stem}.tmp.png')
-  fig.savefig(tmp, dpi=120, bbox_inches='tight')
+  multihost.commit(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches='tight'))
   plt.close(fig)
-  tmp.replace(path)
 
 
 def _accuracy_plot(rows, path):
@@ -63,13 +84,14 @@ def _accuracy_plot(rows, path):
   full = [r['test_accuracy'] for r in rows if r['method'] == retrain_stage.FULL]
   if full:
     ax.axhline(np.mean(full), color='black', linestyle='--', label='full data')
-  curves = sorted({(r['method'], r['score']) for r in rows if r['method'] != retrain_stage.FULL},
-                  key=str)
-  for method, score in curves:
-    mine = [r for r in rows if (r['method'], r['score']) == (method, score)]
+  def curve(row):
+    return row['method'], row['score'], row.get('score_model')
+  curves = sorted({curve(r) for r in rows if r['method'] != retrain_stage.FULL}, key=str)
+  for method, score, score_model in curves:
+    mine = [r for r in rows if curve(r) == (method, score, score_model)]
     fractions = sorted({r['fraction_pruned'] for r in mine})
     accs = [[r['test_accuracy'] for r in mine if r['fraction_pruned'] == f] for f in fractions]
-    label = method if score is None else f'{method} ({score})'
+    label = method if score is None else f'{method} ({score}, {score_model})'
     line, = ax.plot(fractions, [np.mean(a) for a in accs], marker='o', label=label)
     ax.fill_between(fractions, [min(a) for a in accs], [max(a) for a in accs],
                     color=line.get_color(), alpha=0.2)
@@ -96,6 +118,23 @@ def _histograms(scores, is_noisy, path):
   _save_figure(fig, path)
 
 
+def _heatmaps(matrices: dict[str, dict[str, dict[str, float]]], path) -> None:
+  fig, axes = plt.subplots(1, len(matrices), figsize=(4.2 * len(matrices), 3.8), squeeze=False)
+  for ax, (title, matrix) in zip(axes.flat, matrices.items()):
+    names = list(matrix)
+    values = np.array([[np.nan if matrix[a][b] is None else matrix[a][b] for b in names]
+                       for a in names])
+    image = ax.imshow(values, vmin=-1, vmax=1, cmap='RdBu_r')
+    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=6)
+    ax.set_yticks(range(len(names)), names, fontsize=6)
+    for (i, j), v in np.ndenumerate(values):
+      ax.text(j, i, f'{v:.2f}', ha='center', va='center', fontsize=5,
+              color='white' if abs(v) > 0.5 else 'black')
+    ax.set_title(title, fontsize=8)
+  fig.colorbar(image, ax=list(axes.flat), shrink=0.8, label='Spearman ρ')
+  _save_figure(fig, path)
+
+
 def report(ctx: Context) -> None:
   rows = retrain_stage.load_results(ctx)
   workdir = ctx.workdir
@@ -105,23 +144,27 @@ def report(ctx: Context) -> None:
   scores = _mean_scores(ctx)
   _, is_noisy = ctx.noise
   _histograms(scores, is_noisy, workdir / 'scores.png')
-  names = list(scores)
-  spearman = {a: {b: float(scipy.stats.spearmanr(scores[a], scores[b]).statistic)
-                  for b in names} for a in names}
+  spearman = spearman_matrix(scores)
   write_json_atomic(workdir / 'spearman.json', spearman)
+  by_architecture = architecture_spearman(ctx) if len(ctx.score_models) > 1 else {}
+  if by_architecture:
+    write_json_atomic(workdir / 'spearman_architectures.json', by_architecture)
+  _heatmaps({'between scores': spearman,
+             **{f'{name} between models': m for name, m in by_architecture.items()}},
+            workdir / 'spearman.png')
   detection = noise_detection(scores, is_noisy) if is_noisy.any() else {}
   if detection:
     write_json_atomic(workdir / 'noise_detection.json', detection)
-  write_summary(ctx, rows, spearman, detection)
+  write_summary(ctx, rows, spearman, by_architecture, detection)
 
 
-def write_summary(ctx: Context, rows, spearman, detection) -> None:
+def write_summary(ctx: Context, rows, spearman, by_architecture, detection) -> None:
   """``summary.md``: the accuracy table, the plots, score correlations, noise detection."""
   subsets = sorted({r['subset'] for r in rows}, key=lambda s: (s != retrain_stage.FULL, s))
   retrain_model = ctx.config.retrain_model or ctx.config.model
   lines = [f'# Data-diet run: {ctx.config.dataset}', '',
-           f'Scores from {ctx.config.model} seeds {list(ctx.config.seeds)} at steps '
-           f'{list(ctx.config.score_steps)}; retrained {retrain_model} with seeds '
+           f'Scores from {" and ".join(ctx.score_models)} seeds {list(ctx.config.seeds)} at '
+           f'steps {list(ctx.config.score_steps)}; retrained {retrain_model} with seeds '
            f'{list(ctx.config.retrain_seeds)}.', '',
            '| subset | fraction pruned | kept | steps | test accuracy (mean ± std) |',
            '|---|---:|---:|---:|---|']
@@ -132,16 +175,21 @@ def write_summary(ctx: Context, rows, spearman, detection) -> None:
                  f'{mine[0]["steps"]} | {accs.mean():.4f} ± {accs.std():.4f} |')
   lines += ['', '![accuracy](accuracy.png)', '', '![scores](scores.png)', '',
             '## Spearman rank correlation between scores', '']
-  names = list(spearman)
-  lines.append('| | ' + ' | '.join(names) + ' |')
-  lines.append('|---' * (len(names) + 1) + '|')
-  lines += [f'| {a} | ' + ' | '.join(f'{spearman[a][b]:+.2f}' for b in names) + ' |'
-            for a in names]
+  lines += _markdown_matrix(spearman) + ['', '![spearman](spearman.png)']
+  for name, matrix in by_architecture.items():
+    lines += ['', f'## {name}: Spearman rank correlation between architectures', '']
+    lines += _markdown_matrix(matrix)
   if detection:
     lines += ['', '## Finding the noisy labels', '', '| score | AUROC | precision@k |',
               '|---|---:|---:|']
     lines += [f'| {n} | {d["auroc"]:.3f} | {d["precision_at_k"]:.3f} |'
               for n, d in detection.items()]
-  tmp = ctx.workdir / '.summary.md.tmp'
-  tmp.write_text('\n'.join(lines) + '\n')
-  tmp.replace(ctx.workdir / 'summary.md')
+  multihost.write_text(ctx.workdir / 'summary.md', '\n'.join(lines) + '\n')
+
+
+def _markdown_matrix(matrix: dict[str, dict[str, float]]) -> list[str]:
+  names = list(matrix)
+  return (['| | ' + ' | '.join(names) + ' |', '|---' * (len(names) + 1) + '|']
+          + [f'| {a} | ' + ' | '.join('n/a' if matrix[a][b] is None else f'{matrix[a][b]:+.2f}'
+                                      for b in names) + ' |'
+             for a in names])

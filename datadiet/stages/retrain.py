@@ -29,7 +29,8 @@ def retrain(ctx: Context) -> None:
       continue
     if name == FULL:
       positions, meta = None, dict(name=FULL, method=FULL, score=None, step=None,
-                                   fraction_pruned=0.0, size=len(ctx.data.train['label']))
+                                   score_model=None, fraction_pruned=0.0,
+                                   size=len(ctx.data.train['label']))
     else:
       ids, meta = prune_stage.load_subset(ctx, name)
       positions = sources.positions_of(ctx.data.train, ids)
@@ -52,7 +53,7 @@ def load_results(ctx: Context) -> list[dict]:
     for seed, accuracy, loss in zip(result['seeds'], result['test_accuracy'],
                                     result['test_loss']):
       rows.append(dict(subset=name, model=result['model'], method=result['method'],
-                       score=result['score'],
+                       score=result['score'], score_model=result.get('score_model'),
                        step=result['step'], fraction_pruned=result['fraction_pruned'],
                        size=result['size'], seed=seed, steps=result['steps'],
                        test_accuracy=accuracy, test_loss=loss))

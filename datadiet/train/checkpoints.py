@@ -15,8 +15,10 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from datadiet import errors
 
-class CheckpointError(ValueError):
+
+class CheckpointError(errors.InputError):
   """A requested checkpoint is missing, unreadable or not the step asked for."""
 
 
@@ -51,8 +53,10 @@ def restore(mngr: ocp.CheckpointManager, step: int, like: Any) -> Any:
   try:
     state = mngr.restore(step, args=ocp.args.StandardRestore(_abstract(like)))
   except Exception as e:  # Orbax raises many types for a damaged checkpoint.
-    raise CheckpointError(f'Checkpoint for step {step} in {mngr.directory} cannot be read '
-                          f'({type(e).__name__}: {e}).') from e
+    raise CheckpointError(
+        f'Checkpoint for step {step} in {mngr.directory} cannot be read; it is corrupted or '
+        f'truncated ({type(e).__name__}: {e}). Move {mngr.directory / str(step)} aside to '
+        f'resume from the previous step (saved steps: {available}).') from e
   stored = np.unique(np.asarray(jax.device_get(state.step)))
   if stored.tolist() != [step]:
     raise CheckpointError(f'Checkpoint directory step {step} holds state for step '

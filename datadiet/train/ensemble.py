@@ -35,6 +35,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from datadiet import errors, multihost
 from datadiet.scores import forgetting, softmax_cross_entropy
 
 STRATEGIES = ('vmap', 'unroll', 'map')
@@ -65,16 +66,23 @@ def make_mesh(num_seeds: int, batch_size: int | None = None,
   seeds = math.gcd(num_seeds, len(devices))
   data = len(devices) // seeds if batch_size is not None else 1
   if batch_size is not None and batch_size % data:
-    raise ValueError(f'batch_size {batch_size} does not split over the {data} devices of the '
-                     f'data axis ({len(devices)} devices, {seeds} of them for {num_seeds} seeds); '
-                     f'use a batch size divisible by {data}.')
+    raise errors.InputError(
+        f'batch_size {batch_size} does not split over the {data} devices of the '
+        f'data axis ({len(devices)} devices, {seeds} of them for {num_seeds} seeds); '
+        f'use a batch size divisible by {data}.')
   return Mesh(np.array(devices[:seeds * data]).reshape(seeds, data), (SEEDS, DATA))
+
+
+def mesh_of(state: EnsembleState) -> Mesh:
+  """The mesh an ensemble state is sharded over."""
+  return state.step.sharding.mesh
 
 
 def resolve_strategy(strategy: str, params: Any) -> str:
   """``'auto'`` → ``'unroll'`` if any parameter is a convolution kernel (ndim > 2 per seed)."""
   if strategy not in STRATEGY_CHOICES:
-    raise ValueError(f'Unknown seed strategy {strategy!r}; valid: {", ".join(STRATEGY_CHOICES)}.')
+    raise errors.InputError(
+        f'Unknown seed strategy {strategy!r}; valid: {", ".join(STRATEGY_CHOICES)}.')
   if strategy != 'auto':
     return strategy
   # Stacked params carry the seed axis: a conv kernel has ndim >= 4 here, a dense one 3.
@@ -94,7 +102,7 @@ def _map_local_seeds(fn: Callable, strategy: str) -> Callable:
       outs = [fn(*jax.tree.map(lambda a, i=i: a[i], args)) for i in range(count)]
       return jax.tree.map(lambda *leaves: jnp.stack(leaves), *outs)
     return unrolled
-  raise ValueError(f'Unknown seed strategy {strategy!r}; valid: {", ".join(STRATEGIES)}.')
+  raise errors.InputError(f'Unknown seed strategy {strategy!r}; valid: {", ".join(STRATEGIES)}.')
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:
@@ -114,9 +122,8 @@ def init_ensemble(model: nn.Module, optimizer: optax.GradientTransformation,
                          batch_stats=variables.get('batch_stats', {}),
                          opt_state=optimizer.init(params), tracker=forgetting.init(num_train))
 
-  sharding = NamedSharding(mesh, P(SEEDS))
-  seeds = jnp.asarray(np.asarray(seeds, np.uint32))
-  return jax.jit(jax.vmap(init_one), out_shardings=sharding)(seeds)
+  seeds = multihost.to_device(np.asarray(seeds, np.uint32), NamedSharding(mesh, P()))
+  return jax.jit(jax.vmap(init_one), out_shardings=NamedSharding(mesh, P(SEEDS)))(seeds)
 
 
 def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation, mesh: Mesh,
@@ -128,8 +135,8 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation, m
   ``batch_norm_axis_name=DATA``) when that axis has more than one device.
   """
   if mesh.shape[DATA] > 1 and getattr(model, 'batch_norm_axis_name', DATA) != DATA:
-    raise ValueError(f'The batch is split over {mesh.shape[DATA]} devices but the model '
-                     f'normalises per device; build it with batch_norm_axis_name={DATA!r}.')
+    raise errors.InputError(f'The batch is split over {mesh.shape[DATA]} devices but the model '
+                            f'normalises per device; build it with batch_norm_axis_name={DATA!r}.')
 
   def seed_step(state: EnsembleState, batch: dict) -> tuple[EnsembleState, dict]:
     def loss_fn(params):

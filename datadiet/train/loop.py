@@ -14,18 +14,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-import jax
 import ml_collections
 import numpy as np
 from absl import logging
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
-from datadiet import models
+from datadiet import errors, models, multihost
 from datadiet.data import noise, pipeline, sources
 from datadiet.score_files import write_npz_atomic
 from datadiet.train import checkpoints, ensemble, metrics, optim
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(errors.DatadietError, FloatingPointError):
   """Training produced a NaN or infinite loss."""
 
 
@@ -44,11 +45,13 @@ def evaluate(eval_step, state: ensemble.EnsembleState, split: dict[str, np.ndarr
              batch_size: int, stats: pipeline.ChannelStats) -> dict[str, np.ndarray]:
   """Per-seed mean loss and accuracy over every example of ``split``."""
   loss_sum = correct = 0
+  replicated = NamedSharding(ensemble.mesh_of(state), P())  # Every seed sees the whole batch.
   for batch in pipeline.eval_batches(split, batch_size, stats):
-    out = eval_step(state.params, state.batch_stats, batch)
+    out = eval_step(state.params, state.batch_stats, multihost.to_device(batch, replicated))
     loss_sum = loss_sum + out['loss_sum']
     correct = correct + out['correct']
   count = len(split['label'])
+  loss_sum, correct = multihost.to_host((loss_sum, correct))
   return {'loss': np.asarray(loss_sum) / count, 'accuracy': np.asarray(correct) / count}
 
 
@@ -131,7 +134,8 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
   train_step = ensemble.make_train_step(model, optimizer, mesh, strategy)
   eval_step = ensemble.make_eval_step(model, mesh, strategy)
   batch_sharding = ensemble.batch_sharding(mesh)
-  writer = metrics.MetricWriter(workdir, tensorboard=config.tensorboard)
+  writer = metrics.MetricWriter(workdir, tensorboard=config.tensorboard,
+                                enabled=multihost.is_writer())
   progress = metrics.Progress(num_steps, start_step, len(seeds) * config.batch_size,
                               label=f'[{workdir.name}] ')
   stream = pipeline.train_stream(data.train, positions, seeds, config.batch_size,
@@ -140,11 +144,11 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
   pending, first_pending = [], start_step + 1
   step = start_step
   for batch in stream.as_numpy_iterator():
-    state, step_metrics = train_step(state, jax.device_put(batch, batch_sharding))
+    state, step_metrics = train_step(state, multihost.to_device(batch, batch_sharding))
     pending.append(step_metrics)
     step += 1
     if step % config.log_every_steps == 0 or step in save_steps or step == num_steps:
-      values = jax.device_get(pending)
+      values = multihost.to_host(pending)
       losses = np.stack([v['loss'] for v in values])
       _check_finite(losses, seeds, first_pending, step)
       writer.write(step, 'train', seeds, {

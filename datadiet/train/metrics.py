@@ -17,16 +17,20 @@ class MetricWriter:
   scalars are named ``<split>/<name>/seed_<k>``.
   """
 
-  def __init__(self, workdir: str | Path, tensorboard: bool = True):
+  def __init__(self, workdir: str | Path, tensorboard: bool = True, enabled: bool = True):
     self.workdir = Path(workdir)
+    self._jsonl = self._tb = None
+    if not enabled:  # Not process 0 of a multi-process run: process 0 writes the metrics.
+      return
     self.workdir.mkdir(parents=True, exist_ok=True)
     self._jsonl = open(self.workdir / 'metrics.jsonl', 'a')
-    self._tb = None
     if tensorboard:
       from flax.metrics import tensorboard as flax_tensorboard  # Imports TensorFlow.
       self._tb = flax_tensorboard.SummaryWriter(str(self.workdir / 'tensorboard'))
 
   def write(self, step: int, split: str, seeds: list[int], values: dict[str, Any]) -> None:
+    if self._jsonl is None:
+      return
     for k, seed in enumerate(seeds):
       row = {'step': int(step), 'split': split, 'seed': int(seed)}
       row.update({name: float(v[k]) for name, v in values.items()})
@@ -39,7 +43,8 @@ class MetricWriter:
       self._tb.flush()
 
   def close(self) -> None:
-    self._jsonl.close()
+    if self._jsonl is not None:
+      self._jsonl.close()
     if self._tb is not None:
       self._tb.close()
 

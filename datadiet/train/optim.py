@@ -17,6 +17,8 @@ import math
 import ml_collections
 import optax
 
+from datadiet import errors
+
 SCHEDULES = ('piecewise', 'cosine', 'onecycle', 'constant')
 BUDGET_UNITS = ('steps', 'epochs')
 
@@ -29,8 +31,8 @@ def steps_per_epoch(num_examples: int, batch_size: int) -> int:
 def total_steps(config: ml_collections.ConfigDict, num_examples: int) -> int:
   """The run's length in steps from ``config.budget`` in ``config.budget_unit``."""
   if config.budget_unit not in BUDGET_UNITS:
-    raise ValueError(f'Unknown budget_unit {config.budget_unit!r}; valid: '
-                     f'{", ".join(BUDGET_UNITS)}.')
+    raise errors.InputError(f'Unknown budget_unit {config.budget_unit!r}; valid: '
+                            f'{", ".join(BUDGET_UNITS)}.')
   if config.budget_unit == 'steps':
     return int(config.budget)
   return int(round(config.budget * steps_per_epoch(num_examples, config.batch_size)))
@@ -49,7 +51,7 @@ def make_schedule(config: ml_collections.ConfigDict, num_steps: int) -> optax.Sc
     return optax.cosine_onecycle_schedule(max(num_steps, 2), lr)
   if config.schedule == 'constant':
     return optax.constant_schedule(lr)
-  raise ValueError(f'Unknown schedule {config.schedule!r}; valid: {", ".join(SCHEDULES)}.')
+  raise errors.InputError(f'Unknown schedule {config.schedule!r}; valid: {", ".join(SCHEDULES)}.')
 
 
 def make_optimizer(config: ml_collections.ConfigDict,

@@ -1,0 +1,44 @@
+"""A digest of a pipeline run's results, to check that two runs computed the same thing.
+
+``digest(workdir)`` maps every result file (scores, subsets, keep-lists, retraining results,
+the report's tables and correlations, label-noise masks, ``summary.md``) to a SHA-256 of its
+*content*: the arrays of an ``.npz`` (names, dtypes, shapes and bytes, not the zip container's
+timestamps), the parsed value of a ``.json``, the text of anything else. Files that record how a
+run went rather than what it computed — stage timings, metrics logs, checkpoints, plots — are
+left out. A run killed and relaunched any number of times should have the digest of an
+uninterrupted one (``tests/test_crash_safety.py``, ``bench/kill_resume.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+RESULT_PATTERNS = ('scores*/*.npz', 'subsets/*.npz', 'subsets/*.csv', 'retrain/*/result.json',
+                   'results.json', 'results.csv', 'spearman.json', 'spearman_architectures.json',
+                   'noise_detection.json', 'label_noise.npz', 'summary.md')
+
+
+def _content_hash(path: Path) -> str:
+  sha = hashlib.sha256()
+  if path.suffix == '.npz':
+    with np.load(path, allow_pickle=False) as arrays:
+      for name in sorted(arrays.files):
+        value = arrays[name]
+        sha.update(f'{name}:{value.dtype.str}:{value.shape}'.encode())
+        sha.update(np.ascontiguousarray(value).tobytes())
+  elif path.suffix == '.json':
+    sha.update(json.dumps(json.loads(path.read_text()), sort_keys=True).encode())
+  else:
+    sha.update(path.read_bytes())
+  return sha.hexdigest()
+
+
+def digest(workdir: str | Path) -> dict[str, str]:
+  """``{path relative to workdir: content hash}`` for every result file of the run."""
+  workdir = Path(workdir)
+  paths = sorted({p for pattern in RESULT_PATTERNS for p in workdir.glob(pattern)})
+  return {str(p.relative_to(workdir)): _content_hash(p) for p in paths}

@@ -1,0 +1,210 @@
+"""Every kind of bad input gets one clear error, before anything in the workdir changes.
+
+A finished run's workdir is the target: each bad config is launched into it (told to continue
+with a changed config, so that the refusal comes from the check of the input itself) and must
+leave every file as it was. Damaged score files and checkpoints are tested on copies of it.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from configs import default as pipeline_config
+from configs import train as train_config
+from datadiet import errors, jobs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tiny(**overrides):
+  config = pipeline_config.get_config()
+  config.update(dict(
+      seeds=(0, 1), budget=30, score_steps=(0, 10), scores=('el2n', 'random'),
+      prune_by=('el2n',), prune_methods=('keep_hardest', 'offset', 'random'),
+      fractions_pruned=(0.5,), retrain_seeds=(100,), tensorboard=False, log_every_steps=10))
+  config.update(overrides)
+  return config
+
+
+def _snapshot(workdir):
+  return {str(p.relative_to(workdir)): (p.stat().st_mtime_ns, p.stat().st_size)
+          for p in workdir.rglob('*') if p.is_file()}
+
+
+@pytest.fixture(scope='module')
+def finished(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp('finished')
+  jobs.run(_tiny(), workdir)
+  return workdir
+
+
+def _image_folder(root, classes, images=True):
+  for split in ('train', 'test'):
+    for name in classes:
+      (root / split / name).mkdir(parents=True)
+      if images:
+        Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(root / split / name / '0.png')
+  return f'image_folder:{root}'
+
+
+CONFIG_CASES = {
+    'unknown dataset': (dict(dataset='cifar_ten'),
+                        r"Unknown dataset 'cifar_ten'; valid forms: digits, image_folder:<path>"),
+    'unknown model': (dict(model='resnet19'), r"Unknown model 'resnet19'; valid models: .*mlp"),
+    'unknown retrain model': (dict(retrain_model='vit'), r"Unknown model 'vit'"),
+    'unknown score': (dict(scores=('el2n', 'grandd')),
+                      r"Unknown scores \['grandd'\]; valid scores: el2n, loss"),
+    'unknown pruning method': (dict(prune_methods=('easiest',)),
+                               r"Unknown pruning methods \['easiest'\]; valid methods: "
+                               r'keep_hardest, offset'),
+    'unknown stage': (dict(stages=('pretrain', 'scoring')),
+                      r"Unknown stages \['scoring'\]; valid stages: pretrain, score, prune"),
+    'fraction pruned of 1': (dict(fractions_pruned=(0.5, 1.0)),
+                             r'fraction_pruned must be in \[0, 1\), got 1.0'),
+    'negative fraction': (dict(fractions_pruned=(-0.1,)),
+                          r'fraction_pruned must be in \[0, 1\), got -0.1'),
+    'empty subset': (dict(fractions_pruned=(0.9999,)), r'Pruning 0.9999 of 1438 examples keeps none'),
+    'offset + size beyond the dataset': (
+        dict(offset_fraction=0.6), r'dropping the 863 hardest .* needs 1582 examples, but the '
+        r'dataset has 1438; lower offset_fraction below 0.5'),
+    'pruning by a score never computed': (
+        dict(prune_by=('loss',)), r'prunes by loss at step 10, which this run does not compute; '
+        r'computed: el2n@0, el2n@10, random@0'),
+    'pruning by an unscored model': (dict(prune_by=('small_cnn:el2n',)),
+                                     r"names model 'small_cnn', which is not scored"),
+    'label noise of 1.5': (dict(label_noise_fraction=1.5),
+                           r'label_noise_fraction must be in \[0, 1\), got 1.5'),
+    'negative label noise': (dict(label_noise_fraction=-0.2),
+                             r'label_noise_fraction must be in \[0, 1\), got -0.2'),
+    'unknown schedule': (dict(schedule='linear'), r"Unknown schedule 'linear'; valid: piecewise"),
+    'no retraining seeds': (dict(retrain_seeds=()), r'config.retrain_seeds is empty'),
+    'image_folder path missing': (dict(dataset='image_folder:/no/such/dir'),
+                                  r"image_folder: no directory at '/no/such/dir'"),
+}
+
+
+@pytest.mark.parametrize('case', CONFIG_CASES)
+def test_bad_config_is_refused_before_touching_the_workdir(case, finished):
+  overrides, message = CONFIG_CASES[case]
+  before = _snapshot(finished)
+  with pytest.raises(errors.InputError, match=message):
+    jobs.run(_tiny(**overrides), finished, continue_with_changed_config=True)
+  assert _snapshot(finished) == before
+
+
+@pytest.mark.parametrize('classes, images, message', [
+    (('cat', 'dog'), False, r'has no images in train/<class>/ \(looked for .jpg, .jpeg, .png'),
+    (('cat',), True, r'has 1 class; need at least 2'),
+])
+def test_bad_image_folder(classes, images, message, tmp_path, finished):
+  dataset = _image_folder(tmp_path / 'images', classes, images)
+  before = _snapshot(finished)
+  with pytest.raises(errors.InputError, match=message):
+    jobs.run(_tiny(dataset=dataset), finished, continue_with_changed_config=True)
+  assert _snapshot(finished) == before
+
+
+def _damaged_copy(finished, tmp_path, redo):
+  """A copy of the finished run with the stages from ``redo`` on marked unfinished."""
+  workdir = tmp_path / 'copy'
+  shutil.copytree(finished, workdir)
+  stages = ['pretrain', 'score', 'prune', 'retrain', 'report']
+  for stage in stages[stages.index(redo):]:
+    (workdir / 'stages' / f'{stage}.done').unlink()
+  return workdir
+
+
+def _rewrite_scores(path, **changes):
+  with np.load(path) as saved:
+    arrays = dict(saved)
+  arrays.update(changes)
+  with open(path, 'wb') as f:
+    np.savez(f, **arrays)
+
+
+@pytest.mark.parametrize('damage, message', [
+    ('other dataset', r"holds scores for dataset 'cifar10', not 'digits'"),
+    ('missing ids', r'does not match the dataset: 5 of its 1438 examples have no score'),
+    ('duplicate ids', r'lists 1 example ids more than once'),
+])
+def test_score_file_that_does_not_match_the_dataset(damage, message, finished, tmp_path):
+  workdir = _damaged_copy(finished, tmp_path, redo='prune')
+  path = workdir / 'scores' / 'el2n@10.npz'
+  with np.load(path) as saved:
+    ids, per_seed, metadata = saved['ids'], saved['per_seed'], str(saved['metadata'])
+  if damage == 'other dataset':
+    _rewrite_scores(path, metadata=np.array(metadata.replace('"digits"', '"cifar10"')))
+  elif damage == 'missing ids':
+    _rewrite_scores(path, ids=ids[:-5], per_seed=per_seed[:, :-5])
+  else:
+    _rewrite_scores(path, ids=np.concatenate([ids[:-1], ids[:1]]))
+  for subset in (workdir / 'subsets').glob('*el2n*'):
+    subset.unlink()  # As if pruning had stopped before these.
+  before = _snapshot(workdir)
+  with pytest.raises(errors.InputError, match=message):
+    jobs.run(_tiny(), workdir)
+  assert _snapshot(workdir) == before
+
+
+def _checkpoint_files(step_dir):
+  return sorted((p for p in step_dir.rglob('*') if p.is_file()), key=lambda p: -p.stat().st_size)
+
+
+@pytest.mark.parametrize('damage, message', [
+    ('truncated', r'Checkpoint for step 10 in .* cannot be read; it is corrupted or truncated'),
+    ('corrupted', r'Checkpoint for step 10 in .* cannot be read; it is corrupted or truncated'),
+    ('missing', r'No checkpoint for step 10 in .*; saved steps: \[0\]'),
+])
+def test_damaged_or_missing_checkpoint(damage, message, finished, tmp_path):
+  workdir = _damaged_copy(finished, tmp_path, redo='score')
+  (workdir / 'scores' / 'el2n@10.npz').unlink()  # Scoring step 10 must restore its checkpoint.
+  step_dir = workdir / 'pretrain' / 'checkpoints' / '10'
+  if damage == 'missing':
+    shutil.rmtree(step_dir)
+  else:
+    for path in _checkpoint_files(step_dir)[:3]:  # The array data, not just metadata.
+      data = path.read_bytes()
+      path.write_bytes(data[:len(data) // 2] if damage == 'truncated' else bytes(len(data)))
+  before = _snapshot(workdir)
+  with pytest.raises(errors.InputError, match=message):
+    jobs.run(_tiny(), workdir)
+  assert _snapshot(workdir) == before
+
+
+def _launch(*args, env=None):
+  return subprocess.run([sys.executable, 'launch.py', *args], cwd=ROOT, capture_output=True,
+                        text=True, env=env)
+
+
+def test_launch_exits_non_zero_with_one_line_and_no_traceback(tmp_path):
+  result = _launch('--config', 'configs/default.py', '--workdir', str(tmp_path / 'run'),
+                   '--config.model=resnet19')
+  assert result.returncode == 1
+  assert "datadiet: InputError: Unknown model 'resnet19'; valid models:" in result.stderr
+  assert 'Traceback' not in result.stderr
+  assert not (tmp_path / 'run').exists()  # Refused before the workdir was made.
+
+
+def test_batch_that_does_not_split_over_the_devices(tmp_path):
+  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=4')
+  result = _launch('--config', 'configs/train.py', '--workdir', str(tmp_path / 'run'),
+                   '--config.seeds=(0,)', '--config.batch_size=30', env=env)
+  assert result.returncode == 1
+  assert ('batch_size 30 does not split over the 4 devices of the data axis (4 devices, 1 of '
+          'them for 1 seeds); use a batch size divisible by 4.') in result.stderr
+  assert not (tmp_path / 'run').exists()
+
+
+def test_non_finite_loss_stops_with_the_seeds_and_steps(tmp_path):
+  config = train_config.get_config()
+  config.update(dict(learning_rate=1e12, budget=3, checkpoint_every_steps=1, log_every_steps=1,
+                     tensorboard=False))
+  with pytest.raises(errors.DatadietError, match=r'Non-finite training loss for seed\(s\) '
+                                                 r'\[0, 1, 2, 3\] between steps'):
+    jobs.run(config, tmp_path)
