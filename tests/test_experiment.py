@@ -170,3 +170,19 @@ def test_prune_by_an_unscored_model_is_refused():
   with pytest.raises(ValueError, match=r"names model 'resnet18', which is not scored; scored "
                                        r"models: mlp \(add it to config.compare_models\)"):
     prune.subset_plan(ctx)
+
+
+def test_report_has_score_diagnostics(finished):
+  workdir, _ = finished
+  saved = json.loads((workdir / 'score_diagnostics.json').read_text())
+  per_seed = score_files.load_scores(workdir / 'scores' / 'el2n@10.npz').per_seed
+  two_seeds = saved['per_score']['el2n@10']
+  assert two_seeds['num_seeds'] == 2
+  assert two_seeds['stability'] == pytest.approx(
+      scipy.stats.spearmanr(per_seed[0], per_seed[1]).statistic)
+  assert two_seeds['single_vs_others'] == pytest.approx([two_seeds['stability']] * 2)
+  el2n_0 = score_files.load_scores(workdir / 'scores' / 'el2n@0.npz').score
+  assert saved['between_steps']['el2n']['0→10'] == pytest.approx(
+      scipy.stats.spearmanr(el2n_0, per_seed.mean(0)).statistic)
+  assert (workdir / 'score_diagnostics.png').stat().st_size > 0
+  assert '## How stable are the scores?' in (workdir / 'summary.md').read_text()

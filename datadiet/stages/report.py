@@ -6,7 +6,8 @@ seeds, the full-data accuracy as a reference), ``scores.png`` (histograms), ``sp
 and ``spearman.png`` (rank correlations between the scores), with ``config.compare_models``
 ``spearman_architectures.json`` (for each score, rank correlations between the architectures
 that computed it), and with label noise ``noise_detection.json`` (AUROC and precision@k of every
-score for finding the noisy labels) — all tied together in ``summary.md``.
+score for finding the noisy labels), ``score_diagnostics.json`` / ``.png`` (seed stability,
+single seed vs ensemble, agreement between scoring steps) — all tied together in ``summary.md``.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import scipy.stats  # noqa: E402
 from sklearn import metrics as sk_metrics  # noqa: E402
 
 from datadiet import multihost, score_files  # noqa: E402
+from datadiet.dynamics import diagnostics  # noqa: E402
 from datadiet.stages import pretrain_and_score  # noqa: E402
 from datadiet.stages import retrain as retrain_stage  # noqa: E402
 from datadiet.stages.context import Context, write_json_atomic  # noqa: E402
@@ -39,13 +40,21 @@ def _mean_scores(ctx: Context, model: str | None = None) -> dict[str, np.ndarray
 def spearman_matrix(scores: dict[str, np.ndarray]) -> dict[str, dict[str, float | None]]:
   """Spearman rank correlation between every pair of named score vectors (``None`` where one
   is constant, e.g. a loss at initialisation on one seed of a tiny set)."""
+  return {a: {b: diagnostics.spearman(scores[a], scores[b]) for b in scores} for a in scores}
 
-  def rho(a, b):
-    if np.ptp(a) == 0 or np.ptp(b) == 0:
-      return None
-    return float(scipy.stats.spearmanr(a, b).statistic)
 
-  return {a: {b: rho(scores[a], scores[b]) for b in scores} for a in scores}
+def score_diagnostics(ctx: Context) -> dict:
+  """Seed stability, single seed vs ensemble, and agreement between scoring steps, for every
+  score the scoring model computed (see :mod:`datadiet.dynamics.diagnostics`)."""
+  per_file, means = {}, {}
+  for path in sorted(ctx.scores_dir.glob('*.npz')):
+    loaded = score_files.load_scores(path, ids=ctx.data.train['id'])
+    per_file[path.stem] = diagnostics.seed_diagnostics(loaded.per_seed)
+    name, _, step = path.stem.partition('@')
+    means.setdefault(name, {})[int(step)] = loaded.score
+  steps = {name: diagnostics.between_steps(by_step) for name, by_step in means.items()
+           if len(by_step) > 1}
+  return {'per_score': per_file, 'between_steps': steps}
 
 
 def architecture_spearman(ctx: Context) -> dict[str, dict[str, dict[str, float]]]:
@@ -135,6 +144,50 @@ def _heatmaps(matrices: dict[str, dict[str, dict[str, float]]], path) -> None:
   _save_figure(fig, path)
 
 
+def _mean_or_none(values):
+  values = [v for v in values if v is not None]
+  return float(np.mean(values)) if values else None
+
+
+def _diagnostics_plot(per_score: dict, path) -> None:
+  names = list(per_score)
+  fig, ax = plt.subplots(figsize=(max(4, 0.8 * len(names)), 3.2))
+  series = {'half vs half of the seeds (stability)': 'stability',
+            'one seed vs the other seeds (mean)': 'single_vs_others'}
+  width = 0.8 / len(series)
+  for i, (label, key) in enumerate(series.items()):
+    values = [per_score[n][key] if key == 'stability' else _mean_or_none(per_score[n][key])
+              for n in names]
+    ax.bar(np.arange(len(names)) + i * width, [np.nan if v is None else v for v in values],
+           width, label=label)
+  ax.set_xticks(np.arange(len(names)) + width / 2, names, rotation=60, fontsize=7)
+  ax.set_ylabel('Spearman ρ')
+  ax.set_ylim(-0.2, 1.0)
+  ax.legend(fontsize=7)
+  _save_figure(fig, path)
+
+
+def _diagnostics_markdown(seed_checks: dict) -> list[str]:
+  def fmt(v):
+    return 'n/a' if v is None else f'{v:+.2f}'
+  lines = ['', '## How stable are the scores?', '',
+           'Spearman ρ between the mean score of half of the seeds and the other half '
+           '(stability), and of one seed against the mean of the others (averaged over seeds) '
+           'or of all seeds.', '', '| score | seeds | stability | one seed vs others | '
+           'one seed vs all |', '|---|---:|---:|---:|---:|']
+  for name, d in seed_checks['per_score'].items():
+    lines.append(f'| {name} | {d["num_seeds"]} | {fmt(d["stability"])} | '
+                 f'{fmt(_mean_or_none(d["single_vs_others"]))} | '
+                 f'{fmt(_mean_or_none(d["single_vs_mean"]))} |')
+  if seed_checks['between_steps']:
+    lines += ['', '| score | scoring steps | Spearman ρ of the mean scores |', '|---|---|---:|']
+    lines += [f'| {name} | {pair} | {fmt(rho)} |'
+              for name, pairs in seed_checks['between_steps'].items()
+              for pair, rho in pairs.items()]
+  lines += ['', '![score diagnostics](score_diagnostics.png)']
+  return lines
+
+
 def report(ctx: Context) -> None:
   rows = retrain_stage.load_results(ctx)
   workdir = ctx.workdir
@@ -152,13 +205,17 @@ def report(ctx: Context) -> None:
   _heatmaps({'between scores': spearman,
              **{f'{name} between models': m for name, m in by_architecture.items()}},
             workdir / 'spearman.png')
+  seed_checks = score_diagnostics(ctx)
+  write_json_atomic(workdir / 'score_diagnostics.json', seed_checks)
+  _diagnostics_plot(seed_checks['per_score'], workdir / 'score_diagnostics.png')
   detection = noise_detection(scores, is_noisy) if is_noisy.any() else {}
   if detection:
     write_json_atomic(workdir / 'noise_detection.json', detection)
-  write_summary(ctx, rows, spearman, by_architecture, detection)
+  write_summary(ctx, rows, spearman, by_architecture, seed_checks, detection)
 
 
-def write_summary(ctx: Context, rows, spearman, by_architecture, detection) -> None:
+def write_summary(ctx: Context, rows, spearman, by_architecture, seed_checks,
+                  detection) -> None:
   """``summary.md``: the accuracy table, the plots, score correlations, noise detection."""
   subsets = sorted({r['subset'] for r in rows}, key=lambda s: (s != retrain_stage.FULL, s))
   retrain_model = ctx.config.retrain_model or ctx.config.model
@@ -179,6 +236,7 @@ def write_summary(ctx: Context, rows, spearman, by_architecture, detection) -> N
   for name, matrix in by_architecture.items():
     lines += ['', f'## {name}: Spearman rank correlation between architectures', '']
     lines += _markdown_matrix(matrix)
+  lines += _diagnostics_markdown(seed_checks)
   if detection:
     lines += ['', '## Finding the noisy labels', '', '| score | AUROC | precision@k |',
               '|---|---:|---:|']
