@@ -41,3 +41,21 @@ def test_unknown_job():
   config.job = 'prune_only'
   with pytest.raises(ValueError, match='valid jobs: train, pipeline'):
     jobs.run(config, '/nonexistent/never/created')
+
+
+def test_continue_with_a_changed_config_keeps_the_old_one(tmp_path):
+  config = train.get_config()
+  config.budget = 1
+  config.tensorboard = False
+  jobs.run(config, tmp_path)
+  first = (tmp_path / 'config.json').read_text()
+  relaunch = train.get_config()
+  relaunch.update(dict(budget=1, tensorboard=False, log_every_steps=3))  # Runtime only.
+  jobs.run(relaunch, tmp_path)
+  assert not (tmp_path / 'config.1.json').exists()  # Not a different config.
+  changed = train.get_config()
+  changed.update(dict(budget=2, tensorboard=False))
+  assert 'Trained seeds [0, 1, 2, 3] for 24 steps' in jobs.run(  # 2 epochs, resumed at 12.
+      changed, tmp_path, continue_with_changed_config=True)
+  assert (tmp_path / 'config.1.json').read_text() == first
+  assert '"budget": 2' in (tmp_path / 'config.json').read_text()
