@@ -36,18 +36,18 @@ def check(config: ml_collections.ConfigDict) -> None:
     model_names += [config.retrain_model or config.model, *config.compare_models]
   for name in model_names:
     models.get_model(name, num_classes=data.num_classes)
+  meshes = {}
   for field, seeds in seed_groups:
     if not seeds:
       raise errors.InputError(f'config.{field} is empty; give at least one seed.')
-    ensemble.make_mesh(len(seeds), config.batch_size)  # Does the batch split over the devices?
+    meshes[field] = ensemble.make_mesh(len(seeds), config.batch_size)  # Does the batch split?
   if config.get('job') == 'pipeline':
-    _check_pipeline(config, num_train)
+    _check_pipeline(config, num_train, data_devices=meshes['seeds'].shape[ensemble.DATA])
 
 
-def _check_pipeline(config: ml_collections.ConfigDict, num_train: int) -> None:
+def _check_pipeline(config: ml_collections.ConfigDict, num_train: int, data_devices: int) -> None:
   from datadiet.stages import pretrain_and_score, prune  # The stages import the whole stack.
   from datadiet.stages.context import Context
-  data_devices = ensemble.make_mesh(len(config.seeds), config.batch_size).shape[ensemble.DATA]
   if config.score_batch_size % data_devices:
     raise errors.InputError(
         f'score_batch_size {config.score_batch_size} does not split over the {data_devices} '
@@ -63,7 +63,7 @@ def _check_pipeline(config: ml_collections.ConfigDict, num_train: int) -> None:
           f'Subset {entry["name"]} prunes by {entry["score"]} at step {entry["step"]}, which '
           f'this run does not compute; computed: '
           f'{", ".join(f"{s}@{t}" for s, t in sorted(computed))}.')
-    offset = int(round(config.offset_fraction * num_train)) if entry['method'] == 'offset' else 0
+    offset = prune.offset_size(config, num_train) if entry['method'] == 'offset' else 0
     if offset + size > num_train:
       raise errors.InputError(
           f'Subset {entry["name"]}: dropping the {offset} hardest (offset_fraction '

@@ -49,11 +49,10 @@ def claim(workdir: str | Path, config: ml_collections.ConfigDict,
   if found_text is None:
     multihost.write_text(config_path, text)
     return workdir
-  found = _results_fields(json.loads(found_text))
-  if found == _results_fields(wanted):
+  found, results = _results_fields(json.loads(found_text)), _results_fields(wanted)
+  if found == results:
     return workdir
-  changed = sorted(k for k in set(found) | set(_results_fields(wanted))
-                   if found.get(k) != wanted.get(k))
+  changed = sorted(k for k in set(found) | set(results) if found.get(k) != results.get(k))
   if not allow_config_change:
     raise WorkdirConfigMismatchError(
         f'{workdir} holds results of a different config (differs in {changed}). Use a new '

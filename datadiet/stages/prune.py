@@ -58,6 +58,11 @@ def _parse_prune_by(entry: str, default_step: int, score_models: list[str]):
   return model, score, int(step) if step else default_step
 
 
+def offset_size(config, num_examples: int) -> int:
+  """How many of the hardest examples the ``offset`` method drops."""
+  return int(round(config.offset_fraction * num_examples))
+
+
 def select(ctx: Context, entry: dict) -> np.ndarray:
   """Positions into the training split kept by one plan entry."""
   config, labels = ctx.config, ctx.train_labels
@@ -71,7 +76,7 @@ def select(ctx: Context, entry: dict) -> np.ndarray:
   if entry['method'] == 'keep_hardest':
     return pruning.keep_hardest(scores, size)
   if entry['method'] == 'offset':
-    return pruning.keep_hardest(scores, size, offset=int(round(config.offset_fraction * num)))
+    return pruning.keep_hardest(scores, size, offset=offset_size(config, num))
   if entry['method'] == 'class_balanced':
     return pruning.class_balanced(pruning.keep_hardest, scores, labels, size)
   return pruning.coverage_centric(scores, size, seed=config.prune_seed,

@@ -23,18 +23,17 @@ import numpy as np  # noqa: E402
 from sklearn import metrics as sk_metrics  # noqa: E402
 
 from datadiet import multihost, score_files  # noqa: E402
+from datadiet.score_files import ScoreFile  # noqa: E402
 from datadiet.dynamics import diagnostics  # noqa: E402
 from datadiet.stages import pretrain_and_score  # noqa: E402
 from datadiet.stages import retrain as retrain_stage  # noqa: E402
 from datadiet.stages.context import Context, write_json_atomic  # noqa: E402
 
 
-def _mean_scores(ctx: Context, model: str | None = None) -> dict[str, np.ndarray]:
-  """``{'<score>@<step>': mean score aligned to the training ids}`` for one model's scores."""
-  out = {}
-  for path in sorted(ctx.scores_dir_for(model).glob('*.npz')):
-    out[path.stem] = score_files.load_scores(path, ids=ctx.data.train['id']).score
-  return out
+def _load_score_files(ctx: Context, model: str | None = None) -> dict[str, ScoreFile]:
+  """``{'<score>@<step>': score file aligned to the training ids}`` for one model's scores."""
+  return {path.stem: score_files.load_scores(path, ids=ctx.data.train['id'])
+          for path in sorted(ctx.scores_dir_for(model).glob('*.npz'))}
 
 
 def spearman_matrix(scores: dict[str, np.ndarray]) -> dict[str, dict[str, float | None]]:
@@ -43,27 +42,30 @@ def spearman_matrix(scores: dict[str, np.ndarray]) -> dict[str, dict[str, float 
   return {a: {b: diagnostics.spearman(scores[a], scores[b]) for b in scores} for a in scores}
 
 
-def score_diagnostics(ctx: Context) -> dict:
+def score_diagnostics(loaded: dict[str, ScoreFile]) -> dict:
   """Seed stability, single seed vs ensemble, and agreement between scoring steps, for every
-  score the scoring model computed (see :mod:`datadiet.dynamics.diagnostics`)."""
+  loaded score file (see :mod:`datadiet.dynamics.diagnostics`)."""
   per_file, means = {}, {}
-  for path in sorted(ctx.scores_dir.glob('*.npz')):
-    loaded = score_files.load_scores(path, ids=ctx.data.train['id'])
-    per_file[path.stem] = diagnostics.seed_diagnostics(loaded.per_seed)
-    name, _, step = path.stem.partition('@')
-    means.setdefault(name, {})[int(step)] = loaded.score
+  for stem, score_file in loaded.items():
+    per_file[stem] = diagnostics.seed_diagnostics(score_file.per_seed)
+    name, _, step = stem.partition('@')
+    means.setdefault(name, {})[int(step)] = score_file.score
   steps = {name: diagnostics.between_steps(by_step) for name, by_step in means.items()
            if len(by_step) > 1}
   return {'per_score': per_file, 'between_steps': steps}
 
 
-def architecture_spearman(ctx: Context) -> dict[str, dict[str, dict[str, float]]]:
-  """``{'<score>@<step>': Spearman matrix between the models that computed it}``."""
-  by_model = {model: _mean_scores(ctx, model) for model in ctx.score_models}
+def architecture_spearman(ctx: Context, scores: dict[str, np.ndarray]
+                          ) -> dict[str, dict[str, dict[str, float]]]:
+  """``{'<score>@<step>': Spearman matrix between the models that computed it}``; ``scores``
+  are the scoring model's mean scores (already loaded)."""
+  by_model = {model: scores if model == ctx.config.model else
+              {name: f.score for name, f in _load_score_files(ctx, model).items()}
+              for model in ctx.score_models}
   # Model-free scores (random, input norm) are identical across models: nothing to compare.
-  shared = [name for name in by_model[ctx.config.model]
+  shared = [name for name in scores
             if name.partition('@')[0] not in pretrain_and_score.MODEL_FREE
-            and all(name in scores for scores in by_model.values())]
+            and all(name in model_scores for model_scores in by_model.values())]
   return {name: spearman_matrix({m: by_model[m][name] for m in by_model}) for name in shared}
 
 
@@ -194,18 +196,19 @@ def report(ctx: Context) -> None:
   _write_csv(workdir / 'results.csv', rows)
   write_json_atomic(workdir / 'results.json', rows)
   _accuracy_plot(rows, workdir / 'accuracy.png')
-  scores = _mean_scores(ctx)
+  loaded = _load_score_files(ctx)
+  scores = {name: score_file.score for name, score_file in loaded.items()}
   _, is_noisy = ctx.noise
   _histograms(scores, is_noisy, workdir / 'scores.png')
   spearman = spearman_matrix(scores)
   write_json_atomic(workdir / 'spearman.json', spearman)
-  by_architecture = architecture_spearman(ctx) if len(ctx.score_models) > 1 else {}
+  by_architecture = architecture_spearman(ctx, scores) if len(ctx.score_models) > 1 else {}
   if by_architecture:
     write_json_atomic(workdir / 'spearman_architectures.json', by_architecture)
   _heatmaps({'between scores': spearman,
              **{f'{name} between models': m for name, m in by_architecture.items()}},
             workdir / 'spearman.png')
-  seed_checks = score_diagnostics(ctx)
+  seed_checks = score_diagnostics(loaded)
   write_json_atomic(workdir / 'score_diagnostics.json', seed_checks)
   _diagnostics_plot(seed_checks['per_score'], workdir / 'score_diagnostics.png')
   detection = noise_detection(scores, is_noisy) if is_noisy.any() else {}
