@@ -46,4 +46,26 @@ def get_config() -> ml_collections.ConfigDict:
   # Retraining: fresh seeds, disjoint from the scoring seeds; another model for transfer.
   config.retrain_seeds = (100, 101)
   config.retrain_model = ml_collections.config_dict.placeholder(str)  # Default: config.model.
+  # Training-dynamics analyses, run when named in config.stages (sized for the digits here; see
+  # configs/offset_sweep.py, error_barrier.py and ntk_velocity.py for CIFAR-10).
+  # Offset sweep: windows of `fraction_kept` of the training pool (a validation split held out)
+  # after dropping the `offsets` (fractions) hardest by score@step, retrained with retrain_seeds.
+  config.offset_sweep = ml_collections.ConfigDict(dict(
+      score='el2n', step=ml_collections.config_dict.placeholder(int),  # Default: last score step.
+      fraction_kept=0.4, offsets=(0.0, 0.05, 0.1, 0.2, 0.4, 0.6), random_window=True,
+      validation_fraction=0.1, validation_seed=0, label_noise_fractions=(0.0, 0.1)))
+  # Error barriers: children of parent_seed spawned at spawn_steps, trained to the end with
+  # child_seeds' data orders; training error along alphas on the num_examples highest-, lowest-
+  # and random-score examples, BatchNorm statistics recomputed from bn_batches batches.
+  config.error_barrier = ml_collections.ConfigDict(dict(
+      score='el2n', step=ml_collections.config_dict.placeholder(int),
+      spawn_steps=(0, 5, 20, 60), parent_seed=0, child_seeds=(1000, 1001),
+      num_examples=100, subset_seed=0, alphas=(0.0, 0.25, 0.5, 0.75, 1.0), bn_batches=8))
+  # NTK velocity: num_blocks blocks of block_size consecutive examples in the score@step ranking,
+  # their Gram matrices at checkpoint_steps of network `seed`. method: 'auto' materialises the
+  # per-example Jacobian when it fits in max_jacobian_mb, else uses Jacobian-vector products.
+  config.ntk_velocity = ml_collections.ConfigDict(dict(
+      score='el2n', step=ml_collections.config_dict.placeholder(int),
+      seed=0, checkpoint_steps=(0, 20, 60, 150, 300), block_size=20, num_blocks=10,
+      method='auto', max_jacobian_mb=1024, chunk_size=16, label_noise_fractions=(0.0, 0.1)))
   return config

@@ -1,5 +1,8 @@
 """The data-diet pipeline: pretrain → score → prune → retrain → report, each stage resumable.
 
+The training-dynamics analyses ``offset_sweep``, ``error_barrier`` and ``ntk_velocity`` run
+between retrain and report when named in ``config.stages``; the report adds their sections.
+
 A stage that finishes writes ``stages/<stage>.done``; a relaunch skips finished stages, and an
 interrupted stage resumes where it stopped (its per-item outputs are written atomically and
 skipped when present). ``config.stages`` selects which stages run.
@@ -11,16 +14,15 @@ Example::
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import ml_collections
-from absl import logging
 
 from datadiet import errors
-from datadiet.stages import pretrain_and_score, prune, report, retrain
-from datadiet.stages.context import Context, write_json_atomic
+from datadiet.stages import (error_barrier, ntk_velocity, offset_sweep, pretrain_and_score, prune,
+                             report, retrain)
+from datadiet.stages.context import Context
 
 
 STAGES: dict[str, Callable[[Context], None]] = {
@@ -28,6 +30,10 @@ STAGES: dict[str, Callable[[Context], None]] = {
     'score': pretrain_and_score.score,
     'prune': prune.prune,
     'retrain': retrain.retrain,
+    # Training dynamics (the paper's section 5); each needs pretrain and score.
+    offset_sweep.NAME: offset_sweep.offset_sweep,
+    error_barrier.NAME: error_barrier.error_barrier,
+    ntk_velocity.NAME: ntk_velocity.ntk_velocity,
     'report': report.report,
 }
 
@@ -44,16 +50,6 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path) -> Context:
   check_stages(config.stages)
   ctx = Context(config, Path(workdir))
   for name, stage in STAGES.items():
-    if name not in config.stages:
-      continue
-    marker = ctx.workdir / 'stages' / f'{name}.done'
-    if marker.exists():
-      logging.info('Stage %s is done; skipping it.', name)
-      continue
-    start = time.perf_counter()
-    logging.info('Stage %s: starting.', name)
-    stage(ctx)
-    seconds = time.perf_counter() - start
-    write_json_atomic(marker, {'seconds': seconds})
-    logging.info('Stage %s: done in %.0fs.', name, seconds)
+    if name in config.stages:
+      ctx.run_stage(name, stage)
   return ctx

@@ -26,9 +26,8 @@ def _pipeline(config: ml_collections.ConfigDict, workdir: Path) -> str:
   summary = workdir / 'summary.md'
   if not summary.exists():
     return f'Stages {list(config.stages)} done; outputs in {workdir}'
-  table = summary.read_text().split('![accuracy]')[0].rstrip()
-  return (f'{table}\n\nPlot: {workdir / "accuracy.png"}\nFull summary (score correlations, '
-          f'histograms): {summary}')
+  table = summary.read_text().split('\n![')[0].rstrip()  # Up to the first plot.
+  return f'{table}\n\nFull summary (plots, score correlations, histograms): {summary}'
 
 
 JOBS: dict[str, Callable[[ml_collections.ConfigDict, Path], str]] = {

@@ -46,13 +46,17 @@ def check(config: ml_collections.ConfigDict) -> None:
 
 
 def _check_pipeline(config: ml_collections.ConfigDict, num_train: int, data_devices: int) -> None:
-  from datadiet.stages import pretrain_and_score, prune  # The stages import the whole stack.
+  # The stages import the whole stack.
+  from datadiet.stages import error_barrier, ntk_velocity, offset_sweep, pretrain_and_score, prune
   from datadiet.stages.context import Context
   if config.score_batch_size % data_devices:
     raise errors.InputError(
         f'score_batch_size {config.score_batch_size} does not split over the {data_devices} '
         f'devices of the data axis; use a multiple of {data_devices}.')
   ctx = Context(config, workdir=None)  # Planning only: nothing is read from or written there.
+  for analysis in (offset_sweep, error_barrier, ntk_velocity):
+    if analysis.NAME in config.stages:
+      analysis.check(ctx, num_train)
   computed = set(pretrain_and_score.wanted(ctx))
   for entry in prune.subset_plan(ctx):  # Methods, prune_by models, fractions.
     size = pruning.keep_size(num_train, entry['fraction_pruned'])

@@ -5,13 +5,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import ml_collections
 import numpy as np
+from absl import logging
 
-from datadiet import multihost
+from datadiet import multihost, score_files
 from datadiet.data import noise, pipeline, sources
 from datadiet.score_files import write_npz_atomic
 
@@ -88,3 +91,35 @@ class Context:
 
   def score_path(self, score: str, step: int, model: str | None = None) -> Path:
     return self.scores_dir_for(model) / f'{score}@{step}.npz'
+
+  def mean_score(self, score: str, step: int | None = None) -> np.ndarray:
+    """The scoring model's K-seed mean ``score`` at ``step`` (default: the last scoring step),
+    aligned to the training split."""
+    step = max(self.config.score_steps) if step is None else step
+    return score_files.load_scores(self.score_path(score, step), ids=self.data.train['id'],
+                                   dataset=self.data.name, score=score).score
+
+  def run_stage(self, name: str, stage: Callable[['Context'], None]) -> None:
+    """Runs ``stage`` unless ``stages/<name>.done`` says it finished; writes that marker."""
+    marker = self.workdir / 'stages' / f'{name}.done'
+    if marker.exists():
+      logging.info('Stage %s is done; skipping it.', name)
+      return
+    start = time.perf_counter()
+    logging.info('Stage %s: starting.', name)
+    stage(self)
+    seconds = time.perf_counter() - start
+    write_json_atomic(marker, {'seconds': seconds})
+    logging.info('Stage %s: done in %.0fs.', name, seconds)
+
+  def with_label_noise(self, fraction: float) -> 'Context':
+    """The same experiment with ``fraction`` of the training labels corrupted: this context if
+    that is its own noise level, else one in ``<workdir>/label_noise_<fraction>/`` (its own
+    pretraining, scores and analyses), for analyses that compare clean and noisy labels."""
+    if fraction == self.config.label_noise_fraction:
+      return self
+    config = self.config.copy_and_resolve_references()
+    with config.unlocked():
+      config.label_noise_fraction = float(fraction)
+    workdir = None if self.workdir is None else self.workdir / f'label_noise_{fraction:g}'
+    return Context(config, workdir)

@@ -12,7 +12,7 @@ scoring model's, and ``prune_by`` may name their scores (``'mlp:el2n@60'``).
 
 from __future__ import annotations
 
-from datadiet import score_files, scoring
+from datadiet import errors, score_files, scoring
 from datadiet.stages.context import Context
 from datadiet.train import checkpoints, loop
 
@@ -44,6 +44,24 @@ def wanted(ctx: Context) -> list[tuple[str, int]]:
   if 'forgetting' in ctx.config.scores:
     wanted.append(('forgetting', pretrain_stop_step(ctx)))
   return wanted
+
+
+def check_computed(ctx: Context, field: str, score_name: str, step: int | None) -> None:
+  """Raises an InputError unless the run computes ``score_name`` at ``step`` (default: the last
+  scoring step), which the analysis configured at ``config.<field>`` ranks by."""
+  step = max(ctx.config.score_steps) if step is None else step
+  computed = set(wanted(ctx))
+  if (score_name, step) not in computed:
+    raise errors.InputError(
+        f'config.{field} ranks by {score_name} at step {step}, which this run does not compute; '
+        f'computed: {", ".join(f"{s}@{t}" for s, t in sorted(computed))}.')
+
+
+def ensure_scored(ctx: Context) -> None:
+  """Pretrains and scores ``ctx`` unless done: analyses call it for their label-noise variants
+  (for the run itself these stages are normally done already)."""
+  ctx.run_stage('pretrain', pretrain)
+  ctx.run_stage('score', score)
 
 
 def score(ctx: Context) -> None:

@@ -7,27 +7,22 @@ and ``spearman.png`` (rank correlations between the scores), with ``config.compa
 ``spearman_architectures.json`` (for each score, rank correlations between the architectures
 that computed it), and with label noise ``noise_detection.json`` (AUROC and precision@k of every
 score for finding the noisy labels), ``score_diagnostics.json`` / ``.png`` (seed stability,
-single seed vs ensemble, agreement between scoring steps) — all tied together in ``summary.md``.
+single seed vs ensemble, agreement between scoring steps) — all tied together in ``summary.md``,
+with the sections (``<analysis>.md``) of the training-dynamics analyses the run includes.
+Without a ``retrain`` stage (an analysis-only run) the accuracy table and plot are left out.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import numpy as np
+from sklearn import metrics as sk_metrics
 
-import matplotlib
-
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn import metrics as sk_metrics  # noqa: E402
-
-from datadiet import multihost, score_files  # noqa: E402
-from datadiet.score_files import ScoreFile  # noqa: E402
-from datadiet.dynamics import diagnostics  # noqa: E402
-from datadiet.stages import pretrain_and_score  # noqa: E402
-from datadiet.stages import retrain as retrain_stage  # noqa: E402
-from datadiet.stages.context import Context, write_json_atomic  # noqa: E402
+from datadiet import multihost, score_files
+from datadiet.dynamics import diagnostics
+from datadiet.score_files import ScoreFile
+from datadiet.stages import artifacts, pretrain_and_score
+from datadiet.stages import retrain as retrain_stage
+from datadiet.stages.context import Context, write_json_atomic
 
 
 def _load_score_files(ctx: Context, model: str | None = None) -> dict[str, ScoreFile]:
@@ -77,21 +72,8 @@ def noise_detection(scores: dict[str, np.ndarray], is_noisy: np.ndarray) -> dict
           for name, values in scores.items()}
 
 
-def _write_csv(path, rows):
-  buffer = io.StringIO()
-  writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-  writer.writeheader()
-  writer.writerows(rows)
-  multihost.write_text(path, buffer.getvalue())
-
-
-def _save_figure(fig, path):
-  multihost.commit(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches='tight'))
-  plt.close(fig)
-
-
 def _accuracy_plot(rows, path):
-  fig, ax = plt.subplots(figsize=(6, 4))
+  fig, ax = artifacts.subplots(figsize=(6, 4))
   full = [r['test_accuracy'] for r in rows if r['method'] == retrain_stage.FULL]
   if full:
     ax.axhline(np.mean(full), color='black', linestyle='--', label='full data')
@@ -109,13 +91,13 @@ def _accuracy_plot(rows, path):
   ax.set_xlabel('fraction of training set pruned')
   ax.set_ylabel('test accuracy')
   ax.legend(fontsize=7)
-  _save_figure(fig, path)
+  artifacts.save_figure(fig, path)
 
 
 def _histograms(scores, is_noisy, path):
   cols = min(4, len(scores))
   rows = -(-len(scores) // cols)
-  fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.4 * rows), squeeze=False)
+  fig, axes = artifacts.subplots(rows, cols, figsize=(3 * cols, 2.4 * rows), squeeze=False)
   for ax in axes.flat[len(scores):]:
     ax.set_visible(False)
   for ax, (name, values) in zip(axes.flat, scores.items()):
@@ -126,11 +108,11 @@ def _histograms(scores, is_noisy, path):
     else:
       ax.hist(values, bins=30)
     ax.set_title(name, fontsize=8)
-  _save_figure(fig, path)
+  artifacts.save_figure(fig, path)
 
 
 def _heatmaps(matrices: dict[str, dict[str, dict[str, float]]], path) -> None:
-  fig, axes = plt.subplots(1, len(matrices), figsize=(4.2 * len(matrices), 3.8), squeeze=False)
+  fig, axes = artifacts.subplots(1, len(matrices), figsize=(4.2 * len(matrices), 3.8), squeeze=False)
   for ax, (title, matrix) in zip(axes.flat, matrices.items()):
     names = list(matrix)
     values = np.array([[np.nan if matrix[a][b] is None else matrix[a][b] for b in names]
@@ -143,7 +125,7 @@ def _heatmaps(matrices: dict[str, dict[str, dict[str, float]]], path) -> None:
               color='white' if abs(v) > 0.5 else 'black')
     ax.set_title(title, fontsize=8)
   fig.colorbar(image, ax=list(axes.flat), shrink=0.8, label='Spearman ρ')
-  _save_figure(fig, path)
+  artifacts.save_figure(fig, path)
 
 
 def _mean_or_none(values):
@@ -153,7 +135,7 @@ def _mean_or_none(values):
 
 def _diagnostics_plot(per_score: dict, path) -> None:
   names = list(per_score)
-  fig, ax = plt.subplots(figsize=(max(4, 0.8 * len(names)), 3.2))
+  fig, ax = artifacts.subplots(figsize=(max(4, 0.8 * len(names)), 3.2))
   series = {'half vs half of the seeds (stability)': 'stability',
             'one seed vs the other seeds (mean)': 'single_vs_others'}
   width = 0.8 / len(series)
@@ -166,7 +148,7 @@ def _diagnostics_plot(per_score: dict, path) -> None:
   ax.set_ylabel('Spearman ρ')
   ax.set_ylim(-0.2, 1.0)
   ax.legend(fontsize=7)
-  _save_figure(fig, path)
+  artifacts.save_figure(fig, path)
 
 
 def _diagnostics_markdown(seed_checks: dict) -> list[str]:
@@ -190,12 +172,17 @@ def _diagnostics_markdown(seed_checks: dict) -> list[str]:
   return lines
 
 
+# Analyses whose ``<name>.md`` section the summary includes when they ran.
+ANALYSES = ('offset_sweep', 'error_barrier', 'ntk_velocity')
+
+
 def report(ctx: Context) -> None:
-  rows = retrain_stage.load_results(ctx)
   workdir = ctx.workdir
-  _write_csv(workdir / 'results.csv', rows)
-  write_json_atomic(workdir / 'results.json', rows)
-  _accuracy_plot(rows, workdir / 'accuracy.png')
+  rows = retrain_stage.load_results(ctx) if 'retrain' in ctx.config.stages else []
+  if rows:
+    artifacts.write_csv(workdir / 'results.csv', rows)
+    write_json_atomic(workdir / 'results.json', rows)
+    _accuracy_plot(rows, workdir / 'accuracy.png')
   loaded = _load_score_files(ctx)
   scores = {name: score_file.score for name, score_file in loaded.items()}
   _, is_noisy = ctx.noise
@@ -219,21 +206,28 @@ def report(ctx: Context) -> None:
 
 def write_summary(ctx: Context, rows, spearman, by_architecture, seed_checks,
                   detection) -> None:
-  """``summary.md``: the accuracy table, the plots, score correlations, noise detection."""
+  """``summary.md``: the accuracy table, the plots, score correlations, noise detection, and
+  the sections of the training-dynamics analyses that ran."""
   subsets = sorted({r['subset'] for r in rows}, key=lambda s: (s != retrain_stage.FULL, s))
   retrain_model = ctx.config.retrain_model or ctx.config.model
   lines = [f'# Data-diet run: {ctx.config.dataset}', '',
            f'Scores from {" and ".join(ctx.score_models)} seeds {list(ctx.config.seeds)} at '
-           f'steps {list(ctx.config.score_steps)}; retrained {retrain_model} with seeds '
-           f'{list(ctx.config.retrain_seeds)}.', '',
-           '| subset | fraction pruned | kept | steps | test accuracy (mean ± std) |',
-           '|---|---:|---:|---:|---|']
-  for name in subsets:
-    mine = [r for r in rows if r['subset'] == name]
-    accs = np.array([r['test_accuracy'] for r in mine])
-    lines.append(f'| {name} | {mine[0]["fraction_pruned"]:g} | {mine[0]["size"]} | '
-                 f'{mine[0]["steps"]} | {accs.mean():.4f} ± {accs.std():.4f} |')
-  lines += ['', '![accuracy](accuracy.png)', '', '![scores](scores.png)', '',
+           f'steps {list(ctx.config.score_steps)}.']
+  if rows:
+    lines[-1] += (f' Retrained {retrain_model} with seeds {list(ctx.config.retrain_seeds)}.')
+    lines += ['', '| subset | fraction pruned | kept | steps | test accuracy (mean ± std) |',
+              '|---|---:|---:|---:|---|']
+    for name in subsets:
+      mine = [r for r in rows if r['subset'] == name]
+      accs = np.array([r['test_accuracy'] for r in mine])
+      lines.append(f'| {name} | {mine[0]["fraction_pruned"]:g} | {mine[0]["size"]} | '
+                   f'{mine[0]["steps"]} | {accs.mean():.4f} ± {accs.std():.4f} |')
+    lines += ['', '![accuracy](accuracy.png)']
+  for name in ANALYSES:
+    section = ctx.workdir / f'{name}.md'
+    if name in ctx.config.stages and section.exists():
+      lines += [''] + section.read_text().rstrip('\n').split('\n')
+  lines += ['', '![scores](scores.png)', '',
             '## Spearman rank correlation between scores', '']
   lines += _markdown_matrix(spearman) + ['', '![spearman](spearman.png)']
   for name, matrix in by_architecture.items():

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jax
 import ml_collections
 import numpy as np
 from absl import logging
@@ -39,6 +40,8 @@ class TrainResult:
   start_step: int
   test: dict[str, np.ndarray]  # Final per-seed test loss and accuracy.
   images_per_second: float
+  # Final per-seed loss and accuracy on the extra ``eval_splits`` (e.g. a validation split).
+  evaluations: dict[str, dict[str, np.ndarray]] = dataclasses.field(default_factory=dict)
 
 
 def evaluate(eval_step, state: ensemble.EnsembleState, split: dict[str, np.ndarray],
@@ -98,7 +101,9 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
                    data: sources.Dataset, *, seeds: list[int],
                    keep_positions: np.ndarray | None = None, labels: np.ndarray | None = None,
                    checkpoint_steps: tuple[int, ...] = (), stop_step: int | None = None,
-                   model_name: str | None = None) -> TrainResult:
+                   model_name: str | None = None,
+                   initial_state: ensemble.EnsembleState | None = None,
+                   eval_splits: dict[str, dict[str, np.ndarray]] | None = None) -> TrainResult:
   """Trains ``len(seeds)`` models as one ensemble; resumes from ``workdir/checkpoints``.
 
   Args:
@@ -112,6 +117,10 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
     stop_step: stop early at this step, the schedule still spanning the whole budget (the
       paper's scoring runs are the first epochs of a full run).
     model_name: overrides ``config.model``.
+    initial_state: start from this state (at its step, with its optimizer state) instead of a
+      fresh initialisation, e.g. children spawned from a parent run; a checkpoint in
+      ``workdir`` still takes precedence (resuming).
+    eval_splits: other splits to evaluate the final models on, by name (labels from the split).
   """
   workdir = Path(workdir)
   run = setup(config, data, seeds, keep_positions, model_name)
@@ -120,12 +129,16 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
   num_steps = run.num_steps if stop_step is None else min(stop_step, run.num_steps)
 
   mngr = checkpoints.manager(workdir / 'checkpoints')
-  start_step = mngr.latest_step() or 0
   if mngr.latest_step() is not None:
+    start_step = mngr.latest_step()
     state = checkpoints.restore(mngr, start_step, state)
     logging.info('Resuming %s from step %d.', workdir, start_step)
-  elif 0 in checkpoint_steps:
-    checkpoints.save(mngr, 0, state)
+  else:
+    if initial_state is not None:
+      state = _placed_like(initial_state, state)
+    start_step = int(multihost.to_host(state.step)[0])
+    if start_step in checkpoint_steps:
+      checkpoints.save(mngr, start_step, state)
   save_steps = {s for s in checkpoint_steps if 0 < s <= num_steps} | {num_steps}
   if config.checkpoint_every_steps:
     save_steps |= set(range(config.checkpoint_every_steps, num_steps,
@@ -162,11 +175,26 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
     if step in save_steps:
       checkpoints.save(mngr, step, state)
   test = evaluate(eval_step, state, data.test, config.eval_batch_size, stats)
+  extra = {name: evaluate(eval_step, state, split, config.eval_batch_size, stats)
+           for name, split in (eval_splits or {}).items()}
   if start_step < num_steps:  # A relaunch of a finished run logs nothing twice.
     writer.write(num_steps, 'test', seeds, test)
+    for name, values in extra.items():
+      writer.write(num_steps, name, seeds, values)
   writer.close()
   return TrainResult(state=state, seeds=list(seeds), num_steps=num_steps, start_step=start_step,
-                     test=test, images_per_second=progress.rate(step))
+                     test=test, images_per_second=progress.rate(step), evaluations=extra)
+
+
+def _placed_like(state: ensemble.EnsembleState,
+                 like: ensemble.EnsembleState) -> ensemble.EnsembleState:
+  """``state``'s values with the shapes checked against, and shardings taken from, ``like``."""
+  def place(value, reference):
+    if np.shape(value) != reference.shape:
+      raise errors.InputError(f'initial_state has a leaf of shape {np.shape(value)} where the '
+                              f'run needs {reference.shape} (one entry per seed).')
+    return multihost.to_device(np.asarray(value), reference.sharding)
+  return jax.tree.map(place, multihost.to_host(state), like)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> TrainResult:

@@ -1,0 +1,219 @@
+"""Stage ``error_barrier``: linear mode connectivity of children spawned at step t*, measured on
+the hardest, the easiest and random training examples.
+
+One parent network (``parent_seed``) trains to the last spawn step, checkpointing every spawn
+step t*. From each t*, two children start from the parent's full state (weights, BatchNorm
+statistics, optimizer momentum and step, so the learning-rate schedule carries on) and train to
+the end of the budget with independent data orders and augmentations (``child_seeds``). Along
+the straight line α w + (1 − α) w′ between them, each network's BatchNorm statistics are
+recomputed from ``bn_batches`` batches of training images (:func:`datadiet.dynamics.lmc.
+recompute_batch_stats`, the children's own statistics included, so every α is measured the
+same way), and its training error and mean loss are measured on three sets of
+``num_examples`` training examples: the highest scores, the lowest scores and a random draw
+(labels as trained on). The barrier is ``max_α err(α) − (α err(1) + (1 − α) err(0))``, with the
+α = ½ proxy beside it; the same on the loss (the *loss barrier*) still separates the subsets
+when a small network fits all of them and the error barrier is 0 throughout.
+
+The paper's finding: the barrier vanishes at an earlier t* on the easy examples than on the
+hard ones. Outputs: ``error_barrier/spawn_<t>/`` (the children's run and ``errors.json``), and
+in the workdir ``error_barrier.csv`` (one row per t* × subset), ``error_barrier.json`` (with the
+error and loss along α), ``error_barrier.png`` and ``error_barrier.md``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from datadiet import errors, models, multihost
+from datadiet.dynamics import lmc
+from datadiet.scores import softmax_cross_entropy
+from datadiet.stages import artifacts, pretrain_and_score
+from datadiet.stages.context import Context, write_json_atomic
+from datadiet.train import checkpoints, loop, optim
+
+NAME = 'error_barrier'
+SUBSETS = ('highest', 'lowest', 'random')
+
+
+def check(ctx: Context, num_train: int) -> None:
+  """Raises an InputError for an analysis this config cannot run."""
+  config, analysis = ctx.config, ctx.config.error_barrier
+  total = optim.total_steps(config, num_train)
+  if not analysis.spawn_steps or any(not 0 <= t < total for t in analysis.spawn_steps):
+    raise errors.InputError(f'error_barrier.spawn_steps {list(analysis.spawn_steps)} must be '
+                            f'non-empty and in [0, {total}) (the run trains {total} steps).')
+  if len(set(analysis.child_seeds)) != 2:
+    raise errors.InputError(f'error_barrier.child_seeds must be two different seeds, got '
+                            f'{list(analysis.child_seeds)}.')
+  if not 0 < analysis.num_examples <= num_train:
+    raise errors.InputError(f'error_barrier.num_examples must be in [1, {num_train}], got '
+                            f'{analysis.num_examples}.')
+  if analysis.bn_batches < 1:
+    raise errors.InputError('error_barrier.bn_batches must be at least 1.')
+  try:
+    lmc.error_barrier(analysis.alphas, np.zeros(len(analysis.alphas)))
+  except ValueError as e:
+    raise errors.InputError(f'error_barrier.alphas: {e}') from e
+  pretrain_and_score.check_computed(ctx, NAME, analysis.score, analysis.step)
+
+
+def example_subsets(ctx: Context) -> dict[str, np.ndarray]:
+  """Positions of the ``num_examples`` highest-score, lowest-score and random examples."""
+  analysis = ctx.config.error_barrier
+  scores = ctx.mean_score(analysis.score, analysis.step)
+  hardest_first = np.argsort(-scores, kind='stable')
+  n = analysis.num_examples
+  rng = np.random.default_rng(analysis.subset_seed)
+  return {'highest': np.sort(hardest_first[:n]), 'lowest': np.sort(hardest_first[-n:]),
+          'random': np.sort(rng.permutation(len(scores))[:n])}
+
+
+def _bn_images(ctx: Context) -> list[np.ndarray]:
+  """Fixed batches of normalised (un-augmented) training images for BatchNorm statistics."""
+  analysis, images = ctx.config.error_barrier, ctx.normalized_train_images
+  count = min(len(images), analysis.bn_batches * ctx.config.batch_size)
+  chosen = np.random.default_rng(analysis.subset_seed + 1).permutation(len(images))[:count]
+  return np.array_split(images[np.sort(chosen)], analysis.bn_batches)
+
+
+def along_line(ctx: Context, params: list, batch_stats: list,
+               subsets: dict[str, np.ndarray]) -> dict[str, dict[str, list[float]]]:
+  """Training error and mean loss on each subset of every network ``α·params[0] + (1 − α)·
+  params[1]`` for α in the config's grid: ``{subset: {'error': [...], 'loss': [...]}}``."""
+  config = ctx.config
+  # Statistics are recomputed outside the training mesh: the model normalises per batch.
+  model = models.get_model(config.model, num_classes=ctx.data.num_classes)
+
+  @jax.jit
+  def wrong_and_loss(p, s, images, labels):
+    logits = model.apply({'params': p, 'batch_stats': s}, images, train=False)
+    return (jnp.sum(jnp.argmax(logits, -1) != labels),
+            jnp.sum(softmax_cross_entropy(logits, labels)))
+
+  bn_images = _bn_images(ctx)
+  out = {name: {'error': [], 'loss': []} for name in subsets}
+  for alpha in config.error_barrier.alphas:
+    mixed = lmc.interpolate(params[0], params[1], float(alpha))
+    stats = batch_stats[0]
+    if jax.tree.leaves(stats):  # Models without BatchNorm have nothing to recompute.
+      stats = lmc.recompute_batch_stats(model, mixed, stats, bn_images)
+    for name, positions in subsets.items():
+      wrong = loss = 0.0
+      for start in range(0, len(positions), config.eval_batch_size):
+        chunk = positions[start:start + config.eval_batch_size]
+        chunk_wrong, chunk_loss = wrong_and_loss(mixed, stats, ctx.normalized_train_images[chunk],
+                                                 ctx.train_labels[chunk])
+        wrong, loss = wrong + float(chunk_wrong), loss + float(chunk_loss)
+      out[name]['error'].append(wrong / len(positions))
+      out[name]['loss'].append(loss / len(positions))
+  return out
+
+
+def _children(ctx: Context, spawn_step: int) -> dict:
+  """Trains (or resumes) the two children spawned at ``spawn_step``; returns their errors."""
+  analysis = ctx.config.error_barrier
+  directory = ctx.workdir / NAME / f'spawn_{spawn_step}'
+  errors_path = directory / 'errors.json'
+  if errors_path.exists():
+    return json.loads(errors_path.read_text())
+  parent = loop.setup(ctx.config, ctx.data, [analysis.parent_seed])
+  parent_state = checkpoints.restore(
+      checkpoints.manager(ctx.workdir / NAME / 'parent' / 'checkpoints'), spawn_step,
+      parent.state)
+  twins = jax.tree.map(lambda x: np.concatenate([x, x]), multihost.to_host(parent_state))
+  result = loop.train_ensemble(ctx.config, directory, ctx.data, seeds=list(analysis.child_seeds),
+                               labels=ctx.train_labels, initial_state=twins)
+  host = multihost.to_host(result.state)
+  unstack = lambda tree: [jax.tree.map(lambda x, k=k: x[k], tree) for k in range(2)]  # noqa: E731
+  subsets = example_subsets(ctx)
+  along = along_line(ctx, unstack(host.params), unstack(host.batch_stats), subsets)
+  alphas = [float(a) for a in analysis.alphas]
+  record = dict(spawn_step=spawn_step, seeds=list(analysis.child_seeds), alphas=alphas,
+                child_test_accuracy=result.test['accuracy'].tolist(), subsets={})
+  for name, curves in along.items():
+    record['subsets'][name] = dict(
+        errors=curves['error'], losses=curves['loss'],
+        barrier=lmc.error_barrier(alphas, curves['error']),
+        barrier_at_half=_at_half(alphas, curves['error']),
+        loss_barrier=lmc.error_barrier(alphas, curves['loss']),
+        loss_barrier_at_half=_at_half(alphas, curves['loss']))
+  write_json_atomic(errors_path, record)
+  return record
+
+
+def _at_half(alphas: list[float], values: list[float]) -> float | None:
+  """The α = ½ proxy: ``v(½) − (v(0) + v(1)) / 2`` (``None`` if ½ is not on the grid)."""
+  at = dict(zip(alphas, values))
+  return at[0.5] - (at[0.0] + at[1.0]) / 2 if 0.5 in at else None
+
+
+def error_barrier(ctx: Context) -> None:
+  """The stage: parent, children at every spawn step, barriers, table, plot and section."""
+  analysis = ctx.config.error_barrier
+  spawn_steps = sorted(set(analysis.spawn_steps))
+  loop.train_ensemble(ctx.config, ctx.workdir / NAME / 'parent', ctx.data,
+                      seeds=[analysis.parent_seed], labels=ctx.train_labels,
+                      checkpoint_steps=tuple(spawn_steps), stop_step=max(max(spawn_steps), 1))
+  records = [_children(ctx, t) for t in spawn_steps]
+  rows = [dict(spawn_step=r['spawn_step'], subset=name, num_examples=analysis.num_examples,
+               barrier=s['barrier'], barrier_at_half=s['barrier_at_half'],
+               error_child_0=s['errors'][r['alphas'].index(1.0)],
+               error_child_1=s['errors'][r['alphas'].index(0.0)],
+               loss_barrier=s['loss_barrier'], loss_barrier_at_half=s['loss_barrier_at_half'])
+          for r in records for name, s in r['subsets'].items()]
+  artifacts.write_csv(ctx.workdir / f'{NAME}.csv', rows)
+  write_json_atomic(ctx.workdir / f'{NAME}.json', records)
+  _plot(records, ctx.workdir / f'{NAME}.png')
+  _markdown(ctx, rows)
+
+
+def _plot(records: list[dict], path) -> None:
+  fig, (left, middle, right) = artifacts.subplots(1, 3, figsize=(15, 3.8))
+  steps = [r['spawn_step'] for r in records]
+  for ax, key, label in ((left, 'barrier', 'error barrier'),
+                         (middle, 'loss_barrier', 'loss barrier')):
+    for name in SUBSETS:
+      line, = ax.plot(steps, [r['subsets'][name][key] for r in records], marker='o',
+                      label=f'{name} scores')
+      if records[0]['subsets'][name][f'{key}_at_half'] is not None:
+        ax.plot(steps, [r['subsets'][name][f'{key}_at_half'] for r in records],
+                linestyle='--', color=line.get_color())
+    ax.set_xscale('symlog', linthresh=max(1, min([s for s in steps if s > 0] or [1])))
+    ax.set_xlabel('spawn step t*')
+    ax.set_ylabel(label)
+    ax.set_title('solid: max over α, dashed: α = ½', fontsize=8)
+    ax.legend(fontsize=7)
+  for record in records:
+    right.plot(record['alphas'], record['subsets']['highest']['losses'], marker='.',
+               label=f't* = {record["spawn_step"]}')
+  right.set_xlabel('α (0: one child, 1: the other)')
+  right.set_ylabel('loss on the highest-score examples')
+  right.legend(fontsize=7)
+  artifacts.save_figure(fig, path)
+
+
+def _markdown(ctx: Context, rows: list[dict]) -> None:
+  analysis = ctx.config.error_barrier
+  step = analysis.step if analysis.step is not None else max(ctx.config.score_steps)
+  def fmt(v):
+    return 'n/a' if v is None else f'{v:.4f}'
+  lines = ['## Error barriers between children spawned at step t*', '',
+           f'Children of parent seed {analysis.parent_seed} spawned at each t* trained to step '
+           f'{optim.total_steps(ctx.config, len(ctx.data.train["label"]))} with seeds '
+           f'{list(analysis.child_seeds)}; training error and loss on the {analysis.num_examples} '
+           f'highest / lowest {analysis.score}@{step} and random examples along '
+           f'α ∈ {list(analysis.alphas)}, BatchNorm statistics recomputed for every α from '
+           f'{analysis.bn_batches} training batches.', '',
+           '| t* | subset | error barrier (max over α) | at α = ½ | error of child 0 | '
+           'error of child 1 | loss barrier | at α = ½ |', '|---:|---|---:|---:|---:|---:|---:|---:|']
+  lines += [f'| {r["spawn_step"]} | {r["subset"]} | {fmt(r["barrier"])} | '
+            f'{fmt(r["barrier_at_half"])} | {fmt(r["error_child_0"])} | '
+            f'{fmt(r["error_child_1"])} | {fmt(r["loss_barrier"])} | '
+            f'{fmt(r["loss_barrier_at_half"])} |' for r in rows]
+  lines += ['', f'![error barrier]({NAME}.png)']
+  artifacts.write_markdown_section(ctx.workdir, NAME, lines)
+

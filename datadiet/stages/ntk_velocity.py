@@ -1,0 +1,171 @@
+"""Stage ``ntk_velocity``: how fast the kernel of easy and hard examples moves during training.
+
+The paper's "stable representation subspaces": sort the training examples by a score
+(ascending: easiest first), cut the ranking into blocks of ``block_size`` contiguous examples,
+and follow each block's empirical NTK Gram submatrix (logit-trace kernel, see
+:mod:`datadiet.dynamics.ntk`) over the checkpoints of one network (``seed``, trained on the
+run's labels, checkpoints at ``checkpoint_steps`` — the paper's are one epoch apart). A block's
+velocity between consecutive checkpoints is the cosine distance of its Gram matrices. Computing
+all N/B blocks is rarely affordable, so ``num_blocks`` blocks evenly spaced along the ranking are
+followed (the first holds the lowest scores, the last the highest).
+
+The paper's finding: velocity grows with the score at every epoch (the kernel of easy examples
+settles first); with label noise it falls again for the very highest scores (the noisy labels).
+Every level in ``label_noise_fractions`` is its own experiment (its own scores and network).
+
+Gram matrices are computed in evaluation mode (BatchNorm with the checkpoint's running
+statistics) and saved per checkpoint as ``ntk_velocity/gram@<step>.npz`` (resumable). Outputs in
+the workdir: ``ntk_velocity.csv`` / ``.json`` (one row per noise level × consecutive checkpoint
+pair × block), ``ntk_velocity.png`` (velocity against score rank, one line per checkpoint pair,
+one panel per noise level) and ``ntk_velocity.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import numpy as np
+
+from datadiet import errors, models, multihost
+from datadiet.data import noise
+from datadiet.dynamics import ntk
+from datadiet.score_files import write_npz_atomic
+from datadiet.stages import artifacts, pretrain_and_score
+from datadiet.stages.context import Context, write_json_atomic
+from datadiet.train import checkpoints, loop, optim
+
+NAME = 'ntk_velocity'
+
+
+def check(ctx: Context, num_train: int) -> None:
+  """Raises an InputError for an analysis this config cannot run."""
+  analysis = ctx.config.ntk_velocity
+  total = optim.total_steps(ctx.config, num_train)
+  steps = sorted(set(analysis.checkpoint_steps))
+  if len(steps) < 2 or steps[0] < 0 or steps[-1] > total:
+    raise errors.InputError(f'ntk_velocity.checkpoint_steps {list(analysis.checkpoint_steps)} '
+                            f'must hold at least two steps in [0, {total}].')
+  if analysis.block_size < 1 or analysis.num_blocks < 1 or (
+      analysis.block_size * analysis.num_blocks > num_train):
+    raise errors.InputError(
+        f'ntk_velocity: {analysis.num_blocks} blocks of {analysis.block_size} examples need '
+        f'{analysis.num_blocks * analysis.block_size}, but the training set has {num_train}.')
+  if analysis.method not in ntk.METHODS:
+    raise errors.InputError(f'Unknown ntk_velocity.method {analysis.method!r}; valid: '
+                            f'{", ".join(ntk.METHODS)}.')
+  for fraction in analysis.label_noise_fractions:
+    noise.check_fraction(fraction)
+  pretrain_and_score.check_computed(ctx, NAME, analysis.score, analysis.step)
+
+
+def blocks(scores: np.ndarray, block_size: int, num_blocks: int) -> np.ndarray:
+  """``(num_blocks, block_size)`` positions: contiguous runs of the ascending ranking, starting
+  at evenly spaced ranks from the lowest score to the highest."""
+  order = np.argsort(scores, kind='stable')
+  starts = np.round(np.linspace(0, len(scores) - block_size, num_blocks)).astype(int)
+  return np.stack([order[s:s + block_size] for s in starts])
+
+
+def _grams(ctx: Context, step: int, block_positions: np.ndarray) -> np.ndarray:
+  """The ``(num_blocks, B, B)`` Gram matrices at one checkpoint (computed once, then read)."""
+  path = ctx.workdir / NAME / f'gram@{step}.npz'
+  if path.exists():
+    with np.load(path) as saved:
+      return saved['gram']
+  analysis = ctx.config.ntk_velocity
+  run = loop.setup(ctx.config, ctx.data, [analysis.seed])
+  state = checkpoints.restore(checkpoints.manager(ctx.workdir / NAME / 'run' / 'checkpoints'),
+                              step, run.state)
+  host = multihost.to_host(state)
+  params = jax.tree.map(lambda x: x[0], host.params)
+  batch_stats = jax.tree.map(lambda x: x[0], host.batch_stats)
+  model = models.get_model(ctx.config.model, num_classes=ctx.data.num_classes)
+  logits_fn = lambda p, x: model.apply({'params': p, 'batch_stats': batch_stats}, x,  # noqa: E731
+                                       train=False)
+  gram_fn = jax.jit(functools.partial(
+      ntk.block_gram, logits_fn, method=analysis.method, chunk_size=analysis.chunk_size,
+      max_jacobian_bytes=int(analysis.max_jacobian_mb * 2**20)))
+  images = ctx.normalized_train_images
+  grams = np.stack([np.asarray(gram_fn(params, images[block])) for block in block_positions])
+  write_npz_atomic(path, gram=grams, positions=block_positions, step=np.array(step))
+  return grams
+
+
+def run_one_noise_level(ctx: Context) -> list[dict]:
+  """Scores (if needed), trains the tracked network, and returns one row per checkpoint pair ×
+  block."""
+  pretrain_and_score.ensure_scored(ctx)
+  analysis = ctx.config.ntk_velocity
+  steps = sorted(set(analysis.checkpoint_steps))
+  loop.train_ensemble(ctx.config, ctx.workdir / NAME / 'run', ctx.data, seeds=[analysis.seed],
+                      labels=ctx.train_labels, checkpoint_steps=tuple(steps),
+                      stop_step=max(steps))
+  scores = ctx.mean_score(analysis.score, analysis.step)
+  block_positions = blocks(scores, analysis.block_size, analysis.num_blocks)
+  rank_of = np.empty(len(scores), int)
+  rank_of[np.argsort(scores, kind='stable')] = np.arange(len(scores))
+  _, is_noisy = ctx.noise
+  grams = {step: _grams(ctx, step, block_positions) for step in steps}
+  velocity = jax.jit(jax.vmap(ntk.velocity))
+  rows = []
+  for before, after in zip(steps, steps[1:]):
+    moved = np.asarray(velocity(grams[before], grams[after]))
+    for b, block in enumerate(block_positions):
+      rows.append(dict(label_noise=ctx.config.label_noise_fraction, from_step=before,
+                       to_step=after, block=b, first_rank=int(rank_of[block].min()),
+                       rank_fraction=float((rank_of[block].mean() + 0.5) / len(scores)),
+                       mean_score=float(scores[block].mean()),
+                       noisy_fraction=float(is_noisy[block].mean()),
+                       velocity=float(moved[b])))
+  return rows
+
+
+def ntk_velocity(ctx: Context) -> None:
+  """The stage: every noise level's velocities, then the table, plot and summary section."""
+  rows = []
+  for fraction in ctx.config.ntk_velocity.label_noise_fractions:
+    rows += run_one_noise_level(ctx.with_label_noise(fraction))
+  artifacts.write_csv(ctx.workdir / f'{NAME}.csv', rows)
+  write_json_atomic(ctx.workdir / f'{NAME}.json', rows)
+  _plot(rows, ctx.workdir / f'{NAME}.png')
+  _markdown(ctx, rows)
+
+
+def _plot(rows: list[dict], path) -> None:
+  levels = sorted({r['label_noise'] for r in rows})
+  fig, axes = artifacts.subplots(1, len(levels), figsize=(5 * len(levels), 3.8), squeeze=False,
+                                 sharey=True)
+  for ax, level in zip(axes.flat, levels):
+    mine = [r for r in rows if r['label_noise'] == level]
+    for pair in sorted({(r['from_step'], r['to_step']) for r in mine}):
+      curve = sorted((r['rank_fraction'], r['velocity']) for r in mine
+                     if (r['from_step'], r['to_step']) == pair)
+      ax.plot(*zip(*curve), marker='.', label=f'steps {pair[0]}→{pair[1]}')
+    ax.set_title(f'label noise {level:g}', fontsize=9)
+    ax.set_xlabel('score rank of the block (0: lowest, 1: highest)')
+    ax.legend(fontsize=6)
+  axes.flat[0].set_ylabel('kernel velocity (cosine distance)')
+  artifacts.save_figure(fig, path)
+
+
+def _markdown(ctx: Context, rows: list[dict]) -> None:
+  analysis = ctx.config.ntk_velocity
+  step = analysis.step if analysis.step is not None else max(ctx.config.score_steps)
+  lines = ['## NTK velocity by score rank', '',
+           f'{analysis.num_blocks} blocks of {analysis.block_size} consecutive examples in the '
+           f'{analysis.score}@{step} ranking; cosine distance of each block\'s logit-trace NTK '
+           f'Gram matrix between consecutive checkpoints of seed {analysis.seed}. Columns: '
+           'the blocks, from the lowest scores to the highest.', '']
+  levels = sorted({r['label_noise'] for r in rows})
+  num_blocks = analysis.num_blocks
+  lines += ['| label noise | steps | ' + ' | '.join(str(b) for b in range(num_blocks)) + ' |',
+            '|---:|---|' + '---:|' * num_blocks]
+  for level in levels:
+    for pair in sorted({(r['from_step'], r['to_step']) for r in rows if r['label_noise'] == level}):
+      values = [r['velocity'] for r in sorted(rows, key=lambda r: r['block'])
+                if r['label_noise'] == level and (r['from_step'], r['to_step']) == pair]
+      lines.append(f'| {level:g} | {pair[0]}→{pair[1]} | '
+                   + ' | '.join(f'{v:.3f}' for v in values) + ' |')
+  lines += ['', f'![NTK velocity]({NAME}.png)']
+  artifacts.write_markdown_section(ctx.workdir, NAME, lines)

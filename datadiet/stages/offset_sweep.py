@@ -1,0 +1,224 @@
+"""Stage ``offset_sweep``: slide a fixed-size kept window from the hardest examples to the easiest.
+
+The paper's offset experiment (its Figure 5-style sweep): rank the training examples by a score,
+keep a window of ``fraction_kept`` of them that starts after dropping the ``offset`` hardest,
+retrain fresh models on the window, and plot accuracy against the offset — with clean labels and
+with label noise, where the best window drops more of the hardest (the noisy labels score high).
+
+The offset must be chosen without looking at the test set, so a validation split of
+``validation_fraction`` of the training set is held out first (by ``validation_seed``, the same
+examples at every noise level): windows are cut from the remaining pool, the retrained models
+are evaluated on both splits, and the offset with the best mean validation accuracy is the one
+reported, next to its test accuracy. Validation labels are the run's training labels — noisy
+where the run's are, as a practitioner's held-out data would be. The scores come from the run's
+scoring models, which trained on the whole training set (the held-out examples included); the
+retrained models never see a validation example.
+
+Every label-noise level in ``label_noise_fractions`` is its own experiment (its own pretraining
+and scores; see :meth:`Context.with_label_noise`). Outputs in the run's workdir:
+``offset_sweep.csv`` / ``.json`` (one row per noise level × window × seed), ``offset_sweep_best
+.json`` (per noise level: the offset chosen on validation, its test accuracy, and the offset the
+test set would have picked), ``offset_sweep.png`` and ``offset_sweep.md`` (added to
+``summary.md``).
+"""
+
+from __future__ import annotations
+
+import json
+
+import ml_collections
+import numpy as np
+
+from datadiet import errors, pruning
+from datadiet.data import noise
+from datadiet.stages import artifacts, pretrain_and_score
+from datadiet.stages.context import Context, write_json_atomic
+from datadiet.train import loop
+
+NAME = 'offset_sweep'
+RANDOM = 'random'
+
+
+def check(ctx: Context, num_train: int) -> None:
+  """Raises an InputError for a sweep this config cannot run (``ctx`` may be a planning one)."""
+  config, sweep = ctx.config, ctx.config.offset_sweep
+  if not 0.0 < sweep.validation_fraction < 1.0:
+    raise errors.InputError(f'offset_sweep.validation_fraction must be in (0, 1), got '
+                            f'{sweep.validation_fraction}.')
+  if not sweep.offsets:
+    raise errors.InputError('offset_sweep.offsets is empty; give at least one offset.')
+  pool = num_train - validation_size(config, num_train)
+  size = window_size(config, pool)
+  for offset in sweep.offsets:
+    if offset < 0 or offset_count(offset, pool) + size > pool:
+      raise errors.InputError(
+          f'offset_sweep: offset {offset} + fraction_kept {sweep.fraction_kept} runs past the '
+          f'{pool} examples outside the validation split; offsets must be in [0, '
+          f'{1 - sweep.fraction_kept:g}].')
+  for fraction in sweep.label_noise_fractions:
+    noise.check_fraction(fraction)
+  pretrain_and_score.check_computed(ctx, NAME, sweep.score, sweep.step)
+
+
+def validation_size(config: ml_collections.ConfigDict, num_train: int) -> int:
+  return int(round(config.offset_sweep.validation_fraction * num_train))
+
+
+def window_size(config: ml_collections.ConfigDict, pool_size: int) -> int:
+  """Examples in every window (``fraction_kept`` of the pool)."""
+  return pruning.keep_size(pool_size, 1.0 - config.offset_sweep.fraction_kept)
+
+
+def offset_count(offset: float, pool_size: int) -> int:
+  """The number of hardest examples an offset (a fraction of the pool) drops."""
+  return int(round(offset * pool_size))
+
+
+def split_validation(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+  """``(pool, validation)`` positions into the training split, both sorted."""
+  num = len(ctx.data.train['label'])
+  rng = np.random.default_rng(ctx.config.offset_sweep.validation_seed)
+  validation = np.sort(rng.permutation(num)[:validation_size(ctx.config, num)])
+  return np.setdiff1d(np.arange(num), validation), validation
+
+
+def windows(ctx: Context) -> list[dict]:
+  """Every window to retrain on: one per offset, then (optionally) a random one of equal size."""
+  sweep = ctx.config.offset_sweep
+  pool, _ = split_validation(ctx)
+  size = window_size(ctx.config, len(pool))
+  plan = [dict(name=f'offset-{offset:g}', window='offset', offset_fraction=float(offset),
+               offset=offset_count(offset, len(pool)), size=size) for offset in sweep.offsets]
+  if sweep.random_window:
+    plan.append(dict(name=RANDOM, window=RANDOM, offset_fraction=None, offset=None, size=size))
+  return plan
+
+
+def _positions(ctx: Context, window: dict, pool: np.ndarray) -> np.ndarray:
+  if window['window'] == RANDOM:
+    return pool[pruning.random_subset(len(pool), window['size'], ctx.config.prune_seed)]
+  scores = ctx.mean_score(ctx.config.offset_sweep.score, ctx.config.offset_sweep.step)[pool]
+  return pool[pruning.keep_hardest(scores, window['size'], offset=window['offset'])]
+
+
+def run_one_noise_level(ctx: Context) -> list[dict]:
+  """Pretrains and scores ``ctx`` if needed, retrains on every window; rows per window × seed."""
+  pretrain_and_score.ensure_scored(ctx)
+  pool, validation = split_validation(ctx)
+  validation_split = {'image': ctx.data.train['image'][validation],
+                      'label': ctx.train_labels[validation]}
+  model = ctx.config.retrain_model or ctx.config.model
+  rows = []
+  for window in windows(ctx):
+    result_path = ctx.workdir / NAME / window['name'] / 'result.json'
+    if not result_path.exists():
+      result = loop.train_ensemble(
+          ctx.config, result_path.parent, ctx.data, seeds=list(ctx.config.retrain_seeds),
+          keep_positions=_positions(ctx, window, pool), labels=ctx.train_labels,
+          model_name=model, eval_splits={'validation': validation_split})
+      write_json_atomic(result_path, dict(
+          window, model=model, seeds=result.seeds, steps=result.num_steps,
+          validation_accuracy=result.evaluations['validation']['accuracy'].tolist(),
+          test_accuracy=result.test['accuracy'].tolist()))
+    result = json.loads(result_path.read_text())
+    for seed, validation_accuracy, test_accuracy in zip(
+        result['seeds'], result['validation_accuracy'], result['test_accuracy']):
+      rows.append(dict(label_noise=ctx.config.label_noise_fraction, window=result['window'],
+                       offset_fraction=result['offset_fraction'], offset=result['offset'],
+                       size=result['size'], model=model, seed=seed, steps=result['steps'],
+                       validation_accuracy=validation_accuracy, test_accuracy=test_accuracy))
+  return rows
+
+
+def best_offsets(rows: list[dict]) -> dict[str, dict]:
+  """Per noise level: the offset with the best mean validation accuracy (the choice), and the
+  one with the best mean test accuracy (what peeking at the test set would pick)."""
+  best = {}
+  for level in sorted({r['label_noise'] for r in rows}):
+    mine = [r for r in rows if r['label_noise'] == level and r['window'] == 'offset']
+    offsets = sorted({r['offset_fraction'] for r in mine})
+    mean = lambda key, o: float(np.mean([r[key] for r in mine if r['offset_fraction'] == o]))  # noqa: E731
+    chosen = max(offsets, key=lambda o: (mean('validation_accuracy', o), -o))
+    peeked = max(offsets, key=lambda o: (mean('test_accuracy', o), -o))
+    random_rows = [r['test_accuracy'] for r in rows
+                   if r['label_noise'] == level and r['window'] == RANDOM]
+    best[f'{level:g}'] = dict(
+        label_noise=level, chosen_offset_fraction=chosen,
+        chosen_offset=next(r['offset'] for r in mine if r['offset_fraction'] == chosen),
+        chosen_validation_accuracy=mean('validation_accuracy', chosen),
+        chosen_test_accuracy=mean('test_accuracy', chosen),
+        test_best_offset_fraction=peeked, test_best_accuracy=mean('test_accuracy', peeked),
+        hardest_window_test_accuracy=mean('test_accuracy', offsets[0]),
+        random_window_test_accuracy=float(np.mean(random_rows)) if random_rows else None)
+  return best
+
+
+def offset_sweep(ctx: Context) -> None:
+  """The stage: every noise level's sweep, then the combined tables, plot and summary section."""
+  rows = []
+  for fraction in ctx.config.offset_sweep.label_noise_fractions:
+    rows += run_one_noise_level(ctx.with_label_noise(fraction))
+  best = best_offsets(rows)
+  artifacts.write_csv(ctx.workdir / f'{NAME}.csv', rows)
+  write_json_atomic(ctx.workdir / f'{NAME}.json', rows)
+  write_json_atomic(ctx.workdir / f'{NAME}_best.json', best)
+  _plot(rows, best, ctx.workdir / f'{NAME}.png')
+  _markdown(ctx, rows, best)
+
+
+def _plot(rows: list[dict], best: dict, path) -> None:
+  fig, ax = artifacts.subplots(figsize=(6, 4))
+  for level, choice in best.items():
+    mine = [r for r in rows if f'{r["label_noise"]:g}' == level and r['window'] == 'offset']
+    offsets = sorted({r['offset_fraction'] for r in mine})
+    def accuracies(key, rows=mine):
+      return [[r[key] for r in rows if r['offset_fraction'] == o] for o in offsets]
+    test, validation = accuracies('test_accuracy'), accuracies('validation_accuracy')
+    line, = ax.plot(offsets, [np.mean(a) for a in test], marker='o',
+                    label=f'test, label noise {level}')
+    color = line.get_color()
+    ax.fill_between(offsets, [min(a) for a in test], [max(a) for a in test], color=color,
+                    alpha=0.2)
+    ax.plot(offsets, [np.mean(a) for a in validation], linestyle='--', color=color,
+            label=f'validation, label noise {level}')
+    ax.plot([choice['chosen_offset_fraction']], [choice['chosen_test_accuracy']], marker='*',
+            markersize=14, color=color, linestyle='none')
+    if choice['random_window_test_accuracy'] is not None:
+      ax.axhline(choice['random_window_test_accuracy'], color=color, linestyle=':',
+                 label=f'random window, label noise {level}')
+  ax.set_xlabel('offset: fraction of the hardest examples dropped before the window')
+  ax.set_ylabel('accuracy')
+  ax.set_title('kept window slides from the hardest (left) to the easiest (right); '
+               '★ = chosen on validation', fontsize=8)
+  ax.legend(fontsize=6)
+  artifacts.save_figure(fig, path)
+
+
+def _markdown(ctx: Context, rows: list[dict], best: dict) -> None:
+  sweep = ctx.config.offset_sweep
+  lines = ['## Offset sweep', '',
+           f'Windows keeping {sweep.fraction_kept:g} of the training pool (after holding out '
+           f'{sweep.validation_fraction:g} for validation), ranked by '
+           f'{sweep.score}@{sweep.step if sweep.step is not None else max(ctx.config.score_steps)}'
+           f', starting after the `offset` hardest; mean over retraining seeds '
+           f'{list(ctx.config.retrain_seeds)}.', '',
+           '| label noise | offset (fraction) | hardest dropped | validation acc. | '
+           'test acc. |', '|---:|---:|---:|---:|---:|']
+  keys = sorted({(r['label_noise'], r['window'], r['offset_fraction'] or 0.0, r['offset'])
+                 for r in rows}, key=lambda k: (k[0], k[1] == RANDOM, k[2]))
+  for level, window, fraction, offset in keys:
+    mine = [r for r in rows if (r['label_noise'], r['window'], r['offset']) ==
+            (level, window, offset)]
+    label = 'random window' if window == RANDOM else f'{fraction:g}'
+    lines.append(f'| {level:g} | {label} | {"—" if offset is None else offset} | '
+                 f'{np.mean([r["validation_accuracy"] for r in mine]):.4f} | '
+                 f'{np.mean([r["test_accuracy"] for r in mine]):.4f} |')
+  lines += ['', '| label noise | offset chosen on validation | its test acc. | '
+            'best offset by test (peeking) | its test acc. | hardest window test acc. |',
+            '|---:|---:|---:|---:|---:|---:|']
+  for level, b in best.items():
+    lines.append(f'| {level} | {b["chosen_offset_fraction"]:g} ({b["chosen_offset"]} dropped) | '
+                 f'{b["chosen_test_accuracy"]:.4f} | {b["test_best_offset_fraction"]:g} | '
+                 f'{b["test_best_accuracy"]:.4f} | {b["hardest_window_test_accuracy"]:.4f} |')
+  lines += ['', f'![offset sweep]({NAME}.png)']
+  artifacts.write_markdown_section(ctx.workdir, NAME, lines)
