@@ -1,0 +1,47 @@
+"""Error barriers on CIFAR-10: when do children spawned from one parent stay linearly connected on
+the hardest, the easiest and random examples?
+
+CPU scale (the default, ≈ 25 minutes on 2 CPU cores, on the shared JPEG copy):
+
+  python launch.py --config configs/error_barrier.py --workdir /tmp/datadiet_error_barrier
+
+The small CNN trained for 782 steps (2 epochs); 2 scoring seeds give EL2N after 1 epoch; children
+of one parent spawned at steps 0, 25, 100, 250 and 500 train to step 782; error and loss along
+α ∈ {0, ¼, ½, ¾, 1} on the 1,000 highest-EL2N, 1,000 lowest-EL2N and 1,000 random training
+images, BatchNorm statistics recomputed from 20 batches of 128 training images for every α.
+
+The paper's setting (a GPU/TPU job: ResNet18, 78,000 steps, t* up to epoch 40):
+
+  python launch.py --config configs/error_barrier.py:paper --workdir /tmp/error_barrier_r18 \
+      --config.data_dir=$HOME/tensorflow_datasets
+"""
+
+import ml_collections
+
+from configs import cifar10_cpu, cifar10_resnet18
+
+SETTINGS = ('cpu', 'paper')
+
+
+def get_config(setting: str = 'cpu') -> ml_collections.ConfigDict:
+  if setting not in SETTINGS:
+    raise ValueError(f'Unknown setting {setting!r}; valid: {", ".join(SETTINGS)}.')
+  if setting == 'cpu':
+    config = cifar10_cpu.get_config()
+    config.budget = 782
+    config.checkpoint_every_steps = 0
+    config.seeds = (0, 1)
+    config.score_steps = (391,)
+    config.error_barrier.spawn_steps = (0, 25, 100, 250, 500)
+  else:
+    config = cifar10_resnet18.get_config()
+    config.seeds = (0, 1, 2, 3)
+    config.score_steps = (7_800,)  # Epoch 20.
+    # Epochs 0, 1, 2, 5, 10, 20, 40 (391 steps each).
+    config.error_barrier.spawn_steps = (0, 391, 782, 1_955, 3_910, 7_820, 15_640)
+  config.stages = ('pretrain', 'score', 'error_barrier', 'report')
+  config.scores = ('el2n',)
+  config.prune_by = ('el2n',)
+  config.error_barrier.num_examples = 1000
+  config.error_barrier.bn_batches = 20
+  return config
