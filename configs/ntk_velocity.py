@@ -5,13 +5,13 @@ CPU scale (the default, ≈ 20 minutes on 2 CPU cores, on the shared JPEG copy):
   python launch.py --config configs/ntk_velocity.py --workdir /tmp/datadiet_ntk_velocity
 
 The small CNN; 2 scoring seeds give EL2N after 1 epoch (step 391); one network trains 782 steps
-(2 epochs) with checkpoints every half epoch; 20 blocks of 100 consecutive examples along the
-EL2N ranking (lowest to highest) have their 100 × 100 logit-trace NTK Gram matrices compared
-between consecutive checkpoints; with clean labels and with 10% of the labels corrupted.
+(2 epochs) with checkpoints every half epoch; 10 blocks of 50 consecutive examples evenly spaced
+along the EL2N ranking (lowest to highest) have their 50 × 50 logit-trace NTK Gram matrices
+compared between consecutive checkpoints; with clean labels and with 10% of the labels corrupted.
 
-The paper's setting (a GPU/TPU job: ResNet18, EL2N at epoch 20, checkpoints every epoch for 10
-epochs; its Jacobian does not fit in memory, so the Gram matrices come from Jacobian-vector
-products):
+The paper's setting (a GPU/TPU job: ResNet18, EL2N at epoch 20, 25 blocks of 100, checkpoints
+every epoch for 10 epochs; a block's Jacobian, 45 GB, does not fit, so the Gram matrices come
+from Jacobian-vector products):
 
   python launch.py --config configs/ntk_velocity.py:paper --workdir /tmp/ntk_velocity_r18 \
       --config.data_dir=$HOME/tensorflow_datasets
@@ -34,16 +34,21 @@ def get_config(setting: str = 'cpu') -> ml_collections.ConfigDict:
     config.seeds = (0, 1)
     config.score_steps = (391,)
     config.ntk_velocity.checkpoint_steps = (0, 195, 391, 586, 782)
-    config.ntk_velocity.num_blocks = 20
+    # Blocks of 50 (the paper's are 100): a block's Gram matrix costs B·K single-image backward
+    # passes, one image at a time (chunk_size 1: on XLA:CPU a batch of per-image convolution
+    # gradients is a grouped convolution, 2× slower here).
+    config.ntk_velocity.block_size = 50
+    config.ntk_velocity.num_blocks = 10
+    config.ntk_velocity.chunk_size = 1
   else:
     config = cifar10_resnet18.get_config()
     config.seeds = (0, 1, 2, 3)
     config.score_steps = (7_800,)  # Epoch 20.
     config.ntk_velocity.checkpoint_steps = tuple(391 * epoch for epoch in range(11))
+    config.ntk_velocity.block_size = 100
     config.ntk_velocity.num_blocks = 25
   config.stages = ('pretrain', 'score', 'ntk_velocity', 'report')
   config.scores = ('el2n',)
   config.prune_by = ('el2n',)
-  config.ntk_velocity.block_size = 100
   config.ntk_velocity.label_noise_fractions = (0.0, 0.1)
   return config

@@ -28,7 +28,9 @@ def _tiny(**overrides):
       seeds=(0, 1), budget=30, score_steps=(0, 10), scores=('el2n', 'random'),
       prune_by=('el2n',), prune_methods=('keep_hardest', 'offset', 'random'),
       fractions_pruned=(0.5,), retrain_seeds=(100,), tensorboard=False, log_every_steps=10))
-  config.update(overrides)
+  config.error_barrier.spawn_steps = (0, 10)
+  config.ntk_velocity.checkpoint_steps = (0, 10, 30)
+  config.update_from_flattened_dict(overrides)  # 'offset_sweep.offsets' sets a nested field.
   return config
 
 
@@ -86,6 +88,32 @@ CONFIG_CASES = {
     'no retraining seeds': (dict(retrain_seeds=()), r'config.retrain_seeds is empty'),
     'image_folder path missing': (dict(dataset='image_folder:/no/such/dir'),
                                   r"image_folder: no directory at '/no/such/dir'"),
+    'offset window past the end': (
+        {'stages': ('pretrain', 'score', 'offset_sweep'), 'offset_sweep.offsets': (0.0, 0.7)},
+        r'offset_sweep: offset 0.7 \+ fraction_kept 0.4 runs past the 1294 examples outside the '
+        r'validation split; offsets must be in \[0, 0.6\]'),
+    'validation split of everything': (
+        {'stages': ('offset_sweep',), 'offset_sweep.validation_fraction': 1.0},
+        r'offset_sweep.validation_fraction must be in \(0, 1\), got 1.0'),
+    'noise level out of range': (
+        {'stages': ('offset_sweep',), 'offset_sweep.label_noise_fractions': (0.0, 1.2)},
+        r'label_noise_fraction must be in \[0, 1\), got 1.2'),
+    'spawn step beyond the budget': (
+        {'stages': ('error_barrier',), 'error_barrier.spawn_steps': (0, 30)},
+        r'error_barrier.spawn_steps \[0, 30\] must be non-empty and in \[0, 30\)'),
+    'α grid without both networks': (
+        {'stages': ('error_barrier',), 'error_barrier.alphas': (0.25, 0.5, 1.0)},
+        r'error_barrier.alphas: The α grid must include 0 and 1'),
+    'more NTK blocks than examples': (
+        {'stages': ('ntk_velocity',), 'ntk_velocity.block_size': 100,
+         'ntk_velocity.num_blocks': 20},
+        r'20 blocks of 100 examples need 2000, but the training set has 1438'),
+    'unknown NTK method': ({'stages': ('ntk_velocity',), 'ntk_velocity.method': 'exact'},
+                           r"Unknown ntk_velocity.method 'exact'; valid: auto, per_example"),
+    'analysis by a score never computed': (
+        {'stages': ('ntk_velocity',), 'ntk_velocity.score': 'grand'},
+        r'config.ntk_velocity ranks by grand at step 10, which this run does not compute; '
+        r'computed: el2n@0, el2n@10, random@0'),
 }
 
 

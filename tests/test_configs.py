@@ -8,8 +8,10 @@ import pytest
 import tensorflow_datasets as tfds
 
 from datadiet import experiment, jobs, models
-from datadiet.stages import prune
+from datadiet.stages import error_barrier, ntk_velocity, offset_sweep, prune
 from datadiet.stages.context import Context
+
+ANALYSES = (offset_sweep, error_barrier, ntk_velocity)
 
 CONFIGS = sorted(p.stem for p in (Path(__file__).parents[1] / 'configs').glob('*.py')
                  if p.stem != '__init__')
@@ -36,11 +38,26 @@ def test_config_is_consistent(name, tmp_path, write_image_folder):
   assert all(entry['step'] in steps for entry in plan if entry['step'] is not None)
 
 
+@pytest.mark.parametrize('name', [c.NAME for c in ANALYSES])
+@pytest.mark.parametrize('setting', ['cpu', 'paper'])
+def test_analysis_configs_fit_cifar10(name, setting):
+  """Both settings of every analysis config pass its checks on CIFAR-10's 50,000 images."""
+  config = importlib.import_module(f'configs.{name}').get_config(setting)
+  assert name in config.stages and config.job == 'pipeline'
+  analysis = next(c for c in ANALYSES if c.NAME == name)
+  analysis.check(Context(config, workdir=None), num_train=50_000)
+  if setting == 'paper':
+    assert config.dataset == 'cifar10' and config.model == 'resnet18'
+  else:
+    assert config.dataset.startswith('image_folder:') and config.model == 'small_cnn'
+
+
 def _in_miniature(config, dataset):
   """The config's own models, scores and methods, on ``dataset``, with every step count scaled to
   a 4-step run (scoring steps keep their order; 0 stays the initialisation)."""
   steps = 4
-  to_mini = lambda step: 0 if step == 0 else max(1, round(step * steps / config.budget))  # noqa: E731
+  budget = config.budget
+  to_mini = lambda step: 0 if step == 0 else max(1, round(step * steps / budget))  # noqa: E731
   prune_by = config.prune_by[0]
   if '@' in prune_by:
     name, step = prune_by.split('@')
@@ -52,6 +69,14 @@ def _in_miniature(config, dataset):
       seeds=config.seeds[:1], retrain_seeds=config.retrain_seeds[:1],
       score_steps=tuple(sorted({to_mini(s) for s in config.score_steps})),
       prune_by=(prune_by,), fractions_pruned=config.fractions_pruned[:1]))
+  # The analyses keep their own offsets and α grid; their steps shrink like the run's and their
+  # example counts fit a 16-image folder.
+  config.error_barrier.spawn_steps = tuple(sorted({to_mini(s) for s in
+                                                   config.error_barrier.spawn_steps} - {steps}))
+  config.error_barrier.num_examples = 4
+  config.ntk_velocity.checkpoint_steps = tuple(sorted(
+      {to_mini(s) for s in config.ntk_velocity.checkpoint_steps}))
+  config.ntk_velocity.block_size, config.ntk_velocity.num_blocks = 2, 3
   return config
 
 
@@ -72,6 +97,11 @@ def test_config_runs_end_to_end_in_miniature(name, tmp_path, write_image_folder)
       config.stages)
   for score in config.scores:
     assert list(ctx.scores_dir.glob(f'{score}@*.npz')), score
+  for analysis in ANALYSES:
+    assert (tmp_path / 'run' / f'{analysis.NAME}.json').exists() == (
+        analysis.NAME in config.stages)
+  if 'retrain' not in config.stages:
+    return
   rows = json.loads((tmp_path / 'run' / 'results.json').read_text())
   expected = 1 + len(config.prune_methods) * len(config.fractions_pruned)
   assert len(rows) == expected * len(config.retrain_seeds)

@@ -73,11 +73,13 @@ def example_subsets(ctx: Context) -> dict[str, np.ndarray]:
 
 
 def _bn_images(ctx: Context) -> list[np.ndarray]:
-  """Fixed batches of normalised (un-augmented) training images for BatchNorm statistics."""
+  """Fixed, equal-sized batches of normalised (un-augmented) training images for BatchNorm
+  statistics: ``bn_batches`` of ``batch_size``, fewer if the training set is smaller."""
   analysis, images = ctx.config.error_barrier, ctx.normalized_train_images
-  count = min(len(images), analysis.bn_batches * ctx.config.batch_size)
-  chosen = np.random.default_rng(analysis.subset_seed + 1).permutation(len(images))[:count]
-  return np.array_split(images[np.sort(chosen)], analysis.bn_batches)
+  size = min(ctx.config.batch_size, len(images))
+  count = max(1, min(analysis.bn_batches, len(images) // size))
+  chosen = np.random.default_rng(analysis.subset_seed + 1).permutation(len(images))
+  return np.split(images[np.sort(chosen[:count * size])], count)
 
 
 def along_line(ctx: Context, params: list, batch_stats: list,
