@@ -14,7 +14,8 @@ settles first); with label noise it falls again for the very highest scores (the
 Every level in ``label_noise_fractions`` is its own experiment (its own scores and network).
 
 Gram matrices are computed in evaluation mode (BatchNorm with the checkpoint's running
-statistics) and saved per checkpoint as ``ntk_velocity/gram@<step>.npz`` (resumable). Outputs in
+statistics) and saved per checkpoint as ``ntk_velocity/gram@<step>-<blocks>x<B>-<score>.npz``
+(resumable). Outputs in
 the workdir: ``ntk_velocity.csv`` / ``.json`` (one row per noise level × consecutive checkpoint
 pair × block), ``ntk_velocity.png`` (velocity against score rank, one line per checkpoint pair,
 one panel per noise level) and ``ntk_velocity.md``.
@@ -67,13 +68,24 @@ def blocks(scores: np.ndarray, block_size: int, num_blocks: int) -> np.ndarray:
   return np.stack([order[s:s + block_size] for s in starts])
 
 
+def gram_path(ctx: Context, step: int):
+  """Where a checkpoint's Gram matrices are kept; named by the block layout, so a relaunch with
+  other blocks computes its own instead of reading these."""
+  analysis = ctx.config.ntk_velocity
+  return (ctx.workdir / NAME /
+          f'gram@{step}-{analysis.num_blocks}x{analysis.block_size}-{analysis.score}.npz')
+
+
 def _grams(ctx: Context, step: int, block_positions: np.ndarray) -> np.ndarray:
   """The ``(num_blocks, B, B)`` Gram matrices at one checkpoint (computed once, then read)."""
-  path = ctx.workdir / NAME / f'gram@{step}.npz'
+  analysis = ctx.config.ntk_velocity
+  path = gram_path(ctx, step)
   if path.exists():
     with np.load(path) as saved:
-      return saved['gram']
-  analysis = ctx.config.ntk_velocity
+      if np.array_equal(saved['positions'], block_positions):
+        return saved['gram']
+    raise errors.InputError(f'{path} holds the Gram matrices of other examples than the blocks '
+                            'this config asks for (the scores changed?); move it aside.')
   run = loop.setup(ctx.config, ctx.data, [analysis.seed])
   state = checkpoints.restore(checkpoints.manager(ctx.workdir / NAME / 'run' / 'checkpoints'),
                               step, run.state)

@@ -23,7 +23,7 @@ def test_blocks_are_contiguous_runs_of_the_ranking_from_lowest_to_highest():
 
 def test_saved_gram_is_the_checkpoints_ntk(dynamics_run):
   workdir, ctx = dynamics_run
-  with np.load(workdir / 'ntk_velocity' / 'gram@20.npz') as saved:
+  with np.load(ntk_velocity.gram_path(ctx, 20)) as saved:
     gram, positions = saved['gram'], saved['positions']
   assert gram.shape == (4, 6, 6)
   np.testing.assert_array_equal(positions, ntk_velocity.blocks(ctx.mean_score('el2n'), 6, 4))
@@ -46,10 +46,10 @@ def test_velocities_follow_the_definition(dynamics_run):
   rows = json.loads((workdir / 'ntk_velocity.json').read_text())
   # 2 noise levels × 2 consecutive checkpoint pairs × 4 blocks.
   assert len(rows) == 2 * 2 * 4
-  for level, base in ((0.0, workdir), (0.2, workdir / 'label_noise_0.2')):
+  for level in (0.0, 0.2):
     grams = {}
     for step in (0, 20, 40):
-      with np.load(base / 'ntk_velocity' / f'gram@{step}.npz') as saved:
+      with np.load(ntk_velocity.gram_path(ctx.with_label_noise(level), step)) as saved:
         grams[step] = saved['gram'].astype(np.float64)
     for row in (r for r in rows if r['label_noise'] == level):
       a, b = grams[row['from_step']][row['block']], grams[row['to_step']][row['block']]
