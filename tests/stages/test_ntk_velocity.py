@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from datadiet import models
+from datadiet import errors, models
 from datadiet.dynamics import ntk
 from datadiet.stages import ntk_velocity
 from datadiet.train import checkpoints, loop
@@ -70,3 +70,13 @@ def test_files_and_summary(dynamics_run):
   assert (workdir / 'ntk_velocity.png').stat().st_size > 0
   summary = (workdir / 'summary.md').read_text()
   assert '## NTK velocity by score rank' in summary and '| 0.2 | 20→40 |' in summary
+
+
+def test_saved_grams_of_other_blocks_are_refused_not_reused(dynamics_run):
+  _, ctx = dynamics_run
+  other_blocks = ntk_velocity.blocks(-ctx.mean_score('el2n'), 6, 4)  # Highest first.
+  path = ntk_velocity.gram_path(ctx, 20)
+  before = path.stat().st_mtime_ns
+  with pytest.raises(errors.InputError, match='holds the Gram matrices of other examples'):
+    ntk_velocity._grams(ctx, 20, other_blocks)  # pylint: disable=protected-access
+  assert path.stat().st_mtime_ns == before
