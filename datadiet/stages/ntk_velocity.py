@@ -154,6 +154,7 @@ def _plot(rows: list[dict], path) -> None:
       curve = sorted((r['rank_fraction'], r['velocity']) for r in mine
                      if (r['from_step'], r['to_step']) == pair)
       ax.plot(*zip(*curve), marker='.', label=f'steps {pair[0]}→{pair[1]}')
+    ax.set_yscale('log')  # The first interval moves the kernel far more than the later ones.
     ax.set_title(f'label noise {level:g}', fontsize=9)
     ax.set_xlabel('score rank of the block (0: lowest, 1: highest)')
     ax.legend(fontsize=6)
