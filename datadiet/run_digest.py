@@ -1,7 +1,9 @@
 """A digest of a pipeline run's results, to check that two runs computed the same thing.
 
 ``digest(workdir)`` maps every result file (scores, subsets, keep-lists, retraining results,
-the report's tables and correlations, label-noise masks, ``summary.md``) to a SHA-256 of its
+the report's tables and correlations, label-noise masks, the training-dynamics analyses' tables,
+per-run results and Gram matrices, also in the label-noise variants, ``summary.md``) to a
+SHA-256 of its
 *content*: the arrays of an ``.npz`` (names, dtypes, shapes and bytes, not the zip container's
 timestamps), the parsed value of a ``.json``, the text of anything else. Files that record how a
 run went rather than what it computed — stage timings, metrics logs, checkpoints, plots — are
@@ -17,9 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
-RESULT_PATTERNS = ('scores*/*.npz', 'subsets/*.npz', 'subsets/*.csv', 'retrain/*/result.json',
-                   'results.json', 'results.csv', 'spearman.json', 'spearman_architectures.json',
-                   'noise_detection.json', 'label_noise.npz', 'summary.md')
+_PIPELINE = ('scores*/*.npz', 'subsets/*.npz', 'subsets/*.csv', 'retrain/*/result.json',
+             'results.json', 'results.csv', 'spearman.json', 'spearman_architectures.json',
+             'noise_detection.json', 'label_noise.npz', 'summary.md')
+_ANALYSES = ('offset_sweep/*/result.json', 'offset_sweep*.json', 'offset_sweep.csv',
+             'offset_sweep.md', 'error_barrier/*/errors.json', 'error_barrier.json',
+             'error_barrier.csv', 'error_barrier.md', 'ntk_velocity/gram@*.npz',
+             'ntk_velocity.json', 'ntk_velocity.csv', 'ntk_velocity.md')
+# Label-noise variants of a run (label_noise_<f>/) hold their own scores and analyses.
+RESULT_PATTERNS = (_PIPELINE + _ANALYSES +
+                   tuple(f'label_noise_*/{pattern}' for pattern in _PIPELINE + _ANALYSES))
 
 
 def _content_hash(path: Path) -> str:

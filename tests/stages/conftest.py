@@ -5,28 +5,32 @@ import pytest
 from configs import default as pipeline_config
 from datadiet import experiment
 
+# Small CNN (BatchNorm: the error barrier must recompute statistics), 2 scoring seeds, 40 steps;
+# the analyses shrunk to match, with clean labels and with 20% noise.
+OVERRIDES = {
+    'stages': ('pretrain', 'score', 'offset_sweep', 'error_barrier', 'ntk_velocity', 'report'),
+    'model': 'small_cnn', 'seeds': (0, 1), 'budget': 40, 'log_every_steps': 20,
+    'score_steps': (20,), 'scores': ('el2n',), 'prune_by': ('el2n',), 'retrain_seeds': (100, 101),
+    'tensorboard': False, 'batch_size': 32,
+    'offset_sweep.offsets': (0.0, 0.2, 0.6), 'offset_sweep.label_noise_fractions': (0.0, 0.2),
+    'error_barrier.spawn_steps': (0, 20), 'error_barrier.num_examples': 50,
+    'error_barrier.bn_batches': 2, 'error_barrier.alphas': (0.0, 0.5, 1.0),
+    'ntk_velocity.checkpoint_steps': (0, 20, 40), 'ntk_velocity.block_size': 6,
+    'ntk_velocity.num_blocks': 4, 'ntk_velocity.label_noise_fractions': (0.0, 0.2),
+}
 
-def dynamics_config(**overrides):
-  """Small CNN (BatchNorm: the error barrier must recompute statistics), 2 scoring seeds, 40
-  steps; the analyses shrunk to match, both with clean labels and with 20% noise."""
-  config = pipeline_config.get_config()
-  config.update(dict(
-      stages=('pretrain', 'score', 'offset_sweep', 'error_barrier', 'ntk_velocity', 'report'),
-      model='small_cnn', seeds=(0, 1), budget=40, log_every_steps=20, score_steps=(20,),
-      scores=('el2n',), prune_by=('el2n',), retrain_seeds=(100, 101), tensorboard=False,
-      batch_size=32))
-  config.update_from_flattened_dict({
-      'offset_sweep.offsets': (0.0, 0.2, 0.6), 'offset_sweep.label_noise_fractions': (0.0, 0.2),
-      'error_barrier.spawn_steps': (0, 20), 'error_barrier.num_examples': 50,
-      'error_barrier.bn_batches': 2, 'error_barrier.alphas': (0.0, 0.5, 1.0),
-      'ntk_velocity.checkpoint_steps': (0, 20, 40), 'ntk_velocity.block_size': 6,
-      'ntk_velocity.num_blocks': 4, 'ntk_velocity.label_noise_fractions': (0.0, 0.2),
-      **overrides})
-  return config
+
+@pytest.fixture(scope='session')
+def dynamics_flags():
+  """The same run as launch.py flags (on top of ``configs/default.py``)."""
+  return [f'--config.{key}={value if isinstance(value, str) else repr(value)}'
+          for key, value in OVERRIDES.items()]
 
 
 @pytest.fixture(scope='session')
 def dynamics_run(tmp_path_factory):
   """``(workdir, context)`` of a finished run of all three analyses."""
   workdir = tmp_path_factory.mktemp('dynamics')
-  return workdir, experiment.run(dynamics_config(), workdir)
+  config = pipeline_config.get_config()
+  config.update_from_flattened_dict(OVERRIDES)
+  return workdir, experiment.run(config, workdir)
