@@ -1,6 +1,6 @@
 """NTK velocity on CIFAR-10: how fast the kernel of easy and hard examples moves, clean vs noisy.
 
-CPU scale (the default, ≈ 20 minutes on 2 CPU cores, on the shared JPEG copy):
+CPU scale (the default, ≈ 16 minutes on 2 CPU cores, on the shared JPEG copy):
 
   python launch.py --config configs/ntk_velocity.py --workdir /tmp/datadiet_ntk_velocity
 
