@@ -1,7 +1,7 @@
 """Error barriers on CIFAR-10: when do children spawned from one parent stay linearly connected on
 the hardest, the easiest and random examples?
 
-CPU scale (the default, ≈ 25 minutes on 2 CPU cores, on the shared JPEG copy):
+CPU scale (the default, ≈ 22 minutes on 2 CPU cores, on the shared JPEG copy):
 
   python launch.py --config configs/error_barrier.py --workdir /tmp/datadiet_error_barrier
 
