@@ -69,8 +69,10 @@ def _in_miniature(config, dataset):
       seeds=config.seeds[:1], retrain_seeds=config.retrain_seeds[:1],
       score_steps=tuple(sorted({to_mini(s) for s in config.score_steps})),
       prune_by=(prune_by,), fractions_pruned=config.fractions_pruned[:1]))
-  # The analyses keep their own offsets and α grid; their steps shrink like the run's and their
-  # example counts fit a 16-image folder.
+  # The analyses keep their α grid and noise levels, and their first two offsets (like the first
+  # fraction above); their steps shrink like the run's and their example counts fit a 16-image
+  # folder.
+  config.offset_sweep.offsets = config.offset_sweep.offsets[:2]
   config.error_barrier.spawn_steps = tuple(sorted({to_mini(s) for s in
                                                    config.error_barrier.spawn_steps} - {steps}))
   config.error_barrier.num_examples = 4
