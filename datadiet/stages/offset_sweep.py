@@ -1,9 +1,9 @@
 """Stage ``offset_sweep``: slide a fixed-size kept window from the hardest examples to the easiest.
 
-The paper's offset experiment (its Figure 5-style sweep): rank the training examples by a score,
-keep a window of ``fraction_kept`` of them that starts after dropping the ``offset`` hardest,
-retrain fresh models on the window, and plot accuracy against the offset — with clean labels and
-with label noise, where the best window drops more of the hardest (the noisy labels score high).
+The paper's offset experiment: rank the training examples by a score, keep a window of
+``fraction_kept`` of them that starts after dropping the ``offset`` hardest, retrain fresh
+models on the window, and plot accuracy against the offset — with clean labels and with label
+noise, where the best window drops more of the hardest (the noisy labels score high).
 
 The offset must be chosen without looking at the test set, so a validation split of
 ``validation_fraction`` of the training set is held out first (by ``validation_seed``, the same
