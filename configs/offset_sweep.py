@@ -1,6 +1,6 @@
 """Offset sweep on CIFAR-10: which window of the score ranking trains best, clean vs noisy labels.
 
-CPU scale (the default, ≈ 40 minutes on 2 CPU cores, on the shared JPEG copy):
+CPU scale (the default, about an hour on 2 CPU cores, on the shared JPEG copy):
 
   python launch.py --config configs/offset_sweep.py --workdir /tmp/datadiet_offset_sweep
 
