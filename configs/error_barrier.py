@@ -18,30 +18,17 @@ The paper's setting (a GPU/TPU job: ResNet18, 78,000 steps, t* up to epoch 40):
 
 import ml_collections
 
-from configs import cifar10_cpu, cifar10_resnet18
-
-SETTINGS = ('cpu', 'paper')
+from configs import _cifar10_dynamics
 
 
 def get_config(setting: str = 'cpu') -> ml_collections.ConfigDict:
-  if setting not in SETTINGS:
-    raise ValueError(f'Unknown setting {setting!r}; valid: {", ".join(SETTINGS)}.')
+  # The paper scores at epoch 20.
+  config = _cifar10_dynamics.base_config(setting, 'error_barrier', paper_score_step=7_800)
   if setting == 'cpu':
-    config = cifar10_cpu.get_config()
-    config.budget = 782
-    config.checkpoint_every_steps = 0
-    config.seeds = (0, 1)
-    config.score_steps = (391,)
     config.error_barrier.spawn_steps = (0, 25, 100, 250, 500)
   else:
-    config = cifar10_resnet18.get_config()
-    config.seeds = (0, 1, 2, 3)
-    config.score_steps = (7_800,)  # Epoch 20.
     # Epochs 0, 1, 2, 5, 10, 20, 40 (391 steps each).
     config.error_barrier.spawn_steps = (0, 391, 782, 1_955, 3_910, 7_820, 15_640)
-  config.stages = ('pretrain', 'score', 'error_barrier', 'report')
-  config.scores = ('el2n',)
-  config.prune_by = ('el2n',)
   config.error_barrier.num_examples = 1000
   config.error_barrier.bn_batches = 20
   return config

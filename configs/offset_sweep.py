@@ -17,31 +17,17 @@ The paper's setting (a GPU/TPU job: ResNet18, EL2N at epoch 10 from 4 seeds, 78,
 
 import ml_collections
 
-from configs import cifar10_cpu, cifar10_resnet18
-
-SETTINGS = ('cpu', 'paper')
+from configs import _cifar10_dynamics
 
 
 def get_config(setting: str = 'cpu') -> ml_collections.ConfigDict:
-  if setting not in SETTINGS:
-    raise ValueError(f'Unknown setting {setting!r}; valid: {", ".join(SETTINGS)}.')
+  # The paper scores at epoch 10.
+  config = _cifar10_dynamics.base_config(setting, 'offset_sweep', paper_score_step=3_900)
+  config.retrain_seeds = (100, 101)
   if setting == 'cpu':
-    config = cifar10_cpu.get_config()
-    config.budget = 782  # 2 epochs of the full training set, for every window.
-    config.checkpoint_every_steps = 0
-    config.seeds = (0, 1)
-    config.score_steps = (391,)
-    config.retrain_seeds = (100, 101)
     config.offset_sweep.offsets = (0.0, 0.02, 0.05, 0.1, 0.3, 0.6)
   else:
-    config = cifar10_resnet18.get_config()
-    config.seeds = (0, 1, 2, 3)
-    config.score_steps = (3_900,)  # Epoch 10.
-    config.retrain_seeds = (100, 101)
     config.offset_sweep.offsets = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.45, 0.6)
-  config.stages = ('pretrain', 'score', 'offset_sweep', 'report')
-  config.scores = ('el2n',)
-  config.prune_by = ('el2n',)
   config.offset_sweep.fraction_kept = 0.4
   config.offset_sweep.label_noise_fractions = (0.0, 0.1)
   return config

@@ -25,6 +25,9 @@ from datadiet.stages import (error_barrier, ntk_velocity, offset_sweep, pretrain
 from datadiet.stages.context import Context
 
 
+# The training-dynamics analyses: each module has NAME, check(ctx, num_train) and the stage.
+ANALYSES = (offset_sweep, error_barrier, ntk_velocity)
+
 STAGES: dict[str, Callable[[Context], None]] = {
     'pretrain': pretrain_and_score.pretrain,
     'score': pretrain_and_score.score,

@@ -46,15 +46,15 @@ def check(config: ml_collections.ConfigDict) -> None:
 
 
 def _check_pipeline(config: ml_collections.ConfigDict, num_train: int, data_devices: int) -> None:
-  # The stages import the whole stack.
-  from datadiet.stages import error_barrier, ntk_velocity, offset_sweep, pretrain_and_score, prune
+  from datadiet import experiment  # The stages import the whole stack.
+  from datadiet.stages import pretrain_and_score, prune
   from datadiet.stages.context import Context
   if config.score_batch_size % data_devices:
     raise errors.InputError(
         f'score_batch_size {config.score_batch_size} does not split over the {data_devices} '
         f'devices of the data axis; use a multiple of {data_devices}.')
   ctx = Context(config, workdir=None)  # Planning only: nothing is read from or written there.
-  for analysis in (offset_sweep, error_barrier, ntk_velocity):
+  for analysis in experiment.ANALYSES:
     if analysis.NAME in config.stages:
       analysis.check(ctx, num_train)
   computed = set(pretrain_and_score.wanted(ctx))

@@ -8,13 +8,12 @@ import pytest
 import tensorflow_datasets as tfds
 
 from datadiet import experiment, jobs, models
-from datadiet.stages import error_barrier, ntk_velocity, offset_sweep, prune
+from datadiet.experiment import ANALYSES
+from datadiet.stages import prune
 from datadiet.stages.context import Context
 
-ANALYSES = (offset_sweep, error_barrier, ntk_velocity)
-
 CONFIGS = sorted(p.stem for p in (Path(__file__).parents[1] / 'configs').glob('*.py')
-                 if p.stem != '__init__')
+                 if not p.stem.startswith('_'))  # _helpers are not configs.
 
 
 @pytest.mark.parametrize('name', CONFIGS)

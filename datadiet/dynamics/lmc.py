@@ -48,14 +48,18 @@ def batch_statistics(model: nn.Module, params: Any, batch_stats: Any, images: ja
   return jax.tree.map(lambda z, o: z / (1.0 - (o - z)), from_zeros, from_ones)
 
 
+# Compiled once per model (Flax modules hash by their fields), not once per call: the error
+# barrier recomputes statistics for every α of every pair of networks.
+_batch_statistics_jit = jax.jit(batch_statistics, static_argnums=0)
+
+
 def recompute_batch_stats(model: nn.Module, params: Any, batch_stats: Any,
                           image_batches: Iterable[np.ndarray]) -> Any:
   """BatchNorm statistics for ``params``: the average of :func:`batch_statistics` over the
   batches (pass equal-sized batches of training data)."""
-  stats_fn = jax.jit(lambda p, s, x: batch_statistics(model, p, s, x))
   total, count = None, 0
   for images in image_batches:
-    stats = stats_fn(params, batch_stats, images)
+    stats = _batch_statistics_jit(model, params, batch_stats, images)
     total = stats if total is None else jax.tree.map(jnp.add, total, stats)
     count += 1
   if count == 0:

@@ -22,7 +22,9 @@ error and loss along α), ``error_barrier.png`` and ``error_barrier.md``.
 
 from __future__ import annotations
 
+import functools
 import json
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -82,6 +84,13 @@ def _bn_images(ctx: Context) -> list[np.ndarray]:
   return np.split(images[np.sort(chosen[:count * size])], count)
 
 
+@functools.partial(jax.jit, static_argnums=0)  # Compiled once per model, not per spawn step.
+def _wrong_and_loss(model, params, batch_stats, images, labels):
+  logits = model.apply({'params': params, 'batch_stats': batch_stats}, images, train=False)
+  return (jnp.sum(jnp.argmax(logits, -1) != labels),
+          jnp.sum(softmax_cross_entropy(logits, labels)))
+
+
 def along_line(ctx: Context, params: list, batch_stats: list,
                subsets: dict[str, np.ndarray]) -> dict[str, dict[str, list[float]]]:
   """Training error and mean loss on each subset of every network ``α·params[0] + (1 − α)·
@@ -89,13 +98,6 @@ def along_line(ctx: Context, params: list, batch_stats: list,
   config = ctx.config
   # Statistics are recomputed outside the training mesh: the model normalises per batch.
   model = models.get_model(config.model, num_classes=ctx.data.num_classes)
-
-  @jax.jit
-  def wrong_and_loss(p, s, images, labels):
-    logits = model.apply({'params': p, 'batch_stats': s}, images, train=False)
-    return (jnp.sum(jnp.argmax(logits, -1) != labels),
-            jnp.sum(softmax_cross_entropy(logits, labels)))
-
   bn_images = _bn_images(ctx)
   out = {name: {'error': [], 'loss': []} for name in subsets}
   for alpha in config.error_barrier.alphas:
@@ -107,31 +109,32 @@ def along_line(ctx: Context, params: list, batch_stats: list,
       wrong = loss = 0.0
       for start in range(0, len(positions), config.eval_batch_size):
         chunk = positions[start:start + config.eval_batch_size]
-        chunk_wrong, chunk_loss = wrong_and_loss(mixed, stats, ctx.normalized_train_images[chunk],
-                                                 ctx.train_labels[chunk])
+        chunk_wrong, chunk_loss = _wrong_and_loss(model, mixed, stats,
+                                                  ctx.normalized_train_images[chunk],
+                                                  ctx.train_labels[chunk])
         wrong, loss = wrong + float(chunk_wrong), loss + float(chunk_loss)
       out[name]['error'].append(wrong / len(positions))
       out[name]['loss'].append(loss / len(positions))
   return out
 
 
-def _children(ctx: Context, spawn_step: int) -> dict:
-  """Trains (or resumes) the two children spawned at ``spawn_step``; returns their errors."""
+def _children(ctx: Context, spawn_step: int, parent_like: Any,
+              subsets: dict[str, np.ndarray]) -> dict:
+  """Trains (or resumes) the two children spawned at ``spawn_step`` from the parent's
+  checkpoint (restored like ``parent_like``); returns their errors and losses on ``subsets``."""
   analysis = ctx.config.error_barrier
   directory = ctx.workdir / NAME / f'spawn_{spawn_step}'
   errors_path = directory / 'errors.json'
   if errors_path.exists():
     return json.loads(errors_path.read_text())
-  parent = loop.setup(ctx.config, ctx.data, [analysis.parent_seed])
   parent_state = checkpoints.restore(
       checkpoints.manager(ctx.workdir / NAME / 'parent' / 'checkpoints'), spawn_step,
-      parent.state)
+      parent_like)
   twins = jax.tree.map(lambda x: np.concatenate([x, x]), multihost.to_host(parent_state))
   result = loop.train_ensemble(ctx.config, directory, ctx.data, seeds=list(analysis.child_seeds),
                                labels=ctx.train_labels, initial_state=twins)
   host = multihost.to_host(result.state)
   unstack = lambda tree: [jax.tree.map(lambda x, k=k: x[k], tree) for k in range(2)]  # noqa: E731
-  subsets = example_subsets(ctx)
   along = along_line(ctx, unstack(host.params), unstack(host.batch_stats), subsets)
   alphas = [float(a) for a in analysis.alphas]
   record = dict(spawn_step=spawn_step, seeds=list(analysis.child_seeds), alphas=alphas,
@@ -157,10 +160,12 @@ def error_barrier(ctx: Context) -> None:
   """The stage: parent, children at every spawn step, barriers, table, plot and section."""
   analysis = ctx.config.error_barrier
   spawn_steps = sorted(set(analysis.spawn_steps))
-  loop.train_ensemble(ctx.config, ctx.workdir / NAME / 'parent', ctx.data,
-                      seeds=[analysis.parent_seed], labels=ctx.train_labels,
-                      checkpoint_steps=tuple(spawn_steps), stop_step=max(max(spawn_steps), 1))
-  records = [_children(ctx, t) for t in spawn_steps]
+  parent = loop.train_ensemble(ctx.config, ctx.workdir / NAME / 'parent', ctx.data,
+                               seeds=[analysis.parent_seed], labels=ctx.train_labels,
+                               checkpoint_steps=tuple(spawn_steps),
+                               stop_step=max(max(spawn_steps), 1))
+  subsets = example_subsets(ctx)
+  records = [_children(ctx, t, parent.state, subsets) for t in spawn_steps]
   rows = [dict(spawn_step=r['spawn_step'], subset=name, num_examples=analysis.num_examples,
                barrier=s['barrier'], barrier_at_half=s['barrier_at_half'],
                error_child_0=s['errors'][r['alphas'].index(1.0)],

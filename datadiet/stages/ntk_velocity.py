@@ -24,6 +24,7 @@ one panel per noise level) and ``ntk_velocity.md``.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import jax
 import numpy as np
@@ -76,8 +77,20 @@ def gram_path(ctx: Context, step: int):
           f'gram@{step}-{analysis.num_blocks}x{analysis.block_size}-{analysis.score}.npz')
 
 
-def _grams(ctx: Context, step: int, block_positions: np.ndarray) -> np.ndarray:
-  """The ``(num_blocks, B, B)`` Gram matrices at one checkpoint (computed once, then read)."""
+@functools.partial(jax.jit, static_argnames=('model', 'method', 'chunk_size',
+                                             'max_jacobian_bytes'))
+def _block_gram(params, batch_stats, images, *, model, method, chunk_size, max_jacobian_bytes):
+  """One block's Gram matrix in evaluation mode; compiled once per model and block shape (the
+  statistics are an argument, so every checkpoint reuses the program)."""
+  logits_fn = lambda p, x: model.apply({'params': p, 'batch_stats': batch_stats}, x,  # noqa: E731
+                                       train=False)
+  return ntk.block_gram(logits_fn, params, images, method=method, chunk_size=chunk_size,
+                        max_jacobian_bytes=max_jacobian_bytes)
+
+
+def _grams(ctx: Context, step: int, block_positions: np.ndarray, like: Any) -> np.ndarray:
+  """The ``(num_blocks, B, B)`` Gram matrices at one checkpoint (computed once, then read); the
+  checkpoint is restored like the state ``like``."""
   analysis = ctx.config.ntk_velocity
   path = gram_path(ctx, step)
   if path.exists():
@@ -86,20 +99,17 @@ def _grams(ctx: Context, step: int, block_positions: np.ndarray) -> np.ndarray:
         return saved['gram']
     raise errors.InputError(f'{path} holds the Gram matrices of other examples than the blocks '
                             'this config asks for (the scores changed?); move it aside.')
-  run = loop.setup(ctx.config, ctx.data, [analysis.seed])
   state = checkpoints.restore(checkpoints.manager(ctx.workdir / NAME / 'run' / 'checkpoints'),
-                              step, run.state)
+                              step, like)
   host = multihost.to_host(state)
   params = jax.tree.map(lambda x: x[0], host.params)
   batch_stats = jax.tree.map(lambda x: x[0], host.batch_stats)
   model = models.get_model(ctx.config.model, num_classes=ctx.data.num_classes)
-  logits_fn = lambda p, x: model.apply({'params': p, 'batch_stats': batch_stats}, x,  # noqa: E731
-                                       train=False)
-  gram_fn = jax.jit(functools.partial(
-      ntk.block_gram, logits_fn, method=analysis.method, chunk_size=analysis.chunk_size,
-      max_jacobian_bytes=int(analysis.max_jacobian_mb * 2**20)))
   images = ctx.normalized_train_images
-  grams = np.stack([np.asarray(gram_fn(params, images[block])) for block in block_positions])
+  grams = np.stack([np.asarray(_block_gram(
+      params, batch_stats, images[block], model=model, method=analysis.method,
+      chunk_size=analysis.chunk_size, max_jacobian_bytes=int(analysis.max_jacobian_mb * 2**20)))
+                    for block in block_positions])
   write_npz_atomic(path, gram=grams, positions=block_positions, step=np.array(step))
   return grams
 
@@ -110,15 +120,15 @@ def run_one_noise_level(ctx: Context) -> list[dict]:
   pretrain_and_score.ensure_scored(ctx)
   analysis = ctx.config.ntk_velocity
   steps = sorted(set(analysis.checkpoint_steps))
-  loop.train_ensemble(ctx.config, ctx.workdir / NAME / 'run', ctx.data, seeds=[analysis.seed],
-                      labels=ctx.train_labels, checkpoint_steps=tuple(steps),
-                      stop_step=max(steps))
+  run = loop.train_ensemble(ctx.config, ctx.workdir / NAME / 'run', ctx.data,
+                            seeds=[analysis.seed], labels=ctx.train_labels,
+                            checkpoint_steps=tuple(steps), stop_step=max(steps))
   scores = ctx.mean_score(analysis.score, analysis.step)
   block_positions = blocks(scores, analysis.block_size, analysis.num_blocks)
   rank_of = np.empty(len(scores), int)
   rank_of[np.argsort(scores, kind='stable')] = np.arange(len(scores))
   _, is_noisy = ctx.noise
-  grams = {step: _grams(ctx, step, block_positions) for step in steps}
+  grams = {step: _grams(ctx, step, block_positions, like=run.state) for step in steps}
   velocity = jax.jit(jax.vmap(ntk.velocity))
   rows = []
   for before, after in zip(steps, steps[1:]):

@@ -172,10 +172,6 @@ def _diagnostics_markdown(seed_checks: dict) -> list[str]:
   return lines
 
 
-# Analyses whose ``<name>.md`` section the summary includes when they ran.
-ANALYSES = ('offset_sweep', 'error_barrier', 'ntk_velocity')
-
-
 def report(ctx: Context) -> None:
   workdir = ctx.workdir
   rows = retrain_stage.load_results(ctx) if 'retrain' in ctx.config.stages else []
@@ -223,9 +219,9 @@ def write_summary(ctx: Context, rows, spearman, by_architecture, seed_checks,
       lines.append(f'| {name} | {mine[0]["fraction_pruned"]:g} | {mine[0]["size"]} | '
                    f'{mine[0]["steps"]} | {accs.mean():.4f} ± {accs.std():.4f} |')
     lines += ['', '![accuracy](accuracy.png)']
-  for name in ANALYSES:
+  for name in ctx.config.stages:  # The analyses write their section as <stage>.md.
     section = ctx.workdir / f'{name}.md'
-    if name in ctx.config.stages and section.exists():
+    if section.exists():
       lines += [''] + section.read_text().rstrip('\n').split('\n')
   lines += ['', '![scores](scores.png)', '',
             '## Spearman rank correlation between scores', '']
