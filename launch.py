@@ -13,7 +13,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # TensorFlow's C++ start-up 
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from datadiet import errors, jobs, multihost  # noqa: E402
+from datadiet import errors, jobs, multihost, optional_deps  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Path to a config file.',
                                           lock_config=True)
@@ -32,13 +32,19 @@ class _QuietCheckpointing(py_logging.Filter):
     return record.levelno >= py_logging.WARNING or '/orbax/' not in record.pathname
 
 
+def _hide_accelerators_from_tensorflow() -> None:
+  """TensorFlow, where installed, only feeds tf.data: it must not take GPU memory from JAX."""
+  if not optional_deps.tensorflow_available():
+    return
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf.config.set_visible_devices([], 'GPU')
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.get_absl_handler().addFilter(_QuietCheckpointing())
-  # TensorFlow only feeds tf.data: it must not take accelerator memory from JAX.
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  tf.config.set_visible_devices([], 'GPU')
+  _hide_accelerators_from_tensorflow()
   logging.info('Config:\n%s', _CONFIG.value)
   try:
     report = jobs.run(_CONFIG.value, _WORKDIR.value, _CONTINUE.value)

@@ -4,10 +4,15 @@ Names:
 
 * ``digits`` — scikit-learn's 1,797 handwritten digits (8×8 grey, 10 classes). It ships inside
   the installed package, so it works offline; ids are the example's index in that release.
-* ``image_folder:<path>`` — a ``tfds.ImageFolder`` tree ``<path>/<split>/<class>/<file>``;
-  ids are ``<class>/<file>`` (ImageFolder's order is not the file order, so never positions).
+* ``image_folder:<path>`` — a ``tfds.ImageFolder`` tree ``<path>/<split>/<class>/<file>``
+  (splits ``train`` and ``test``; JPEG or PNG), decoded with Pillow on a few threads, so no
+  TensorFlow is needed; labels index the sorted class names, as ``tfds.ImageFolder``'s do; ids
+  are ``<class>/<file>``. JPEGs decode with libjpeg's accurate integer DCT (TensorFlow's
+  ``dct_method='INTEGER_ACCURATE'``; TensorFlow's default fast DCT differs by up to 4 grey
+  levels).
 * any TFDS image-classification dataset (``cifar10``, ``cifar100``, …) — read from ``data_dir``
   (downloaded there first if ``download=True`` and the machine has internet); ids are TFDS ids.
+  Needs ``tensorflow-datasets`` (``pip install 'datadiet[tf]'``).
 
 Every split is a dict of NumPy arrays: ``image`` uint8 ``(N, H, W, C)``, ``label`` int32 and
 ``id`` (int64 or str), sorted by id so the order is reproducible.
@@ -20,14 +25,16 @@ Example::
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import functools
+import io
 import os
 from pathlib import Path
 
 import numpy as np
 
-from datadiet import errors
+from datadiet import errors, optional_deps
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png')  # What tfds.ImageFolder reads.
 NAME_FORMS = ('digits', 'image_folder:<path>', '<any TFDS image-classification dataset>')
@@ -62,8 +69,8 @@ def _digits(test_fraction: float = 0.2, split_seed: int = 0) -> Dataset:
                  class_names=tuple(str(d) for d in range(10)))
 
 
-def _tfds_to_arrays(dataset, image_key: str, label_key: str, id_fn) -> dict[str, np.ndarray]:
-  import tensorflow_datasets as tfds
+def _tfds_to_arrays(tfds, dataset, image_key: str, label_key: str,
+                    id_fn) -> dict[str, np.ndarray]:
   images, labels, ids = [], [], []
   for batch in tfds.as_numpy(dataset.batch(1024)):
     images.append(batch[image_key])
@@ -75,54 +82,96 @@ def _tfds_to_arrays(dataset, image_key: str, label_key: str, id_fn) -> dict[str,
                         'id': np.array(ids)})
 
 
+def _decode(path: Path) -> np.ndarray:
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  with Image.open(io.BytesIO(path.read_bytes())) as image:
+    if image.mode not in ('L', 'RGB'):
+      image = image.convert('RGB')  # Palette, alpha, CMYK, 16-bit: as RGB.
+    return np.asarray(image)
+
+
+def _read_images(root: str, files: list[Path]) -> np.ndarray:
+  """Decodes ``files`` (threads: Pillow releases the GIL while decoding) into one uint8 array."""
+  with concurrent.futures.ThreadPoolExecutor(min(16, os.cpu_count() or 1)) as pool:
+    images = list(pool.map(_decode, files, chunksize=256))
+  shapes = {image.shape[:2] for image in images}
+  if len(shapes) > 1:
+    raise errors.InputError(
+        f'image_folder: {root!r} holds images of {len(shapes)} sizes (e.g. '
+        f'{sorted(shapes)[:3]}); resize them to one size first.')
+  if any(image.ndim == 3 for image in images):  # Some colour: grey ones become RGB too.
+    images = [image if image.ndim == 3 else np.repeat(image[..., None], 3, -1)
+              for image in images]
+  else:
+    images = [image[..., None] for image in images]
+  return np.stack(images)
+
+
 def _image_folder(root: str) -> Dataset:
-  import tensorflow_datasets as tfds
   root_path = Path(root)
   if not root_path.is_dir():
     raise errors.MissingInputError(f'image_folder: no directory at {root!r}; expected '
                                    '<path>/<split>/<class>/<image files>.')
+  files = {}
   for split in ('train', 'test'):
-    if not any(f.suffix.lower() in IMAGE_SUFFIXES for f in root_path.glob(f'{split}/*/*')):
+    files[split] = sorted(f for f in root_path.glob(f'{split}/*/*')
+                          if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+    if not files[split]:
       raise errors.InputError(
           f'image_folder: {root!r} has no images in {split}/<class>/ (looked for '
           f'{", ".join(IMAGE_SUFFIXES)} files); expected <path>/<split>/<class>/<image files> '
           'for the splits train and test.')
-  builder = tfds.ImageFolder(str(root_path))  # Finds train and test: both hold images.
-  class_names = tuple(builder.info.features['label'].names)
+  # As tfds.ImageFolder: every class folder of every split, sorted, is a label.
+  class_names = tuple(sorted({d.name for split in files for d in (root_path / split).iterdir()
+                              if d.is_dir()}))
   if len(class_names) < 2:
     raise errors.InputError(
         f'image_folder: {root!r} has {len(class_names)} class; need at least 2.')
+  label_of = {name: label for label, name in enumerate(class_names)}
 
-  def relative_ids(batch):
-    return ['/'.join(Path(os.fsdecode(f)).parts[-2:]) for f in batch['image/filename']]
+  def load_split(split):
+    paths = files[split]
+    return _sorted_by_id({
+        'image': _read_images(root, paths),
+        'label': np.array([label_of[p.parent.name] for p in paths], np.int32),
+        'id': np.array([f'{p.parent.name}/{p.name}' for p in paths])})
 
-  load_split = lambda split: _tfds_to_arrays(builder.as_dataset(split=split, shuffle_files=False),
-                                             'image', 'label', relative_ids)
   return Dataset(f'image_folder:{root}', load_split('train'), load_split('test'),
                  num_classes=len(class_names), class_names=class_names)
 
 
+def _placing_help(name: str, root: Path) -> str:
+  return (f'Prepare it on a machine with internet (`tfds build {name} --data_dir=<dir>`), copy '
+          f'<dir>/{name} to {root / name}, and pass --config.data_dir={root}; or use an '
+          'image_folder:<path> copy of the images.')
+
+
 def _tfds(name: str, data_dir: str | None, download: bool) -> Dataset:
-  import tensorflow_datasets as tfds
+  tfds = optional_deps.import_tfds(name)
   try:
     builder = tfds.builder(name, data_dir=data_dir)
   except tfds.core.registered.DatasetNotFoundError as e:
     raise errors.InputError(
         f'Unknown dataset {name!r}; valid forms: {", ".join(NAME_FORMS)}.') from e
-  if download:
+  version_dir = Path(builder.data_dir)  # <data_dir>/<name>/<version>
+  root = version_dir.parents[1]
+  if not builder.is_prepared():
+    if not download:
+      raise errors.MissingInputError(
+          f'TFDS dataset {name!r} is not in {version_dir} and downloading is off. '
+          + _placing_help(name, root))
     try:
       builder.download_and_prepare()
     except Exception as e:  # No internet, no space, a broken cache: say what to do instead.
       raise errors.DatadietError(
-          f'TFDS could not prepare {name!r} in {builder.data_dir} ({type(e).__name__}: {e}). '
-          'On a machine without internet, prepare it elsewhere and pass its directory as '
-          'data_dir, or use an image_folder:<path> copy.') from e
+          f'TFDS could not download {name!r} into {version_dir} ({type(e).__name__}: '
+          f'{str(e).splitlines()[0] if str(e) else ""}). ' + _placing_help(name, root)) from e
   image_key, label_key = builder.info.supervised_keys or ('image', 'label')
   read_config = tfds.ReadConfig(add_tfds_id=True)
   tfds_ids = lambda batch: [i.decode() for i in batch['tfds_id']]
   load_split = lambda split: _tfds_to_arrays(
-      builder.as_dataset(split=split, shuffle_files=False, read_config=read_config), image_key,
-      label_key, tfds_ids)
+      tfds, builder.as_dataset(split=split, shuffle_files=False, read_config=read_config),
+      image_key, label_key, tfds_ids)
   label_feature = builder.info.features[label_key]
   return Dataset(name, load_split('train'), load_split('test'),
                  num_classes=label_feature.num_classes,

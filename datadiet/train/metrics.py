@@ -1,4 +1,8 @@
-"""Metrics to TensorBoard event files and a JSON-lines file, and a progress line with ETA."""
+"""Metrics to TensorBoard event files and a JSON-lines file, and a progress line with ETA.
+
+TensorBoard event files need TensorFlow; without it only ``metrics.jsonl`` is written (one
+notice per process says so).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from absl import logging
+
+from datadiet import optional_deps
+
+_notified = False
 
 
 class MetricWriter:
@@ -24,7 +32,9 @@ class MetricWriter:
       return
     self.workdir.mkdir(parents=True, exist_ok=True)
     self._jsonl = open(self.workdir / 'metrics.jsonl', 'a')
-    if tensorboard:
+    if tensorboard and not optional_deps.tensorflow_available():
+      _notice_no_tensorboard()
+    elif tensorboard:
       from flax.metrics import tensorboard as flax_tensorboard  # Imports TensorFlow.
       self._tb = flax_tensorboard.SummaryWriter(str(self.workdir / 'tensorboard'))
 
@@ -49,8 +59,20 @@ class MetricWriter:
       self._tb.close()
 
 
+def _notice_no_tensorboard() -> None:
+  global _notified
+  if not _notified:
+    _notified = True
+    logging.warning('TensorFlow is not installed: no TensorBoard event files, metrics go to '
+                    f'metrics.jsonl only ({optional_deps.INSTALL_HINT} for TensorBoard).')
+
+
 class Progress:
-  """Logs ``step s/N (p%), images/s, ETA`` at each report."""
+  """Logs ``step s/N (p%), images/s, ETA`` at each report.
+
+  Rates count from :meth:`start_clock` (the loop calls it once the first step has run, so that
+  compilation is not counted as training time), or from construction.
+  """
 
   def __init__(self, total_steps: int, start_step: int, images_per_step: int, label: str = ''):
     self.total = total_steps
@@ -59,8 +81,13 @@ class Progress:
     self.label = label
     self.start_time = time.perf_counter()
 
+  def start_clock(self, step: int) -> None:
+    """Measures rates and the ETA from ``step``, now."""
+    self.start_step = step
+    self.start_time = time.perf_counter()
+
   def rate(self, step: int) -> float:
-    """Images per second since the start (all seeds together)."""
+    """Images per second since the clock started (all seeds together)."""
     elapsed = time.perf_counter() - self.start_time
     return (step - self.start_step) * self.images_per_step / max(elapsed, 1e-9)
 

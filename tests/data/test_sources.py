@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+from datadiet import errors
 from datadiet.data import sources
 
 
@@ -40,6 +41,29 @@ def test_tfds_dataset_through_mock_data():
     data = sources.load('cifar10')
   assert data.train['image'].shape == (12, 32, 32, 3) and data.num_classes == 10
   assert len(set(data.train['id'])) == 12  # TFDS ids, unique.
+
+
+def test_tfds_download_failure_says_where_to_place_the_files(tmp_path, monkeypatch):
+  """The real builder code path up to the download (a missing TFDS dependency fails here),
+  then no network: the error names the directory it looked in and how to fill it."""
+  attempts = []
+
+  def no_network(self, *args, **kwargs):
+    attempts.append(args)
+    raise ConnectionError('no route to host')
+
+  monkeypatch.setattr(tfds.download.DownloadManager, 'download_and_extract', no_network)
+  monkeypatch.setattr(tfds.download.DownloadManager, 'download', no_network)
+  with pytest.raises(errors.DatadietError) as raised:
+    sources.load('cifar10', data_dir=str(tmp_path))
+  assert attempts, 'TFDS never reached the download'
+  message = str(raised.value)
+  assert f"TFDS could not download 'cifar10' into {tmp_path}/cifar10/" in message
+  assert 'ConnectionError: no route to host' in message
+  assert f'tfds build cifar10 --data_dir=<dir>`), copy <dir>/cifar10 to {tmp_path}/cifar10, ' \
+      f'and pass --config.data_dir={tmp_path}' in message
+  with pytest.raises(FileNotFoundError, match='is not in .* and downloading is off'):
+    sources.load('cifar10', data_dir=str(tmp_path), download=False)
 
 
 @pytest.mark.parametrize('name', ['not_a_dataset_xyz', 'folder:/tmp'])

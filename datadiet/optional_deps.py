@@ -1,0 +1,32 @@
+"""TensorFlow and TFDS are optional: only the ``tf_data`` input path, TFDS datasets and
+TensorBoard event files need them. Everything else imports them lazily through here, so that
+``import datadiet`` and every job on ``digits`` or ``image_folder:`` run without them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from datadiet import errors
+
+INSTALL_HINT = "pip install 'datadiet[tf]'"
+
+
+def tensorflow_available() -> bool:
+  """Whether TensorFlow is installed (found without importing it, which takes seconds)."""
+  try:
+    return importlib.util.find_spec('tensorflow') is not None
+  except (ImportError, ValueError):
+    return False
+
+
+def import_tfds(dataset: str):
+  """``tensorflow_datasets``, or an InputError saying how to get it for ``dataset``."""
+  try:
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    raise errors.InputError(
+        f'Dataset {dataset!r} is read through TFDS, which is not installed ({e}); '
+        f'{INSTALL_HINT}, or use a form that needs no TensorFlow: digits, '
+        'image_folder:<path>.') from e
+  return tfds
