@@ -30,6 +30,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.score_steps = (0, 60)
   config.scores = ('el2n', 'grand', 'loss', 'margin', 'entropy', 'input_norm', 'random')
   config.score_batch_size = 512
+  config.score_dtype = 'float32'  # Scores of a bfloat16-trained run are still float32 passes.
   config.random_score_seed = 0
   # Other architectures scored the same way, to compare rankings across models (transfer).
   config.compare_models = ()

@@ -27,6 +27,15 @@ def get_config() -> ml_collections.ConfigDict:
   config.augment = False
   config.batch_size = 128
   config.eval_batch_size = 512
+  # Mixed precision: convolutions, dense layers and BatchNorm compute in this dtype ('float32' or
+  # 'bfloat16'); parameters, optimizer state, losses and scores stay float32.
+  config.compute_dtype = 'float32'
+  # How batches reach the accelerator: 'device' keeps the uint8 dataset in device memory and
+  # augments inside the jitted step; 'tf_data' gathers and augments on host threads (needs
+  # TensorFlow); 'auto' picks 'device' when the images fit device_data_max_fraction of one
+  # accelerator's memory (always on CPU). Both give the same batches.
+  config.input_pipeline = 'auto'
+  config.device_data_max_fraction = 0.25
   # Budget: the paper fixes 78,000 steps (budget_unit='steps') for every subset size.
   config.budget_unit = 'epochs'
   config.budget = 10

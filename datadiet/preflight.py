@@ -13,7 +13,7 @@ import ml_collections
 
 from datadiet import errors, models, pruning, scoring
 from datadiet.data import noise, sources
-from datadiet.train import ensemble, optim
+from datadiet.train import ensemble, loop, optim
 
 
 def check(config: ml_collections.ConfigDict) -> None:
@@ -22,7 +22,14 @@ def check(config: ml_collections.ConfigDict) -> None:
     from datadiet import experiment  # The pipeline imports the whole stack.
     experiment.check_stages(config.stages)
     scoring.check_scores(config.scores)
+  for field in ('compute_dtype', 'score_dtype'):
+    if field in config:
+      try:
+        models.compute_dtype(config[field])
+      except errors.InputError as e:
+        raise errors.InputError(f'config.{field}: {e}') from e
   data = sources.load(config.dataset, data_dir=config.get('data_dir'))
+  loop.input_pipeline(config, data)  # A known path that this environment can run.
   noise.check_fraction(config.label_noise_fraction)
   if config.seed_strategy not in ensemble.STRATEGY_CHOICES:
     raise errors.InputError(f'Unknown seed_strategy {config.seed_strategy!r}; valid: '

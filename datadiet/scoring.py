@@ -3,10 +3,15 @@
 This is the glue between the engine (stacked ensemble state) and :mod:`datadiet.scores`: the
 split is walked in fixed-size padded batches, each batch scored by all K models inside one
 compiled program, and only the requested scores are computed (GraNd costs a backward pass).
+The split comes as :class:`datadiet.data.feed.Examples`: uint8 images normalised inside the
+program, read from their device copy on the ``device`` input path. Scores are computed by
+``model`` in its own dtype: pass a float32 model (the default ``score_dtype``) to score a
+bfloat16-trained ensemble in full precision; the parameters are float32 either way.
 
 Example::
 
-  per_seed = score_split(model, state, train_images, labels, ids, ('el2n', 'grand'),
+  examples = feed.Examples.create(images, labels, stats, mesh, 'device')
+  per_seed = score_split(model, state, examples, ids, ('el2n', 'grand'),
                          batch_size=512, strategy='auto')     # {'el2n': (K, N), 'grand': ...}
 """
 
@@ -21,7 +26,8 @@ import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from datadiet import batching, errors, multihost
+from datadiet import errors, multihost
+from datadiet.data import feed
 from datadiet.scores import (el2n, entropy, forgetting, grand, input_norm, loss, margin,
                              over_seeds, random_score)
 from datadiet.train import ensemble
@@ -49,10 +55,10 @@ def example_keys(ids: np.ndarray) -> np.ndarray:
   return np.array([zlib.crc32(str(i).encode()) % (2**31) for i in ids], np.int32)
 
 
-def score_split(model, state: ensemble.EnsembleState, images: np.ndarray, labels: np.ndarray,
-                ids: np.ndarray, names: Sequence[str], batch_size: int, strategy: str = 'auto',
+def score_split(model, state: ensemble.EnsembleState, examples: feed.Examples, ids: np.ndarray,
+                names: Sequence[str], batch_size: int, strategy: str = 'auto',
                 random_seed: int = 0) -> dict[str, np.ndarray]:
-  """``{score: (K, N)}`` for every example of a split (images already normalised).
+  """``{score: (K, N)}`` for every example of a split (labels: ``examples.labels``).
 
   Runs on the ensemble's own ``(seeds, data)`` mesh: each device scores its seeds on its share
   of every batch (``batch_size`` must split evenly over the ``data`` axis), across every process
@@ -70,36 +76,38 @@ def score_split(model, state: ensemble.EnsembleState, images: np.ndarray, labels
         f'score_batch_size {batch_size} does not split over the {mesh.shape[ensemble.DATA]} '
         f'devices of the data axis; use a multiple of {mesh.shape[ensemble.DATA]}.')
 
-  def member_scores(variables, batch):
+  def member_scores(variables, images, labels, batch):
     out = {}
     if any(n in LOGIT_SCORES for n in batch_names):
-      logits = model.apply(variables, batch['image'], **eval_kwargs)
-      out.update({n: LOGIT_SCORES[n](logits, batch['label'], batch['mask'])
+      logits = model.apply(variables, images, **eval_kwargs)
+      out.update({n: LOGIT_SCORES[n](logits, labels, batch['mask'])
                   for n in batch_names if n in LOGIT_SCORES})
     if 'grand' in batch_names:
-      out['grand'] = grand(model, variables, batch['image'], batch['label'], batch['mask'],
+      out['grand'] = grand(model, variables, images, labels, batch['mask'],
                            apply_kwargs=eval_kwargs)
     if 'input_norm' in batch_names:
-      out['input_norm'] = input_norm(batch['image'], batch['mask'])
+      out['input_norm'] = input_norm(images, batch['mask'])
     if 'random' in batch_names:
       out['random'] = random_score(key, batch['key'], batch['mask'])
     return jnp.stack([out[n] for n in batch_names])
 
-  def local_scores(variables, batch):  # This device's seeds × this device's examples.
-    return over_seeds(member_scores, variables, batch, strategy=seed_strategy)[0]
+  def local_scores(variables, batch, table):  # This device's seeds × this device's examples.
+    images, labels = feed.model_inputs(batch, table, examples.stats)
+    return over_seeds(lambda v: member_scores(v, images, labels, batch), variables,
+                      strategy=seed_strategy)[0]
 
   score_batch = jax.jit(jax.shard_map(
-      local_scores, mesh=mesh, in_specs=(P(ensemble.SEEDS), P(ensemble.DATA)),
+      local_scores, mesh=mesh, in_specs=(P(ensemble.SEEDS), P(ensemble.DATA), P()),
       out_specs=P(ensemble.SEEDS, None, ensemble.DATA), check_vma=False))
-  examples = NamedSharding(mesh, P(ensemble.DATA))
+  sharding = NamedSharding(mesh, P(ensemble.DATA))
 
   results = {}
   if batch_names:
     variables = {'params': state.params, 'batch_stats': state.batch_stats}
-    arrays = {'image': images, 'label': labels, 'key': example_keys(ids)}
-    per_seed = batching.score_arrays(
-        lambda b: multihost.to_host(score_batch(variables, multihost.to_device(b, examples))),
-        arrays, batch_size)
+    per_seed = np.concatenate([
+        multihost.to_host(score_batch(variables, multihost.to_device(batch, sharding),
+                                      examples.table))[..., batch['mask']]
+        for batch in examples.batches(batch_size, {'key': example_keys(ids)})], axis=-1)
     results = {n: per_seed[:, i] for i, n in enumerate(batch_names)}
   if 'forgetting' in names:
     results['forgetting'] = multihost.to_host(jax.vmap(forgetting.scores)(state.tracker))

@@ -19,7 +19,9 @@ from datadiet import errors, multihost
 
 # Fields that change how a run executes, not what it computes: they may differ between
 # relaunches (and between the processes of one multi-process run).
-RUNTIME_FIELDS = ('distributed', 'compilation_cache_dir', 'log_every_steps', 'tensorboard')
+# The input path is one of them: both paths realise the same batches.
+RUNTIME_FIELDS = ('distributed', 'compilation_cache_dir', 'log_every_steps', 'tensorboard',
+                  'input_pipeline', 'device_data_max_fraction')
 
 
 class WorkdirConfigMismatchError(errors.InputError):

@@ -6,6 +6,7 @@ import optax
 import pytest
 
 from datadiet import models, scoring
+from datadiet.data import feed, pipeline
 from datadiet.scores import el2n, grand
 from datadiet.train import ensemble
 
@@ -14,34 +15,43 @@ from datadiet.train import ensemble
 def ensemble_and_data():
   model = models.get_model('small_cnn', num_classes=3, widths=(3, 4))
   rng = np.random.default_rng(0)
-  images = rng.normal(size=(11, 8, 8, 2)).astype(np.float32)
+  images = rng.integers(0, 256, (11, 8, 8, 2), dtype=np.uint8)
   labels = rng.integers(0, 3, 11).astype(np.int32)
-  state = ensemble.init_ensemble(model, optax.sgd(0.1), [0, 1], images[0], 11,
-                                 ensemble.make_mesh(2))
-  return model, state, images, labels
+  stats = pipeline.channel_stats(images)
+  mesh = ensemble.make_mesh(2)
+  state = ensemble.init_ensemble(model, optax.sgd(0.1), [0, 1],
+                                 pipeline.normalize(images[0], stats), 11, mesh)
+  return model, state, images, labels, stats, mesh
 
 
-def test_matches_scores_computed_seed_by_seed(ensemble_and_data):
-  model, state, images, labels = ensemble_and_data
-  got = scoring.score_split(model, state, images, labels, np.arange(11), ('grand', 'el2n'),
+@pytest.mark.parametrize('input_pipeline', ['device', 'tf_data'])
+def test_matches_scores_computed_seed_by_seed(ensemble_and_data, input_pipeline):
+  model, state, images, labels, stats, mesh = ensemble_and_data
+  examples = feed.Examples.create(images, labels, stats, mesh, input_pipeline)
+  assert bool(examples.table) == (input_pipeline == 'device')  # Read from a device copy.
+  got = scoring.score_split(model, state, examples, np.arange(11), ('grand', 'el2n'),
                             batch_size=4)
   assert list(got) == ['grand', 'el2n'] and got['el2n'].shape == (2, 11)
+  normalized = pipeline.normalize(images, stats)
   for k in range(2):
     variables = jax.tree.map(lambda a: a[k], {'params': state.params,
                                               'batch_stats': state.batch_stats})
-    np.testing.assert_allclose(got['el2n'][k], el2n(model.apply(variables, images), labels),
+    np.testing.assert_allclose(got['el2n'][k], el2n(model.apply(variables, normalized), labels),
                                rtol=1e-5)
-    np.testing.assert_allclose(got['grand'][k], grand(model, variables, images, labels),
+    np.testing.assert_allclose(got['grand'][k], grand(model, variables, normalized, labels),
                                rtol=1e-5)
 
 
 def test_random_scores_follow_ids_including_strings(ensemble_and_data):
-  model, state, images, labels = ensemble_and_data
+  model, state, images, labels, stats, mesh = ensemble_and_data
   ids = np.array([f'class/{i:03d}.jpg' for i in range(11)])
-  forward = scoring.score_split(model, state, images, labels, ids, ('random',), 4)['random']
+  examples = lambda order: feed.Examples.create(images[order], labels[order], stats, mesh,  # noqa: E731
+                                                'device')
+  forward = scoring.score_split(model, state, examples(np.arange(11)), ids, ('random',),
+                                4)['random']
   order = np.arange(11)[::-1]
-  backward = scoring.score_split(model, state, images[order], labels[order], ids[order],
-                                 ('random',), 4)['random']
+  backward = scoring.score_split(model, state, examples(order), ids[order], ('random',),
+                                 4)['random']
   np.testing.assert_array_equal(forward[:, order], backward)
 
 

@@ -1,36 +1,34 @@
-"""tf.data pipelines: K per-seed training streams over a subset of ids, and padded evaluation.
+"""What every input path shares: which examples a step trains on, their augmentation draws,
+and per-channel normalisation. NumPy only: no TensorFlow.
 
-Training. Each seed walks its own endless stream of the kept examples: epoch ``e`` of seed ``s``
-is a permutation drawn from ``(data_seed, s, e)``, and the stream is cut into fixed-size batches
-(a batch may straddle two epochs, so every kept example appears exactly once per epoch and none
-is dropped). Step ``t``'s batch is a pure function of ``(data_seed, seed, t)``, so a resumed run
-sees exactly the batches an uninterrupted run would. Augmentation (the paper's: 4-pixel reflect
-padding, random crop back to size, random horizontal flip) draws from stateless seeds
-``(data_seed, seed, t, position)``, so it is deterministic too. Batches come as
-``image (K, B, H, W, C)`` float32 normalised per channel, ``label (K, B)`` and ``index (K, B)``,
-the position of each example in the full training split (for forgetting statistics).
+Training order. Each seed walks its own endless stream of the kept examples: epoch ``e`` of seed
+``s`` is a permutation drawn from ``(data_seed, s, e)``, and the stream is cut into fixed-size
+batches (a batch may straddle two epochs, so every kept example appears exactly once per epoch
+and none is dropped). Step ``t``'s positions and augmentation draws are a pure function of
+``(data_seed, seed, t)`` (:class:`TrainOrder`), so a resumed run sees exactly the batches an
+uninterrupted run would, whichever input path realises them (``tf_stream`` on CPU threads, or
+``feed`` on the accelerator from a device-resident copy).
 
-Evaluation. :func:`eval_batches` pads the last batch and carries a ``mask``.
+Normalisation ``(x / 255 − mean) / std`` per channel runs inside the jitted steps (on uint8
+images, which also makes host-to-device copies 4× smaller); :func:`normalize` is the same
+formula for NumPy and JAX arrays.
 
 Example::
 
-  stats = channel_stats(data.train['image'])
-  stream = train_stream(data.train, keep_positions, seeds=[0, 1, 2, 3], batch_size=128,
-                        data_seed=0, start_step=0, num_steps=1000, stats=stats)
-  for batch in stream.as_numpy_iterator(): ...
+  order = TrainOrder(keep_positions, seeds=[0, 1, 2, 3], batch_size=128, data_seed=0,
+                     augment=True)
+  order.batch(step=17)   # {'index': (4, 128) int32, 'offset': (4, 128, 2), 'flip': (4, 128)}
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
-import tensorflow as tf
 
-from datadiet import batching, errors
-
-PAD_PIXELS = 4
+from datadiet import errors
+from datadiet.data import augment as augmentation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,13 +45,12 @@ def channel_stats(images: np.ndarray) -> ChannelStats:
 
 
 def normalize(images, stats: ChannelStats):
-  """uint8 images → float32 ``(x / 255 − mean) / std``; works on NumPy and TF tensors."""
+  """uint8 images → float32 ``(x / 255 − mean) / std``, for NumPy arrays and (traced) JAX arrays
+  alike."""
   scale = np.float32(1 / 255.0)
   mean = np.asarray(stats.mean, np.float32)
   std = np.asarray(stats.std, np.float32)
-  if isinstance(images, np.ndarray):
-    return (images.astype(np.float32) * scale - mean) / std
-  return (tf.cast(images, tf.float32) * scale - mean) / std
+  return (images.astype(np.float32) * scale - mean) / std
 
 
 def epoch_permutation(positions: np.ndarray, data_seed: int, seed: int, epoch: int) -> np.ndarray:
@@ -64,96 +61,60 @@ def epoch_permutation(positions: np.ndarray, data_seed: int, seed: int, epoch: i
 def step_positions(positions: np.ndarray, data_seed: int, seed: int, step: int,
                    batch_size: int) -> np.ndarray:
   """The ``batch_size`` positions that ``seed`` trains on at ``step`` (pure in its arguments)."""
-  num = len(positions)
-  start = step * batch_size
-  first_epoch, last_epoch = start // num, (start + batch_size - 1) // num
-  stream = np.concatenate([epoch_permutation(positions, data_seed, seed, e)
-                           for e in range(first_epoch, last_epoch + 1)])
-  offset = start - first_epoch * num
-  return stream[offset:offset + batch_size]
+  return TrainOrder(positions, [seed], batch_size, data_seed).positions(step)[0]
 
 
-def _index_batches(positions: np.ndarray, seeds: Sequence[int], batch_size: int, data_seed: int,
-                   start_step: int, num_steps: int) -> Iterator[tuple[int, np.ndarray]]:
-  for step in range(start_step, start_step + num_steps):
-    yield step, np.stack([step_positions(positions, data_seed, s, step, batch_size)
-                          for s in seeds]).astype(np.int32)
+class TrainOrder:
+  """Positions and augmentation draws of K seeds' training batches, step by step.
 
-
-def _augment(image, seed):
-  """Reflect-pad by 4, random crop back to size, random horizontal flip (stateless)."""
-  height, width = image.shape[0], image.shape[1]
-  padded = tf.pad(image, [[PAD_PIXELS, PAD_PIXELS], [PAD_PIXELS, PAD_PIXELS], [0, 0]],
-                  mode='REFLECT')
-  crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-  cropped = tf.image.stateless_random_crop(padded, tf.shape(image), seed=crop_seed)
-  del height, width
-  return tf.image.stateless_random_flip_left_right(cropped, seed=flip_seed)
-
-
-def train_stream(split: Mapping[str, np.ndarray], positions: np.ndarray, seeds: Sequence[int],
-                 batch_size: int, data_seed: int, start_step: int, num_steps: int,
-                 stats: ChannelStats, augment: bool = True, labels: np.ndarray | None = None,
-                 prefetch: int = 2) -> tf.data.Dataset:
-  """Batches for steps ``[start_step, start_step + num_steps)`` of K seeds at once.
-
-  Args:
-    split: the full training split (``image``, ``label``).
-    positions: positions into ``split`` of the examples to train on (the kept subset).
-    seeds: the K seeds; each has its own data order and augmentation.
-    batch_size: examples per seed per step.
-    data_seed: the run's data seed, mixed into every order and augmentation.
-    start_step, num_steps: which steps to produce (resume from ``start_step``).
-    stats: per-channel normalisation.
-    augment: apply the paper's augmentation.
-    labels: labels to train on instead of ``split['label']`` (e.g. with label noise).
+  ``batch(step)`` is a pure function of ``(data_seed, seed, step)`` per seed; epoch permutations
+  are cached (each is drawn once per seed, not once per step), so walking the steps in order
+  costs a permutation per epoch.
   """
-  positions = np.asarray(positions, np.int64)
-  if len(positions) == 0:
-    raise errors.InputError('Cannot train on an empty subset.')
-  images = tf.constant(split['image'])
-  label_table = tf.constant(split['label'] if labels is None else labels, tf.int32)
-  num_seeds = len(seeds)
-  seed_table = tf.constant(np.asarray(seeds, np.int64))
-  index_ds = tf.data.Dataset.from_generator(
-      lambda: _index_batches(positions, seeds, batch_size, data_seed, start_step, num_steps),
-      output_signature=(tf.TensorSpec((), tf.int64),
-                        tf.TensorSpec((num_seeds, batch_size), tf.int32)))
 
-  def per_example(step, index_batch):
-    flat = tf.reshape(index_batch, [-1])
-    slot = tf.range(num_seeds * batch_size, dtype=tf.int64)
-    seed_of = tf.gather(seed_table, slot // batch_size)
-    return tf.data.Dataset.from_tensor_slices((tf.fill([num_seeds * batch_size], step), seed_of,
-                                               slot % batch_size, flat))
+  def __init__(self, positions: np.ndarray, seeds: Sequence[int], batch_size: int,
+               data_seed: int, augment: bool = False):
+    self.kept = np.asarray(positions, np.int64)
+    if len(self.kept) == 0:
+      raise errors.InputError('Cannot train on an empty subset.')
+    self.seeds = [int(s) for s in seeds]
+    self.batch_size = batch_size
+    self.data_seed = data_seed
+    self.augment = augment
+    self._epochs: dict[tuple[int, int], np.ndarray] = {}
 
-  def load(step, seed, slot, index):
-    image = tf.gather(images, index)
-    if augment:
-      image = _augment(image, tf.stack([tf.cast(data_seed, tf.int64) * 1_000_003 + seed,
-                                        step * 65_536 + slot]))
-    return {'image': normalize(image, stats), 'label': tf.gather(label_table, index),
-            'index': index}
+  def _epoch(self, seed: int, epoch: int) -> np.ndarray:
+    key = (seed, epoch)
+    if key not in self._epochs:
+      if len(self._epochs) > 4 * len(self.seeds):  # Keep about two epochs per seed.
+        self._epochs.pop(next(iter(self._epochs)))
+      self._epochs[key] = epoch_permutation(self.kept, self.data_seed, seed, epoch)
+    return self._epochs[key]
 
-  def regroup(batch):
-    return {key: tf.reshape(value, [num_seeds, batch_size] + value.shape[1:].as_list())
-            for key, value in batch.items()}
+  def positions(self, step: int) -> np.ndarray:
+    """``(K, batch_size)`` int32 positions into the training split at ``step``."""
+    num = len(self.kept)
+    start = step * self.batch_size
+    first, last = start // num, (start + self.batch_size - 1) // num
+    rows = []
+    for seed in self.seeds:
+      stream = np.concatenate([self._epoch(seed, e) for e in range(first, last + 1)])
+      offset = start - first * num
+      rows.append(stream[offset:offset + self.batch_size])
+    return np.stack(rows).astype(np.int32)
 
-  options = tf.data.Options()
-  options.deterministic = True
-  return (index_ds.flat_map(per_example)
-          .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-          .batch(num_seeds * batch_size, drop_remainder=True)
-          .map(regroup)
-          .with_options(options)
-          .prefetch(prefetch))
+  def batch(self, step: int) -> dict[str, np.ndarray]:
+    """``index`` ``(K, B)``, and with augmentation ``offset`` ``(K, B, 2)`` and ``flip``
+    ``(K, B)`` (see :mod:`datadiet.data.augment`)."""
+    out = {'index': self.positions(step)}
+    if self.augment:
+      draws = [augmentation.draw(self.data_seed, s, step, self.batch_size) for s in self.seeds]
+      out['offset'] = np.stack([offsets for offsets, _ in draws])
+      out['flip'] = np.stack([flips for _, flips in draws])
+    return out
 
+  def batches(self, start_step: int, num_steps: int) -> Iterator[dict[str, np.ndarray]]:
+    """:meth:`batch` for steps ``[start_step, start_step + num_steps)``."""
+    for step in range(start_step, start_step + num_steps):
+      yield self.batch(step)
 
-def eval_batches(split: Mapping[str, np.ndarray], batch_size: int,
-                 stats: ChannelStats) -> Iterator[dict[str, np.ndarray]]:
-  """Padded, normalised evaluation batches with ``mask`` (every example exactly once)."""
-  for batch in batching.padded_batches(
-      {'image': split['image'], 'label': split['label'],
-       'index': np.arange(len(split['label']), dtype=np.int32)}, batch_size):
-    batch['image'] = normalize(batch['image'], stats)
-    yield batch

@@ -2,13 +2,15 @@
 
 Example::
 
-  model = datadiet.models.get_model('resnet18', num_classes=10)
+  model = datadiet.models.get_model('resnet18', num_classes=10, dtype='bfloat16')
   variables = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)), train=False)
 """
 
 from __future__ import annotations
 
 import flax.linen as nn
+import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 from datadiet import errors
 from datadiet.models.resnet import ResNet18, ResNet20, ResNet50
@@ -21,10 +23,26 @@ MODELS = {
     'resnet18': ResNet18,
     'resnet50': ResNet50,
 }
+# Compute dtypes a model may run in; parameters are float32 in every case. float16 would need
+# loss scaling, which the training step does not do.
+COMPUTE_DTYPES = ('float32', 'bfloat16')
 
 
-def get_model(name: str, num_classes: int, **kwargs) -> nn.Module:
-  """Builds the model registered as ``name`` with ``num_classes`` outputs."""
+def compute_dtype(dtype: DTypeLike) -> jnp.dtype:
+  """``dtype`` (a name or a dtype) if it is one of :data:`COMPUTE_DTYPES`, else an InputError."""
+  try:
+    name = jnp.dtype(dtype).name
+  except TypeError:
+    name = None
+  if name not in COMPUTE_DTYPES:
+    raise errors.InputError(
+        f'Unknown compute dtype {dtype!r}; valid: {", ".join(COMPUTE_DTYPES)}.')
+  return jnp.dtype(name)
+
+
+def get_model(name: str, num_classes: int, dtype: DTypeLike = 'float32', **kwargs) -> nn.Module:
+  """Builds the model registered as ``name`` with ``num_classes`` outputs, computing in
+  ``dtype`` (parameters float32, logits float32)."""
   if name not in MODELS:
     raise errors.InputError(f'Unknown model {name!r}; valid models: {", ".join(MODELS)}.')
-  return MODELS[name](num_classes=num_classes, **kwargs)
+  return MODELS[name](num_classes=num_classes, dtype=compute_dtype(dtype), **kwargs)

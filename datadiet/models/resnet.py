@@ -4,6 +4,11 @@ All models take NHWC images and ``train: bool``; BatchNorm uses batch statistics
 and running statistics otherwise (the mode every score is computed in). With
 ``batch_norm_axis_name`` set, training-mode statistics are averaged over that mapped axis (the
 engine's data-parallel axis), so a batch split over devices normalises like the whole batch.
+
+``dtype`` is the compute dtype of every convolution, dense layer and BatchNorm (``bfloat16``
+for mixed precision); parameters and BatchNorm statistics stay float32 whatever it is (Flax
+reduces batch statistics in float32), and the logits are returned as float32 so that losses and
+scores never see a bfloat16 softmax.
 """
 
 from __future__ import annotations
@@ -13,9 +18,15 @@ from collections.abc import Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 _conv = functools.partial(nn.Conv, use_bias=False, padding='SAME')
 _batch_norm = functools.partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5)
+
+
+def float_logits(logits):
+  """Logits in at least float32 (bfloat16 → float32; float64 stays float64)."""
+  return logits.astype(jnp.promote_types(logits.dtype, jnp.float32))
 
 
 class BasicBlock(nn.Module):
@@ -23,15 +34,17 @@ class BasicBlock(nn.Module):
   features: int
   strides: int = 1
   batch_norm_axis_name: str | None = None
+  dtype: DTypeLike | None = None  # None: from the inputs and parameters, as in Flax.
 
   @nn.compact
   def __call__(self, x, train: bool):
     norm = functools.partial(_batch_norm, use_running_average=not train,
-                             axis_name=self.batch_norm_axis_name)
-    y = nn.relu(norm()(_conv(self.features, (3, 3), self.strides)(x)))
-    y = norm()(_conv(self.features, (3, 3))(y))
+                             axis_name=self.batch_norm_axis_name, dtype=self.dtype)
+    conv = functools.partial(_conv, dtype=self.dtype)
+    y = nn.relu(norm()(conv(self.features, (3, 3), self.strides)(x)))
+    y = norm()(conv(self.features, (3, 3))(y))
     if x.shape != y.shape:
-      x = norm()(_conv(self.features, (1, 1), self.strides)(x))
+      x = norm()(conv(self.features, (1, 1), self.strides)(x))
     return nn.relu(x + y)
 
 
@@ -40,16 +53,18 @@ class Bottleneck(nn.Module):
   features: int
   strides: int = 1
   batch_norm_axis_name: str | None = None
+  dtype: DTypeLike | None = None  # None: from the inputs and parameters, as in Flax.
 
   @nn.compact
   def __call__(self, x, train: bool):
     norm = functools.partial(_batch_norm, use_running_average=not train,
-                             axis_name=self.batch_norm_axis_name)
-    y = nn.relu(norm()(_conv(self.features, (1, 1))(x)))
-    y = nn.relu(norm()(_conv(self.features, (3, 3), self.strides)(y)))
-    y = norm()(_conv(4 * self.features, (1, 1))(y))
+                             axis_name=self.batch_norm_axis_name, dtype=self.dtype)
+    conv = functools.partial(_conv, dtype=self.dtype)
+    y = nn.relu(norm()(conv(self.features, (1, 1))(x)))
+    y = nn.relu(norm()(conv(self.features, (3, 3), self.strides)(y)))
+    y = norm()(conv(4 * self.features, (1, 1))(y))
     if x.shape != y.shape:
-      x = norm()(_conv(4 * self.features, (1, 1), self.strides)(x))
+      x = norm()(conv(4 * self.features, (1, 1), self.strides)(x))
     return nn.relu(x + y)
 
 
@@ -60,18 +75,20 @@ class ResNet(nn.Module):
   block: type[nn.Module] = BasicBlock
   widths: Sequence[int] = (64, 128, 256, 512)
   batch_norm_axis_name: str | None = None
+  dtype: DTypeLike | None = None  # None: from the inputs and parameters, as in Flax.
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    x = _conv(self.widths[0], (3, 3), name='stem')(x)
+    x = _conv(self.widths[0], (3, 3), dtype=self.dtype, name='stem')(x)
     x = nn.relu(_batch_norm(use_running_average=not train, axis_name=self.batch_norm_axis_name,
-                            name='stem_bn')(x))
+                            dtype=self.dtype, name='stem_bn')(x))
     for stage, (num_blocks, width) in enumerate(zip(self.stage_sizes, self.widths)):
       for index in range(num_blocks):
         strides = 2 if stage > 0 and index == 0 else 1
-        x = self.block(width, strides, self.batch_norm_axis_name)(x, train)
+        x = self.block(width, strides, self.batch_norm_axis_name, self.dtype)(x, train)
     x = jnp.mean(x, axis=(1, 2))
-    return nn.Dense(self.num_classes, name='head')(x)
+    logits = nn.Dense(self.num_classes, dtype=self.dtype, name='head')(x)
+    return float_logits(logits)
 
 
 ResNet18 = functools.partial(ResNet, stage_sizes=(2, 2, 2, 2))

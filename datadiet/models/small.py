@@ -1,4 +1,7 @@
-"""Small models that train in seconds on a CPU: an MLP and a BatchNorm CNN."""
+"""Small models that train in seconds on a CPU: an MLP and a BatchNorm CNN.
+
+``dtype`` is the compute dtype (see :mod:`datadiet.models.resnet`); logits are float32.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,9 @@ from collections.abc import Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
+from jax.typing import DTypeLike
+
+from datadiet.models.resnet import float_logits
 
 
 class MLP(nn.Module):
@@ -13,14 +19,15 @@ class MLP(nn.Module):
   num_classes: int
   hidden: Sequence[int] = (256, 256)
   batch_norm_axis_name: str | None = None  # No BatchNorm: accepted for a uniform interface.
+  dtype: DTypeLike | None = None  # None: from the inputs and parameters, as in Flax.
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     del train  # No BatchNorm or dropout: same function in both modes.
     x = x.reshape(x.shape[0], -1)
     for width in self.hidden:
-      x = nn.relu(nn.Dense(width)(x))
-    return nn.Dense(self.num_classes)(x)
+      x = nn.relu(nn.Dense(width, dtype=self.dtype)(x))
+    return float_logits(nn.Dense(self.num_classes, dtype=self.dtype)(x))
 
 
 class SmallCNN(nn.Module):
@@ -28,13 +35,14 @@ class SmallCNN(nn.Module):
   num_classes: int
   widths: Sequence[int] = (32, 64)
   batch_norm_axis_name: str | None = None  # See datadiet.models.resnet.
+  dtype: DTypeLike | None = None  # None: from the inputs and parameters, as in Flax.
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     for width in self.widths:
-      x = nn.Conv(width, (3, 3), use_bias=False)(x)
+      x = nn.Conv(width, (3, 3), use_bias=False, dtype=self.dtype)(x)
       x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                       axis_name=self.batch_norm_axis_name)(x)
+                       axis_name=self.batch_norm_axis_name, dtype=self.dtype)(x)
       x = nn.avg_pool(nn.relu(x), (2, 2), strides=(2, 2), padding='SAME')
     x = jnp.mean(x, axis=(1, 2))
-    return nn.Dense(self.num_classes)(x)
+    return float_logits(nn.Dense(self.num_classes, dtype=self.dtype)(x))

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import optax
 from absl import logging
 
-from datadiet.scores import layer_norms
+from datadiet.scores import norm_tuning
 from datadiet.scores.grand_linen import UnsupportedModelError, grand_linen
 from datadiet.scores.losses import LogitLossFn, softmax_cross_entropy
 
@@ -82,7 +82,7 @@ def grand(model: nn.Module, variables: Mapping[str, Any], inputs: Array, labels:
           mask: Array | None = None, *, method: Literal['auto', 'fast', 'generic'] = 'auto',
           loss_fn: LogitLossFn = softmax_cross_entropy,
           apply_kwargs: Mapping[str, Any] | None = None, microbatch_size: int = 16,
-          norm_method: layer_norms.NormMethod = 'auto') -> Array:
+          norm_method: norm_tuning.TuningMethod = 'auto') -> Array:
   """Per-example GraNd of a linen model over all of ``variables['params']``.
 
   Example::
@@ -96,7 +96,7 @@ def grand(model: nn.Module, variables: Mapping[str, Any], inputs: Array, labels:
     method: 'fast' (one backward pass; raises if unsupported), 'generic' (microbatched
       ``vmap(grad)``), or 'auto' (fast, falling back to generic with a logged reason).
     microbatch_size: generic path only.
-    norm_method: fast path only: 'auto', 'ghost' or 'materialize'.
+    norm_method: fast path only: 'auto', 'measure', 'flops', 'ghost' or 'materialize'.
   """
   if method not in GRAND_METHODS:
     raise ValueError(f'Unknown GraNd method {method!r}; valid: {", ".join(GRAND_METHODS)}.')

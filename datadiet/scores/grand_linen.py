@@ -12,7 +12,8 @@ that never forms a parameter gradient, and each layer's ``g`` is freed as soon a
 Per layer:
 
 * ``nn.Dense`` / ``nn.Conv`` (ungrouped, no input dilation): ghost norm or materialised
-  gradient, whichever costs fewer FLOPs (:mod:`datadiet.scores.layer_norms`).
+  gradient (:mod:`datadiet.scores.layer_norms`), chosen per layer by FLOPs on a CPU and by
+  measured time on a GPU/TPU (:mod:`datadiet.scores.norm_tuning`).
 * ``nn.BatchNorm`` (evaluation mode only), ``nn.LayerNorm``, ``nn.GroupNorm``, ``nn.RMSNorm``:
   the layer's own ``apply`` differentiated per example with ``vmap`` (cheap: their parameters
   are per-channel vectors).
@@ -41,12 +42,12 @@ import optax
 from flax.linen import linear as linen_linear
 from flax.linen.module import merge_param
 
-from datadiet.scores import layer_norms
+from datadiet.scores import layer_norms, norm_tuning
 from datadiet.scores.losses import LogitLossFn, softmax_cross_entropy
 
 Array = jax.Array
-# (layer input, layer variables, output-gradient) -> (batch,) squared norms.
-SqNormFn = Callable[[Array, Mapping[str, Any], Array], Array]
+# (layer input, output-gradient, layer variables) -> (batch,) squared norms.
+SqNormFn = Callable[[Array, Array, Mapping[str, Any]], Array]
 
 _NORM_LAYERS = (nn.BatchNorm, nn.LayerNorm, nn.GroupNorm, nn.RMSNorm)
 SUPPORTED_LAYERS = (nn.Dense, nn.Conv) + _NORM_LAYERS
@@ -71,7 +72,7 @@ def _tap_fwd(sq_norm_fn, out, layer_input, layer_vars, slot):
 
 def _tap_bwd(sq_norm_fn, residuals, out_grad):
   layer_input, layer_vars, slot = residuals
-  sq_norms = sq_norm_fn(layer_input, layer_vars, out_grad).astype(slot.dtype)
+  sq_norms = sq_norm_fn(layer_input, out_grad, layer_vars).astype(slot.dtype)
   # The input and variables reach the tap through stop_gradient: their cotangents are dropped.
   return (out_grad, jnp.zeros_like(layer_input), jax.tree.map(jnp.zeros_like, layer_vars),
           sq_norms)
@@ -88,11 +89,11 @@ def _per_dim(value, rank: int) -> tuple[int, ...]:
   return tuple(value)
 
 
-def _dense_sq_norm_fn(module: nn.Dense, norm_method) -> SqNormFn:
+def _dense_sq_norm_fn(module: nn.Dense, norm_method: str) -> SqNormFn:
   if module.dot_general is not None or module.dot_general_cls is not None:
     raise UnsupportedModelError('Dense with a custom dot_general')
 
-  def sq_norms(x, layer_vars, g):
+  def sq_norms(x, g, layer_vars):
     del layer_vars
     total = layer_norms.dense_sq_norms(x, g, norm_method)
     return total + layer_norms.bias_sq_norms(g) if module.use_bias else total
@@ -138,9 +139,9 @@ def _conv_geometry(module: nn.Conv, x: Array) -> tuple[Array, dict[str, Any]]:
                  kernel_dilation=dilation)
 
 
-def _conv_sq_norm_fn(module: nn.Conv, geometry: dict[str, Any], norm_method) -> SqNormFn:
+def _conv_sq_norm_fn(module: nn.Conv, geometry: dict[str, Any], norm_method: str) -> SqNormFn:
 
-  def sq_norms(x, layer_vars, g):
+  def sq_norms(x, g, layer_vars):
     del layer_vars
     total = layer_norms.conv_sq_norms(x, g, method=norm_method, **geometry)
     return total + layer_norms.bias_sq_norms(g) if module.use_bias else total
@@ -160,7 +161,7 @@ def _norm_layer_sq_norm_fn(module: nn.Module, args: tuple, kwargs: dict) -> SqNo
   unbound = module.clone(parent=None)
   extra_args = args[1:]
 
-  def sq_norms(x, layer_vars, g):
+  def sq_norms(x, g, layer_vars):
 
     def one_example(x_i, g_i):
       def layer(params):
@@ -210,13 +211,15 @@ class _Probe:
       self.problems.append(f'{name} ({type(module).__name__}) is applied more than once '
                            '(shared parameters)')
     x = args[0]
+    if isinstance(module, (nn.Dense, nn.Conv)) and module.dtype is not None:
+      x = x.astype(module.dtype)  # As the layer computes (Flax casts its input to its dtype).
     try:
       if isinstance(module, nn.Dense):
-        sq_norm_fn = _dense_sq_norm_fn(module, self.norm_method)
-        kernel_inputs = x.shape[-1]
+        make_sq_norm_fn = functools.partial(_dense_sq_norm_fn, module)
+        kernel_inputs, geometry = x.shape[-1], {}
       elif isinstance(module, nn.Conv):
         x, geometry = _conv_geometry(module, x)
-        sq_norm_fn = _conv_sq_norm_fn(module, geometry, self.norm_method)
+        make_sq_norm_fn = functools.partial(_conv_sq_norm_fn, module, geometry)
         kernel_inputs = math.prod(geometry['kernel_size']) * x.shape[-1]
       else:  # Checked before running the layer: BatchNorm in training mode would fail inside.
         sq_norm_fn = _norm_layer_sq_norm_fn(module, args, kwargs)
@@ -229,8 +232,12 @@ class _Probe:
     if not params:
       return out
     if isinstance(module, (nn.Dense, nn.Conv)):
-      self.strategies[name] = layer_norms.choose_method(
-          math.prod(out.shape[1:-1]), kernel_inputs, out.shape[-1], self.norm_method)
+      method = norm_tuning.choose(
+          self.norm_method, lambda m: functools.partial(make_sq_norm_fn(m), layer_vars=None),
+          jax.ShapeDtypeStruct(x.shape, x.dtype), jax.ShapeDtypeStruct(out.shape, out.dtype),
+          kernel_inputs, key=(type(module).__name__, module.use_bias, repr(geometry)))
+      self.strategies[name] = method
+      sq_norm_fn = make_sq_norm_fn(method)
     if x.shape[0] != self.slot.shape[0] or out.shape[0] != self.slot.shape[0]:
       self.problems.append(f'{name}: leading axis {x.shape[0]} is not the batch axis '
                            f'({self.slot.shape[0]})')
@@ -255,7 +262,7 @@ class _Probe:
 def grand_linen(model: nn.Module, variables: Mapping[str, Any], inputs: Array, labels: Array,
                 mask: Array | None = None, *, loss_fn: LogitLossFn = softmax_cross_entropy,
                 apply_kwargs: Mapping[str, Any] | None = None,
-                norm_method: layer_norms.NormMethod = 'auto',
+                norm_method: norm_tuning.TuningMethod = 'auto',
                 return_strategies: bool = False):
   """Exact per-example GraNd ``‖∇_params loss(model(x_i), y_i)‖₂`` for a Flax linen model.
 
@@ -278,7 +285,8 @@ def grand_linen(model: nn.Module, variables: Mapping[str, Any], inputs: Array, l
     mask: boolean ``(batch,)``; False marks padding, which gets norm 0 and no influence.
     loss_fn: per-example loss ``(logits, labels) -> (batch,)``; softmax cross-entropy default.
     apply_kwargs: keyword arguments for ``model.apply`` (evaluation mode, e.g. train=False).
-    norm_method: 'auto' (cheaper per layer), 'ghost' or 'materialize' for Dense/Conv layers.
+    norm_method: for Dense/Conv layers, 'auto' (per layer: measured on GPU/TPU, by FLOPs on
+      CPU), 'measure', 'flops', or one form for all: 'ghost' or 'materialize'.
     return_strategies: also return ``{layer name: 'ghost' | 'materialize'}``.
 
   Raises:

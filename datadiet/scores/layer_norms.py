@@ -14,7 +14,10 @@ never unfolded into a ``T × k²C`` patch tensor: both forms sum over the kernel
 each a strided window of the padded input, one at a time.
 
 All functions take arrays with a leading example axis and return ``(batch,)`` squared norms,
-accumulated in float32 (float64 when the inputs are float64).
+accumulated in float32 (float64 when the inputs are float64). The products themselves run in
+the inputs' dtype: a bfloat16 model's activations and output-gradients are multiplied as
+bfloat16 with float32 accumulation (``preferred_element_type``), which is exact for the
+products and keeps the tensor cores busy, instead of being copied to float32 first.
 """
 
 from __future__ import annotations
@@ -55,14 +58,19 @@ def _per_example_sq_sum(tensor: jax.Array) -> jax.Array:
   return jnp.sum(jnp.square(tensor), axis=tuple(range(1, tensor.ndim)))
 
 
+def _einsum(subscripts: str, a: jax.Array, b: jax.Array, accumulate: jnp.dtype) -> jax.Array:
+  """``einsum`` in the operands' dtype, accumulated (and returned) in ``accumulate``."""
+  return jnp.einsum(subscripts, a, b, preferred_element_type=accumulate)
+
+
 def bias_sq_norms(output_grads: jax.Array) -> jax.Array:
   """``‖sum_t g_t‖²`` per example: the squared norm of a bias shared over positions.
 
   Args:
     output_grads: ``(batch, *positions, out_features)``.
   """
-  g = output_grads.astype(_accumulation_dtype(output_grads))
-  summed = jnp.sum(g, axis=tuple(range(1, g.ndim - 1)))
+  summed = jnp.sum(output_grads, axis=tuple(range(1, output_grads.ndim - 1)),
+                   dtype=_accumulation_dtype(output_grads))
   return jnp.sum(jnp.square(summed), axis=-1)
 
 
@@ -77,16 +85,16 @@ def dense_sq_norms(inputs: jax.Array, output_grads: jax.Array,
   """
   batch = inputs.shape[0]
   dtype = _accumulation_dtype(inputs, output_grads)
-  x = inputs.reshape(batch, -1, inputs.shape[-1]).astype(dtype)
-  g = output_grads.reshape(batch, -1, output_grads.shape[-1]).astype(dtype)
+  x = inputs.reshape(batch, -1, inputs.shape[-1])
+  g = output_grads.reshape(batch, -1, output_grads.shape[-1])
   num_positions = x.shape[1]
   if choose_method(num_positions, x.shape[-1], g.shape[-1], method) == 'ghost':
     if num_positions == 1:  # ‖x gᵀ‖ = ‖x‖ ‖g‖: skip the 1 × 1 Gram matrices.
-      return _per_example_sq_sum(x) * _per_example_sq_sum(g)
-    x_gram = jnp.einsum('btk,bsk->bts', x, x)
-    g_gram = jnp.einsum('btc,bsc->bts', g, g)
+      return _per_example_sq_sum(x.astype(dtype)) * _per_example_sq_sum(g.astype(dtype))
+    x_gram = _einsum('btk,bsk->bts', x, x, dtype)
+    g_gram = _einsum('btc,bsc->bts', g, g, dtype)
     return jnp.sum(x_gram * g_gram, axis=(1, 2))
-  return _per_example_sq_sum(jnp.einsum('btk,btc->bkc', x, g))
+  return _per_example_sq_sum(_einsum('btk,btc->bkc', x, g, dtype))
 
 
 def _conv_offset_window(padded: jax.Array, offset: jax.Array, strides: Sequence[int],
@@ -127,8 +135,8 @@ def conv_sq_norms(inputs: jax.Array, output_grads: jax.Array, kernel_size: Seque
   chosen = choose_method(num_positions, math.prod(kernel_size) * in_features, out_features,
                          method)
   dtype = _accumulation_dtype(inputs, output_grads)
-  g = output_grads.reshape(batch, num_positions, out_features).astype(dtype)
-  padded = jnp.pad(inputs.astype(dtype), [(0, 0), *padding, (0, 0)])
+  g = output_grads.reshape(batch, num_positions, out_features)
+  padded = jnp.pad(inputs, [(0, 0), *padding, (0, 0)])
   offsets = jnp.array(list(itertools.product(*(range(k) for k in kernel_size))), jnp.int32)
 
   def window(offset):
@@ -138,16 +146,16 @@ def conv_sq_norms(inputs: jax.Array, output_grads: jax.Array, kernel_size: Seque
   if chosen == 'ghost':
     def add_gram(x_gram, offset):
       x = window(offset)
-      return x_gram + jnp.einsum('btk,bsk->bts', x, x), None
+      return x_gram + _einsum('btk,bsk->bts', x, x, dtype), None
 
     x_gram, _ = jax.lax.scan(add_gram, jnp.zeros((batch, num_positions, num_positions), dtype),
                              offsets)
-    g_gram = jnp.einsum('btc,bsc->bts', g, g)
+    g_gram = _einsum('btc,bsc->bts', g, g, dtype)
     return jnp.sum(x_gram * g_gram, axis=(1, 2))
 
   def add_block_norm(total, offset):
     # The kernel gradient's rows for this offset: (batch, in_features, out_features).
-    return total + _per_example_sq_sum(jnp.einsum('btk,btc->bkc', window(offset), g)), None
+    return total + _per_example_sq_sum(_einsum('btk,btc->bkc', window(offset), g, dtype)), None
 
   total, _ = jax.lax.scan(add_block_norm, jnp.zeros((batch,), dtype), offsets)
   return total

@@ -12,9 +12,9 @@ scoring model's, and ``prune_by`` may name their scores (``'mlp:el2n@60'``).
 
 from __future__ import annotations
 
-from datadiet import errors, score_files, scoring
+from datadiet import errors, models, score_files, scoring
 from datadiet.stages.context import Context
-from datadiet.train import checkpoints, loop
+from datadiet.train import checkpoints, ensemble, loop
 
 
 def pretrain_stop_step(ctx: Context) -> int:
@@ -79,11 +79,15 @@ def _score_model(ctx: Context, model: str) -> None:
   if not by_step:
     return
   run = loop.setup(config, data, list(config.seeds), model_name=model)
+  # The trained parameters (float32 whatever the compute dtype) scored in score_dtype.
+  score_model = models.get_model(model, num_classes=data.num_classes,
+                                 dtype=config.get('score_dtype', 'float32'),
+                                 batch_norm_axis_name=ensemble.DATA)
+  examples = run.examples({'image': data.train['image'], 'label': ctx.train_labels})
   mngr = checkpoints.manager(ctx.pretrain_dir_for(model) / 'checkpoints')
   for step, names in sorted(by_step.items()):
     state = checkpoints.restore(mngr, step, run.state)
-    per_seed = scoring.score_split(run.model, state, ctx.normalized_train_images,
-                                   ctx.train_labels, data.train['id'], names,
+    per_seed = scoring.score_split(score_model, state, examples, data.train['id'], names,
                                    config.score_batch_size, config.seed_strategy,
                                    config.random_score_seed)
     for name, values in per_seed.items():

@@ -22,7 +22,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from datadiet import errors, models, multihost
-from datadiet.data import noise, pipeline, sources
+from datadiet.data import feed, noise, pipeline, sources
 from datadiet.score_files import write_npz_atomic
 from datadiet.train import checkpoints, ensemble, metrics, optim
 
@@ -44,16 +44,17 @@ class TrainResult:
   evaluations: dict[str, dict[str, np.ndarray]] = dataclasses.field(default_factory=dict)
 
 
-def evaluate(eval_step, state: ensemble.EnsembleState, split: dict[str, np.ndarray],
-             batch_size: int, stats: pipeline.ChannelStats) -> dict[str, np.ndarray]:
-  """Per-seed mean loss and accuracy over every example of ``split``."""
+def evaluate(eval_step, state: ensemble.EnsembleState, examples: feed.Examples,
+             batch_size: int) -> dict[str, np.ndarray]:
+  """Per-seed mean loss and accuracy over every example of ``examples``."""
   loss_sum = correct = 0
   replicated = NamedSharding(ensemble.mesh_of(state), P())  # Every seed sees the whole batch.
-  for batch in pipeline.eval_batches(split, batch_size, stats):
-    out = eval_step(state.params, state.batch_stats, multihost.to_device(batch, replicated))
+  for batch in examples.batches(batch_size):
+    out = eval_step(state.params, state.batch_stats, multihost.to_device(batch, replicated),
+                    examples.table)
     loss_sum = loss_sum + out['loss_sum']
     correct = correct + out['correct']
-  count = len(split['label'])
+  count = len(examples)
   loss_sum, correct = multihost.to_host((loss_sum, correct))
   return {'loss': np.asarray(loss_sum) / count, 'accuracy': np.asarray(correct) / count}
 
@@ -78,12 +79,26 @@ class Setup:
   mesh: Any
   state: ensemble.EnsembleState
   strategy: str
+  input_pipeline: str  # 'device' or 'tf_data'.
+
+  def examples(self, split: dict[str, np.ndarray]) -> feed.Examples:
+    """``split`` as this run's evaluation passes read it (on the devices, or from the host)."""
+    return feed.Examples.create(split['image'], split['label'], self.stats, self.mesh,
+                                self.input_pipeline)
+
+
+def input_pipeline(config: ml_collections.ConfigDict, data: sources.Dataset) -> str:
+  """``config.input_pipeline`` resolved for this dataset and this machine's devices."""
+  data_bytes = data.train['image'].nbytes + data.test['image'].nbytes
+  return feed.resolve(config.get('input_pipeline', 'auto'), data_bytes,
+                      config.get('device_data_max_fraction', 0.25))
 
 
 def setup(config: ml_collections.ConfigDict, data: sources.Dataset, seeds: list[int],
           keep_positions: np.ndarray | None = None, model_name: str | None = None) -> Setup:
-  """Model, optimizer (its schedule spans the whole budget), mesh and initial state."""
+  """Model, optimizer (its schedule spans the whole budget), mesh, initial state, input path."""
   model = models.get_model(model_name or config.model, num_classes=data.num_classes,
+                           dtype=config.get('compute_dtype', 'float32'),
                            batch_norm_axis_name=ensemble.DATA)
   stats = pipeline.channel_stats(data.train['image'])
   positions = (np.arange(len(data.train['label'])) if keep_positions is None
@@ -94,7 +109,8 @@ def setup(config: ml_collections.ConfigDict, data: sources.Dataset, seeds: list[
   state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(
       data.train['image'][:1], stats)[0], len(data.train['label']), mesh)
   return Setup(model, stats, positions, num_steps, optimizer, mesh, state,
-               ensemble.resolve_strategy(config.seed_strategy, state.params))
+               ensemble.resolve_strategy(config.seed_strategy, state.params),
+               input_pipeline(config, data))
 
 
 def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
@@ -144,22 +160,27 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
     save_steps |= set(range(config.checkpoint_every_steps, num_steps,
                             config.checkpoint_every_steps))
 
-  train_step = ensemble.make_train_step(model, optimizer, mesh, strategy)
-  eval_step = ensemble.make_eval_step(model, mesh, strategy)
-  batch_sharding = ensemble.batch_sharding(mesh)
+  train_step = ensemble.make_train_step(model, optimizer, mesh, strategy, stats)
+  eval_step = ensemble.make_eval_step(model, mesh, strategy, stats)
   writer = metrics.MetricWriter(workdir, tensorboard=config.tensorboard,
                                 enabled=multihost.is_writer())
   progress = metrics.Progress(num_steps, start_step, len(seeds) * config.batch_size,
                               label=f'[{workdir.name}] ')
-  stream = pipeline.train_stream(data.train, positions, seeds, config.batch_size,
-                                 config.data_seed, start_step, num_steps - start_step, stats,
-                                 augment=config.augment, labels=labels)
+  order = pipeline.TrainOrder(positions, seeds, config.batch_size, config.data_seed,
+                              augment=config.augment)
+  table, batches = feed.train_batches(
+      run.input_pipeline, data.train['image'], data.train['label'] if labels is None else labels,
+      order, start_step, num_steps - start_step, ensemble.batch_sharding(mesh))
+  test_examples = run.examples(data.test)
   pending, first_pending = [], start_step + 1
   step = start_step
-  for batch in stream.as_numpy_iterator():
-    state, step_metrics = train_step(state, multihost.to_device(batch, batch_sharding))
+  for batch in batches:
+    state, step_metrics = train_step(state, batch, table)
     pending.append(step_metrics)
     step += 1
+    if step == start_step + 1:  # Compiled and run once: time the training from here on.
+      jax.block_until_ready(step_metrics)
+      progress.start_clock(step)
     if step % config.log_every_steps == 0 or step in save_steps or step == num_steps:
       values = multihost.to_host(pending)
       losses = np.stack([v['loss'] for v in values])
@@ -170,12 +191,13 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
       progress.report(step, f'loss {losses[-1].mean():.3f}')
       pending, first_pending = [], step + 1
     if config.eval_every_steps and step % config.eval_every_steps == 0 and step != num_steps:
-      writer.write(step, 'test', seeds, evaluate(eval_step, state, data.test,
-                                                 config.eval_batch_size, stats))
+      writer.write(step, 'test', seeds, evaluate(eval_step, state, test_examples,
+                                                 config.eval_batch_size))
     if step in save_steps:
       checkpoints.save(mngr, step, state)
-  test = evaluate(eval_step, state, data.test, config.eval_batch_size, stats)
-  extra = {name: evaluate(eval_step, state, split, config.eval_batch_size, stats)
+  del table, batches  # Frees the device copy of the training set before evaluating.
+  test = evaluate(eval_step, state, test_examples, config.eval_batch_size)
+  extra = {name: evaluate(eval_step, state, run.examples(split), config.eval_batch_size)
            for name, split in (eval_splits or {}).items()}
   if start_step < num_steps:  # A relaunch of a finished run logs nothing twice.
     writer.write(num_steps, 'test', seeds, test)

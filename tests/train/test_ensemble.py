@@ -6,7 +6,11 @@ import optax
 import pytest
 
 from datadiet import models
+from datadiet.data import pipeline
 from datadiet.train import ensemble
+
+
+STATS = pipeline.ChannelStats(mean=(0.4, 0.5), std=(0.2, 0.3))
 
 
 def _state_and_batch(model_name, seeds):
@@ -15,10 +19,11 @@ def _state_and_batch(model_name, seeds):
   optimizer = optax.sgd(0.1, momentum=0.9)
   mesh = ensemble.make_mesh(len(seeds))
   rng = np.random.default_rng(0)
-  batch = {'image': rng.normal(size=(len(seeds), 6, 8, 8, 2)).astype(np.float32),
+  batch = {'image': rng.integers(0, 256, (len(seeds), 6, 8, 8, 2), dtype=np.uint8),
            'label': rng.integers(0, 3, (len(seeds), 6)).astype(np.int32),
            'index': np.tile(np.arange(6, dtype=np.int32), (len(seeds), 1))}
-  state = ensemble.init_ensemble(model, optimizer, seeds, batch['image'][0, 0], 6, mesh)
+  state = ensemble.init_ensemble(model, optimizer, seeds,
+                                 pipeline.normalize(batch['image'][0, 0], STATS), 6, mesh)
   return model, optimizer, mesh, state, batch
 
 
@@ -27,14 +32,14 @@ def test_strategies_agree_with_single_seed_steps(model_name):
   model, optimizer, mesh, state, batch = _state_and_batch(model_name, [0, 1, 2])
   results = {}
   for strategy in ensemble.STRATEGIES:
-    step = ensemble.make_train_step(model, optimizer, mesh, strategy)
-    new_state, metrics = step(jax.tree.map(np.copy, jax.device_get(state)), batch)
+    step = ensemble.make_train_step(model, optimizer, mesh, strategy, STATS)
+    new_state, metrics = step(jax.tree.map(np.copy, jax.device_get(state)), batch, {})
     results[strategy] = (jax.device_get(new_state.params), np.asarray(metrics['loss']))
   for k in range(3):  # Seed k alone, as a one-seed ensemble.
     _, _, mesh1, _, _ = _state_and_batch(model_name, [k])
     one = jax.tree.map(lambda a: a[k:k + 1], jax.device_get(state))
-    single, metrics = ensemble.make_train_step(model, optimizer, mesh1, 'unroll')(
-        one, {key: v[k:k + 1] for key, v in batch.items()})
+    single, metrics = ensemble.make_train_step(model, optimizer, mesh1, 'unroll', STATS)(
+        one, {key: v[k:k + 1] for key, v in batch.items()}, {})
     for strategy, (params, losses) in results.items():
       np.testing.assert_allclose(losses[k], np.asarray(metrics['loss'])[0], rtol=1e-5)
       for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(jax.device_get(single.params))):

@@ -46,9 +46,12 @@ def test_few_steps_learn_and_write_metrics(tiny_config, digits, tmp_path):
   assert not np.allclose(leaf[0], leaf[1])
 
 
+@pytest.mark.parametrize('input_pipeline', ['device', 'tf_data'])
 def test_resume_after_interruption_matches_uninterrupted(tiny_config, digits, tmp_path,
-                                                         monkeypatch):
+                                                         monkeypatch, input_pipeline):
   tiny_config.checkpoint_every_steps = 5
+  tiny_config.augment = True  # Bit-identical batches include the augmentation draws.
+  tiny_config.input_pipeline = input_pipeline
   uninterrupted = loop.train_ensemble(tiny_config, tmp_path / 'a', digits, seeds=[0, 1])
 
   real_make = loop.ensemble.make_train_step
@@ -56,11 +59,11 @@ def test_resume_after_interruption_matches_uninterrupted(tiny_config, digits, tm
   def make_crashing(*args, **kwargs):
     step_fn, calls = real_make(*args, **kwargs), []
 
-    def crashing(state, batch):
+    def crashing(*args):
       calls.append(1)
       if len(calls) == 8:
         raise KeyboardInterrupt('simulated preemption')
-      return step_fn(state, batch)
+      return step_fn(*args)
     return crashing
 
   monkeypatch.setattr(loop.ensemble, 'make_train_step', make_crashing)
@@ -90,3 +93,21 @@ def test_label_noise_mask_is_saved_by_id(tiny_config, tmp_path):
     assert np.all(saved['noisy_label'][saved['is_noisy']] !=
                   saved['true_label'][saved['is_noisy']])
     assert len(saved['ids']) == len(saved['is_noisy'])
+
+
+def test_bfloat16_run_trains_like_float32(tiny_config, digits, tmp_path):
+  tiny_config.update(dict(model='small_cnn', seed_strategy='unroll', budget=80, learning_rate=0.1))
+  curves = {}
+  for dtype in ('float32', 'bfloat16'):
+    tiny_config.compute_dtype = dtype
+    result = loop.train_ensemble(tiny_config, tmp_path / dtype, digits, seeds=[0, 1])
+    # Parameters and optimizer state stay float32 whatever the compute dtype.
+    leaves = jax.tree.leaves((result.state.params, result.state.batch_stats,
+                              result.state.opt_state))
+    assert {leaf.dtype for leaf in leaves if leaf.dtype.kind == 'f'} == {np.dtype('float32')}
+    rows = [json.loads(line) for line in (tmp_path / dtype / 'metrics.jsonl').open()]
+    curves[dtype] = np.array([r['loss'] for r in rows if r['split'] == 'train'])
+  float32, bfloat16 = curves['float32'], curves['bfloat16']
+  assert bfloat16[-1] < 0.5 * bfloat16[0]  # It learns...
+  np.testing.assert_allclose(bfloat16, float32, rtol=0.1)  # ...along the float32 run's curve.
+  assert not np.array_equal(bfloat16, float32)  # And it did compute in bfloat16.

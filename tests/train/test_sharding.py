@@ -20,7 +20,7 @@ config = train.get_config()
 seeds = list(range(int(sys.argv[3])))
 config.update(dict(model='small_cnn', seeds=tuple(seeds), seed_strategy=sys.argv[2],
                    augment=True, batch_size=16, budget_unit='steps', budget=4,
-                   log_every_steps=2, tensorboard=False))
+                   log_every_steps=2, tensorboard=False, input_pipeline=sys.argv[4]))
 result = loop.train_ensemble(config, sys.argv[1], sources.load('digits'), seeds=seeds)
 leaves = jax.tree.leaves(jax.device_get((result.state.params, result.state.batch_stats)))
 devices = len(result.state.step.sharding.device_set)
@@ -29,24 +29,27 @@ np.savez(sys.argv[1] + '/params.npz', devices=devices, presentations=forgotten, 
 '''
 
 
-def _train(workdir, devices, strategy, num_seeds):
+def _train(workdir, devices, strategy, num_seeds, input_pipeline='device'):
   env = dict(os.environ, XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}',
              JAX_PLATFORMS='cpu', PYTHONPATH=str(ROOT))
-  subprocess.run([sys.executable, '-c', SCRIPT, str(workdir), strategy, str(num_seeds)],
-                 cwd=ROOT, env=env, check=True, capture_output=True)
+  subprocess.run([sys.executable, '-c', SCRIPT, str(workdir), strategy, str(num_seeds),
+                  input_pipeline], cwd=ROOT, env=env, check=True, capture_output=True)
   with np.load(workdir / 'params.npz') as saved:
     leaves = [saved[f'arr_{i}'] for i in range(len(saved.files) - 2)]
     return int(saved['devices']), saved['presentations'], leaves
 
 
-@pytest.mark.parametrize('strategy,num_seeds', [
-    ('unroll', 4),  # 4 seeds × 1 data shard.
-    ('vmap', 4),
-    ('unroll', 2),  # 2 seeds × 2 data shards: gradients and BatchNorm statistics averaged.
+@pytest.mark.parametrize('strategy,num_seeds,input_pipeline', [
+    ('unroll', 4, 'device'),  # 4 seeds × 1 data shard; the training set on every device.
+    ('vmap', 4, 'device'),
+    # 2 seeds × 2 data shards: gradients and BatchNorm statistics averaged; tf.data batches on
+    # 4 devices against device-path batches on 1 (both paths realise the same batches).
+    ('unroll', 2, 'tf_data'),
 ])
-def test_four_devices_match_one(tmp_path, strategy, num_seeds):
+def test_four_devices_match_one(tmp_path, strategy, num_seeds, input_pipeline):
   devices_1, presented_1, one = _train(tmp_path / 'one', 1, strategy, num_seeds)
-  devices_4, presented_4, four = _train(tmp_path / 'four', 4, strategy, num_seeds)
+  devices_4, presented_4, four = _train(tmp_path / 'four', 4, strategy, num_seeds,
+                                        input_pipeline)
   assert (devices_1, devices_4) == (1, 4)
   np.testing.assert_array_equal(presented_1, presented_4)  # Forgetting sees every shard.
   assert presented_4.sum() == num_seeds * 4 * 16

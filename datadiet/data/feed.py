@@ -1,0 +1,158 @@
+"""How examples reach the jitted steps: the input path (``tf_data`` or ``device``) and the one
+function that turns a raw batch into model inputs inside the step.
+
+* ``device`` — the uint8 split and its labels live on the accelerator, replicated on every device
+  of the mesh (CIFAR-10's training set is 150 MB). Each step sends only the positions and
+  augmentation draws (a few KB); the gather, crop, flip and normalisation run inside the jitted
+  step. Evaluation and scoring read the same copy.
+* ``tf_data`` — tf.data gathers and augments on host threads (:mod:`datadiet.data.tf_stream`)
+  and sends uint8 batches; for data that does not fit the accelerator's memory. Needs
+  TensorFlow.
+* ``auto`` — ``device`` when the train and test images fit ``device_data_max_fraction`` of one
+  accelerator's memory (GPU/TPU) or on a CPU (where "device" memory is host memory), else
+  ``tf_data``.
+
+Both paths realise the same :class:`~datadiet.data.pipeline.TrainOrder`, so the path changes
+the speed of a run, not its batches.
+
+Example::
+
+  examples = feed.Examples.create(data.test['image'], data.test['label'], stats, mesh, 'device')
+  for batch in examples.batches(1000):   # host dicts; `examples.table` holds the device copy
+    images, labels = feed.model_inputs(batch, examples.table, stats)   # inside jit
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from datadiet import batching, errors, multihost, optional_deps
+from datadiet.data import augment
+from datadiet.data.pipeline import ChannelStats, TrainOrder, normalize
+
+INPUT_PIPELINES = ('auto', 'device', 'tf_data')
+_ACCELERATORS = ('gpu', 'tpu')
+
+
+def device_memory_bytes(device: jax.Device) -> int | None:
+  """The memory one accelerator gives JAX, or None where unknown (CPU)."""
+  stats = device.memory_stats() if device.platform in _ACCELERATORS else None
+  return int(stats['bytes_limit']) if stats and 'bytes_limit' in stats else None
+
+
+def resolve(input_pipeline: str, data_bytes: int, max_fraction: float = 0.25,
+            device: jax.Device | None = None) -> str:
+  """``'device'`` or ``'tf_data'`` for ``input_pipeline`` and ``data_bytes`` of uint8 images.
+
+  Raises:
+    InputError: an unknown name, or a path this environment cannot run.
+  """
+  if input_pipeline not in INPUT_PIPELINES:
+    raise errors.InputError(f'Unknown input_pipeline {input_pipeline!r}; valid: '
+                            f'{", ".join(INPUT_PIPELINES)}.')
+  has_tf = optional_deps.tensorflow_available()
+  if input_pipeline == 'tf_data' and not has_tf:
+    raise errors.InputError("input_pipeline='tf_data' needs TensorFlow, which is not installed; "
+                            f"{optional_deps.INSTALL_HINT}, or use input_pipeline='device'.")
+  if input_pipeline != 'auto':
+    return input_pipeline
+  device = device or jax.local_devices()[0]
+  capacity = device_memory_bytes(device)
+  if capacity is None or data_bytes <= max_fraction * capacity:
+    return 'device'
+  if has_tf:
+    return 'tf_data'
+  raise errors.InputError(
+      f'The images ({data_bytes / 2**30:.1f} GiB) exceed device_data_max_fraction='
+      f'{max_fraction} of the {device.platform} memory ({capacity / 2**30:.1f} GiB), and the '
+      f'tf_data path needs TensorFlow, which is not installed: {optional_deps.INSTALL_HINT}, '
+      'or raise device_data_max_fraction.')
+
+
+def replicate(arrays: Mapping[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
+  """Host arrays → one copy on every device of ``mesh``."""
+  return multihost.to_device(dict(arrays), NamedSharding(mesh, P()))
+
+
+def raw_inputs(batch: Mapping[str, Any],
+               table: Mapping[str, Any]) -> tuple[jax.Array, jax.Array]:
+  """``(uint8 images, labels)`` of a raw batch (jit-able).
+
+  A raw batch carries either the uint8 ``image`` and ``label`` themselves (host paths) or only
+  ``index`` into the device copy ``table``; ``offset``/``flip`` (augmentation draws) are applied
+  to images gathered from the table.
+  """
+  if 'image' in batch:
+    return batch['image'], batch['label']
+  images, labels = table['image'][batch['index']], table['label'][batch['index']]
+  if 'offset' in batch:
+    images = augment.crop_and_flip(images, batch['offset'], batch['flip'])
+  return images, labels
+
+
+def model_inputs(batch: Mapping[str, Any], table: Mapping[str, Any],
+                 stats: ChannelStats) -> tuple[jax.Array, jax.Array]:
+  """``(images normalised to float32, labels)`` of a raw batch, inside a jitted step. Models
+  cast the float32 images to their compute dtype."""
+  images, labels = raw_inputs(batch, table)
+  return normalize(images, stats), labels
+
+
+def train_batches(input_pipeline: str, images: np.ndarray, labels: np.ndarray,
+                  order: TrainOrder, start_step: int, num_steps: int,
+                  sharding: NamedSharding) -> tuple[dict[str, jax.Array], Iterator[Any]]:
+  """``(table, batches)`` for the training step: the device copy (empty for ``tf_data``) and
+  the raw batches for steps ``[start_step, start_step + num_steps)``, placed with ``sharding``
+  (the engine's: seeds over its ``seeds`` axis, examples over ``data``)."""
+  if input_pipeline == 'device':
+    table = replicate({'image': images, 'label': np.asarray(labels, np.int32)}, sharding.mesh)
+    host = order.batches(start_step, num_steps)
+  else:
+    from datadiet.data import tf_stream  # pylint: disable=g-import-not-at-top  (TensorFlow)
+    table = {}
+    host = tf_stream.train_stream(images, labels, order, start_step,
+                                  num_steps).as_numpy_iterator()
+  return table, (multihost.to_device(batch, sharding) for batch in host)
+
+
+@dataclasses.dataclass(frozen=True)
+class Examples:
+  """A split as evaluation and scoring passes read it, in fixed order and padded batches.
+
+  ``table`` is its device copy (``device`` path) or empty (host batches carry the images).
+  """
+  images: np.ndarray  # uint8 (N, H, W, C), host
+  labels: np.ndarray
+  stats: ChannelStats
+  table: dict[str, jax.Array]
+
+  @classmethod
+  def create(cls, images: np.ndarray, labels: np.ndarray, stats: ChannelStats, mesh: Mesh,
+             input_pipeline: str) -> 'Examples':
+    """Puts the split on ``mesh`` when ``input_pipeline`` is ``'device'``."""
+    labels = np.asarray(labels, np.int32)
+    table = (replicate({'image': images, 'label': labels}, mesh)
+             if input_pipeline == 'device' else {})
+    return cls(images, labels, stats, table)
+
+  def __len__(self) -> int:
+    return len(self.labels)
+
+  def batches(self, batch_size: int,
+              extra: Mapping[str, np.ndarray] | None = None) -> Iterator[dict[str, np.ndarray]]:
+    """Host batches with ``mask`` (and ``extra`` per-example arrays): positions into the device
+    copy, or the uint8 images and labels themselves."""
+    arrays = dict(extra or {})
+    if self.table:
+      arrays['index'] = np.arange(len(self), dtype=np.int32)
+    else:
+      arrays.update(image=self.images, label=self.labels)
+    return batching.padded_batches(arrays, batch_size)
+

@@ -1,0 +1,65 @@
+"""Ghost or materialised per layer: forced, by FLOPs, or by measured time; never a wrong norm."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from datadiet.models.resnet import ResNet
+from datadiet.scores import grand_linen, layer_norms, norm_tuning
+
+
+def _dense(method):
+  return functools.partial(layer_norms.dense_sq_norms, method=method)
+
+
+def test_measure_keeps_the_faster_form_and_times_each_geometry_once(monkeypatch):
+  timed = []
+  fake_seconds = iter([2.0, 1.0, 1.0, 3.0])  # (ghost, materialize) for two geometries.
+
+  def fake(fn, args):
+    timed.append(args[0].shape)
+    return next(fake_seconds)
+
+  monkeypatch.setattr(norm_tuning, '_seconds', fake)
+  monkeypatch.setattr(norm_tuning, '_measured', {})
+  shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
+  assert norm_tuning.choose('measure', _dense, shape(8, 5, 3), shape(8, 5, 4), 3,
+                            key='d') == 'materialize'
+  assert norm_tuning.choose('measure', _dense, shape(8, 5, 3), shape(8, 5, 4), 3,
+                            key='d') == 'materialize'  # Cached: not timed again.
+  assert norm_tuning.choose('measure', _dense, shape(8, 9, 3), shape(8, 9, 4), 3,
+                            key='d') == 'ghost'
+  assert timed == [(8, 5, 3), (8, 5, 3), (8, 9, 3), (8, 9, 3)]
+
+
+def test_measured_timing_runs_both_forms_for_real(monkeypatch):
+  monkeypatch.setattr(norm_tuning, '_measured', {})
+  shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
+  chosen = norm_tuning.measured_method(_dense, shape(4, 6, 3), shape(4, 6, 2), key='real')
+  assert chosen in ('ghost', 'materialize')
+  assert list(norm_tuning._measured.values()) == [chosen]  # pylint: disable=protected-access
+
+
+def test_auto_is_the_flops_rule_on_cpu_and_forced_forms_are_kept():
+  shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
+  x, g = shape(8, 64, 27), shape(8, 64, 4)  # 64 positions, 27 × 4 weights: materialise.
+  assert norm_tuning.choose('auto', _dense, x, g, 27, key='k') == 'materialize'
+  assert norm_tuning.choose('flops', _dense, x, g, 27, key='k') == 'materialize'
+  assert norm_tuning.choose('ghost', _dense, x, g, 27, key='k') == 'ghost'
+  with pytest.raises(ValueError, match='valid: auto, ghost, materialize, measure, flops'):
+    norm_tuning.choose('fastest', _dense, x, g, 27, key='k')
+
+
+def test_measured_choices_give_exact_grand():
+  model = ResNet(num_classes=3, stage_sizes=(1, 1), widths=(4, 6))
+  x = jax.random.normal(jax.random.key(0), (5, 8, 8, 3))
+  y = jnp.arange(5) % 3
+  variables = model.init(jax.random.key(1), x[:1])
+  kwargs = dict(apply_kwargs={'train': False}, return_strategies=True)
+  measured, strategies = grand_linen(model, variables, x, y, norm_method='measure', **kwargs)
+  flops, _ = grand_linen(model, variables, x, y, norm_method='flops', **kwargs)
+  assert set(strategies.values()) <= {'ghost', 'materialize'} and 'stem' in strategies
+  np.testing.assert_allclose(measured, flops, rtol=1e-5)
