@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 
 import jax
 import jax.numpy as jnp
 import optax
+import timing
 from absl import app, flags
 
 from datadiet import models
@@ -33,32 +33,8 @@ _MICROBATCH = flags.DEFINE_integer('microbatch_size', 16, 'Generic GraNd microba
 _MIN_SECONDS = flags.DEFINE_float('min_seconds', 10.0, 'Time each measurement at least this long.')
 
 
-def _peak_bytes(compiled) -> int:
-  stats = compiled.memory_analysis()
-  return int(stats.argument_size_in_bytes + stats.output_size_in_bytes +
-             stats.temp_size_in_bytes - stats.alias_size_in_bytes)
-
-
 def _measure(name, fn, args, batch, donate=False):
-  """Compiles ``fn(*args)``, then times calls until ``--min_seconds`` have passed (≥ 2 calls)."""
-  jitted = jax.jit(fn, donate_argnums=(0,) if donate else ())
-  compiled = jitted.lower(*args).compile()
-  out = compiled(*args)  # Warm-up.
-  jax.block_until_ready(out)
-  if donate:
-    args = (out,) + tuple(args[1:])
-  times = []
-  while len(times) < 2 or sum(times) < _MIN_SECONDS.value:
-    start = time.perf_counter()
-    out = compiled(*args)
-    jax.block_until_ready(out)
-    times.append(time.perf_counter() - start)
-    if donate:
-      args = (out,) + tuple(args[1:])
-  seconds = sorted(times)[len(times) // 2]
-  return dict(measurement=name, batch_size=batch, images_per_s=batch / seconds,
-              seconds_per_batch=seconds, peak_memory_mib=_peak_bytes(compiled) / 2**20,
-              calls=len(times))
+  return timing.measure(name, fn, args, batch, donate=donate, min_seconds=_MIN_SECONDS.value)
 
 
 def _jacrev_reference(model, variables, x, y):
@@ -118,7 +94,7 @@ def bench_model(name: str, batch: int) -> list[dict]:
       microbatch_size=_MICROBATCH.value), (variables, x, y), batch))
   for reference_batch in map(int, _REFERENCE_BATCHES.value):
     args = (variables, x[:reference_batch], y[:reference_batch])
-    planned = _peak_bytes(jax.jit(functools.partial(_jacrev_reference, model)).lower(
+    planned = timing.peak_bytes(jax.jit(functools.partial(_jacrev_reference, model)).lower(
         *args).compile())
     if planned <= _REFERENCE_BUDGET.value * 2**30:
       record(_measure('jacrev_reference', functools.partial(_jacrev_reference, model), args,

@@ -1,0 +1,262 @@
+"""One command on a GPU: the engine's speed, and a miniature Figure 1 through ``launch.py``.
+
+  python bench/gpu.py --data=<image folder, or a file packed by bench/image_folder_pack.py>
+  python bench/gpu.py --smoke          # the same code on a CPU, tiny model and data (~1 min)
+
+(a) ``micro``: ResNet18 on 32×32 images, the engine's own jitted steps on device-resident data
+    (the in-step crop and flip included): the training step in float32 and bfloat16 at batch
+    128 and 512; forward, EL2N and the GraNd fast path at the same sizes, as ratios to the
+    training step; 4 seeds × 128 as one ensemble step with each ``seed_strategy``, against one
+    seed alone (and the MLP's, where ``auto`` picks ``vmap``).
+(b) ``figure1``: ``configs/cifar10_resnet18_mini.py`` through ``launch.py`` on CIFAR-10 (4
+    bfloat16 ResNet18 scoring seeds, EL2N and GraNd after 8 epochs, 50% kept by each and at
+    random, 2 seeds × 20 full-set epochs per subset): every stage's images/s and seconds, and the
+    test accuracy table.
+
+Prints JSON lines and a markdown summary, and writes both to ``--out``
+(``gpu_<device>.jsonl`` / ``.md``). Needs jax (with CUDA on a GPU), flax, optax,
+orbax-checkpoint, ml-collections, numpy and Pillow; no TensorFlow.
+
+On a machine that cannot see ``../shared``: pack the images first
+(``python bench/image_folder_pack.py --folder=../shared/datasets/cifar10_jpeg
+--packed=.data/cifar10_jpeg.npz``, 55 MB) and pass ``--data=.data/cifar10_jpeg.npz``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import image_folder_pack
+import jax
+import jax.numpy as jnp
+import numpy as np
+import timing
+from absl import app, flags
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # The configs package, as launch.py sees it.
+
+from configs import train as train_config  # noqa: E402
+from datadiet import models  # noqa: E402
+from datadiet.data import feed, pipeline  # noqa: E402
+from datadiet.scores import el2n, grand  # noqa: E402
+from datadiet.train import ensemble, optim  # noqa: E402
+
+_DATA = flags.DEFINE_string('data', '../shared/datasets/cifar10_jpeg',
+                            'CIFAR-10 as an image folder, or packed into one .npz file.')
+_WORKDIR = flags.DEFINE_string('workdir', '/tmp/datadiet_bench_gpu',
+                               'Where the Figure 1 run and the compilation cache go.')
+_OUT = flags.DEFINE_string('out', str(ROOT / 'bench' / 'results'), 'Where results are written.')
+_PARTS = flags.DEFINE_list('parts', ['micro', 'figure1'], 'micro, figure1 or both.')
+_SMOKE = flags.DEFINE_bool('smoke', False, 'Tiny model and data on a CPU (the test suite).')
+_MIN_SECONDS = flags.DEFINE_float('min_seconds', 2.0, 'Time each micro-benchmark this long.')
+
+
+def _sizes():
+  """(model, image shape, batch sizes, ensemble batch): ResNet18 on CIFAR, or the smoke's."""
+  if _SMOKE.value:
+    return 'small_cnn', (16, 16, 3), (8, 16), 8
+  return 'resnet18', (32, 32, 3), (128, 512), 128
+
+
+def _engine(model_name, dtype, seeds, batch, strategy, image_shape):
+  """The engine's train step on device-resident synthetic uint8 data, and one raw batch."""
+  config = train_config.get_config()
+  model = models.get_model(model_name, num_classes=10, dtype=dtype,
+                           batch_norm_axis_name=ensemble.DATA)
+  optimizer = optim.make_optimizer(config, 10_000)
+  mesh = ensemble.make_mesh(len(seeds), batch)
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (4096,) + image_shape, dtype=np.uint8)
+  labels = rng.integers(0, 10, len(images)).astype(np.int32)
+  stats = pipeline.channel_stats(images)
+  state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(images[0], stats),
+                                 len(images), mesh)
+  order = pipeline.TrainOrder(np.arange(len(images)), seeds, batch, 0, augment=True)
+  table, batches = feed.train_batches('device', images, labels, order, 0, 1,
+                                      ensemble.batch_sharding(mesh))
+  step = ensemble.make_train_step(model, optimizer, mesh,
+                                  ensemble.resolve_strategy(strategy, state.params), stats)
+  return step, state, next(batches), table, images, labels, stats
+
+
+def _time_engine_step(name, step, state, batch, table, images_per_step):
+  return timing.measure(name, None, (state, batch, table), images_per_step, donate=True,
+                        min_seconds=_MIN_SECONDS.value, jitted=step,
+                        next_state=lambda out: out[0])
+
+
+def micro() -> list[dict]:
+  model_name, image_shape, batch_sizes, ensemble_batch = _sizes()
+  rows = []
+
+  def record(row, model=model_name, **extra):
+    row.update(model=model, backend=jax.default_backend(), **extra)
+    print(json.dumps(row), flush=True)
+    rows.append(row)
+
+  for dtype in models.COMPUTE_DTYPES:
+    for batch in batch_sizes:
+      step, state, raw, table, images, labels, stats = _engine(
+          model_name, dtype, [0], batch, 'unroll', image_shape)
+      # Seed 0's variables, copied out before the training step donates the state.
+      variables = jax.tree.map(lambda x: jnp.copy(x[0]), {'params': state.params,
+                                                          'batch_stats': state.batch_stats})
+      record(_time_engine_step('train_step', step, state, raw, table, batch), dtype=dtype)
+      model = models.get_model(model_name, num_classes=10, dtype=dtype)
+      x = jnp.asarray(pipeline.normalize(images[:batch], stats))
+      y = jnp.asarray(labels[:batch])
+      scores = {
+          'forward': (lambda v, x: model.apply(v, x, train=False), (variables, x)),
+          'el2n': (lambda v, x, y: el2n(model.apply(v, x, train=False), y), (variables, x, y)),
+          'grand': (functools.partial(grand, model, method='fast',
+                                      apply_kwargs={'train': False}), (variables, x, y)),
+      }
+      for name, (fn, args) in scores.items():
+        record(timing.measure(name, fn, args, batch, min_seconds=_MIN_SECONDS.value),
+               dtype=dtype)
+  for name in (model_name, 'mlp'):
+    for dtype in models.COMPUTE_DTYPES if name == model_name else ('float32',):
+      for strategy in ensemble.STRATEGY_CHOICES:
+        if strategy == 'map':
+          continue  # A loop over seeds: slower than both on every backend measured.
+        step, state, raw, table, *_ = _engine(name, dtype, [0, 1, 2, 3], ensemble_batch,
+                                              strategy, image_shape)
+        row = _time_engine_step('ensemble_step', step, state, raw, table, 4 * ensemble_batch)
+        record(row, model=name, dtype=dtype, strategy=strategy, num_seeds=4)
+  return rows
+
+
+def micro_summary(rows: list[dict]) -> list[str]:
+  """The issue's table: images/s and the ratios to the training step of the same size."""
+  model = rows[0]['model']
+  rate = {(r['measurement'], r['dtype'], r['batch_size'], r.get('strategy'), r['model']):
+          r['images_per_s'] for r in rows}
+  lines = [f'| {model}, {jax.devices()[0].device_kind} | dtype | batch | images/s | '
+           '÷ training step |', '|---|---|---:|---:|---:|']
+  for (name, dtype, batch, strategy, model_name), value in rate.items():
+    if name == 'ensemble_step':
+      alone = rate.get(('train_step', dtype, batch // 4, None, model_name))  # None for the MLP.
+      label = f'ensemble step, 4 seeds, {strategy} ({model_name})'
+    else:
+      alone = rate[('train_step', dtype, batch, None, model_name)]
+      label = {'train_step': 'training step', 'forward': 'forward', 'el2n': 'EL2N',
+               'grand': 'GraNd fast path'}[name]
+    ratio = f'{value / alone:.2f}' if alone else ''
+    lines.append(f'| {label} | {dtype} | {batch} | {value:,.0f} | {ratio} |')
+  return lines
+
+
+def _smoke_folder(root: Path) -> Path:
+  """The offline digits as a 16×16 PNG image folder (the smoke's CIFAR stand-in)."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from datadiet.data import sources  # pylint: disable=g-import-not-at-top
+  data = sources.load('digits')
+  for split, arrays in (('train', data.train), ('test', data.test)):
+    for image, label, example_id in zip(arrays['image'], arrays['label'], arrays['id']):
+      folder = root / split / str(label)
+      folder.mkdir(parents=True, exist_ok=True)
+      Image.fromarray(np.kron(image[..., 0], np.ones((2, 2), np.uint8))).save(
+          folder / f'{example_id:04d}.png')
+  return root
+
+
+def _data_folder(scratch: Path) -> Path:
+  if _SMOKE.value:
+    return _smoke_folder(scratch / 'digits_16px')
+  data = Path(_DATA.value)
+  if data.is_file():  # Packed: unpack once next to the run.
+    folder = scratch / data.stem
+    if not (folder / 'train').is_dir():
+      image_folder_pack.unpack(data, folder)
+    return folder
+  return data
+
+
+def figure1(scratch: Path) -> tuple[list[dict], list[str]]:
+  """Runs the mini Figure 1 through launch.py; returns its stage rows and markdown lines."""
+  folder = _data_folder(scratch)
+  workdir = Path(_WORKDIR.value) / ('figure1_smoke' if _SMOKE.value else 'figure1')
+  config = 'configs/cifar10_resnet18_mini.py' + (':smoke' if _SMOKE.value else '')
+  command = [sys.executable, 'launch.py', f'--config={config}', f'--workdir={workdir}',
+             f'--config.dataset=image_folder:{folder.resolve()}',
+             f'--config.compilation_cache_dir={Path(_WORKDIR.value).resolve() / "jax_cache"}']
+  start = time.perf_counter()
+  subprocess.run(command, cwd=ROOT, check=True)
+  seconds = time.perf_counter() - start
+  config_values = json.loads((workdir / 'config.json').read_text())
+  num_train = sum(1 for p in (folder / 'train').glob('*/*') if p.is_file())
+  rows = [dict(measurement='figure1_total', seconds=seconds)]
+  for stage in ('pretrain', 'score', 'prune', 'retrain', 'report'):
+    done = json.loads((workdir / 'stages' / f'{stage}.done').read_text())
+    row = dict(measurement='figure1_stage', stage=stage, seconds=done['seconds'])
+    if stage == 'pretrain':
+      row['images_per_s'] = _training_rate(workdir / 'pretrain')
+    elif stage == 'score':
+      row['examples_scored_per_s'] = (len(config_values['seeds']) * num_train
+                                      / done['seconds'])
+    rows.append(row)
+  for run in sorted((workdir / 'retrain').iterdir()):
+    rows.append(dict(measurement='figure1_retrain', subset=run.name,
+                     images_per_s=_training_rate(run)))
+  results = json.loads((workdir / 'results.json').read_text())
+  accuracy = {}
+  for r in results:
+    accuracy.setdefault(r['subset'], []).append(r['test_accuracy'])
+  for subset, values in accuracy.items():
+    rows.append(dict(measurement='figure1_accuracy', subset=subset, seeds=len(values),
+                     test_accuracy=float(np.mean(values))))
+  for row in rows:
+    print(json.dumps(row), flush=True)
+  lines = [f'Mini Figure 1 ({config}): {seconds:.0f} s in all.', '',
+           '| stage | seconds | images/s |', '|---|---:|---:|']
+  for row in rows:
+    if row['measurement'] == 'figure1_stage':
+      rate = row.get('images_per_s') or row.get('examples_scored_per_s')
+      lines.append(f'| {row["stage"]} | {row["seconds"]:.0f} | '
+                   f'{f"{rate:,.0f}" if rate else ""} |')
+    elif row['measurement'] == 'figure1_retrain':
+      lines.append(f'| retrain {row["subset"]} | | {row["images_per_s"]:,.0f} |')
+  lines += ['', '| subset (50% kept) | test accuracy |', '|---|---:|']
+  lines += [f'| {row["subset"]} | {100 * row["test_accuracy"]:.1f}% |' for row in rows
+            if row['measurement'] == 'figure1_accuracy']
+  return rows, lines
+
+
+def _training_rate(run_dir: Path) -> float:
+  """A run's last logged images/s, all seeds together (metrics hold it per seed)."""
+  rows = [json.loads(line) for line in (run_dir / 'metrics.jsonl').open()]
+  last = max(r['step'] for r in rows if r['split'] == 'train')
+  return sum(r['images_per_s'] for r in rows if r['split'] == 'train' and r['step'] == last)
+
+
+def main(argv):
+  del argv
+  out = Path(_OUT.value)
+  out.mkdir(parents=True, exist_ok=True)
+  device = jax.devices()[0].device_kind.replace(' ', '_')
+  name = f'gpu_{device}' + ('_smoke' if _SMOKE.value else '')
+  rows, lines = [], [f'# bench/gpu.py on {jax.devices()[0].device_kind} '
+                     f'(jax {jax.__version__})', '']
+  with tempfile.TemporaryDirectory() as scratch:
+    if 'micro' in _PARTS.value:
+      micro_rows = micro()
+      rows += micro_rows
+      lines += micro_summary(micro_rows) + ['']
+    if 'figure1' in _PARTS.value:
+      figure_rows, figure_lines = figure1(Path(scratch))
+      rows += figure_rows
+      lines += figure_lines
+  (out / f'{name}.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in rows))
+  (out / f'{name}.md').write_text('\n'.join(lines) + '\n')
+  print('\n'.join(lines))
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,52 @@
+"""A miniature Figure 1 on one GPU: ResNet18 in bfloat16 on CIFAR-10 (minutes on an H100).
+
+  python launch.py --config configs/cifar10_resnet18_mini.py --workdir /tmp/mini_fig1 \
+      --config.dataset=image_folder:../shared/datasets/cifar10_jpeg
+
+4 scoring seeds train 8 epochs of a 20-epoch run (the schedule spans the whole run, as in the
+paper's scoring runs), then EL2N and GraNd score every training image; subsets keep 50% by
+keep-hardest EL2N, keep-hardest GraNd and at random; 2 fresh seeds train on each subset and on
+the full set for a fixed budget of 20 full-set epochs (7,820 steps of 128). ``bench/gpu.py``
+runs it and prints every stage's images/s and the accuracy table.
+
+``:smoke`` is the same pipeline in miniature for a CPU (a small CNN, a few steps; point
+``dataset`` at a small image folder), run by ``bench/gpu.py --smoke`` in the test suite:
+
+  python launch.py --config configs/cifar10_resnet18_mini.py:smoke --workdir /tmp/mini_smoke \
+      --config.dataset=image_folder:<folder>
+"""
+
+import ml_collections
+
+from configs import cifar10_resnet18
+
+STEPS_PER_EPOCH = 391  # ceil(50,000 / 128).
+
+
+def get_config(setting: str = 'gpu') -> ml_collections.ConfigDict:
+  if setting not in ('gpu', 'smoke'):
+    raise ValueError(f"Unknown setting {setting!r}; valid: gpu, smoke.")
+  config = cifar10_resnet18.get_config()
+  config.dataset = 'image_folder:../shared/datasets/cifar10_jpeg'
+  config.compute_dtype = 'bfloat16'
+  config.seeds = (0, 1, 2, 3)
+  config.budget = 20 * STEPS_PER_EPOCH
+  config.score_steps = (8 * STEPS_PER_EPOCH,)
+  config.scores = ('el2n', 'grand')
+  config.prune_by = ('el2n', 'grand')
+  config.prune_methods = ('keep_hardest', 'random')
+  config.fractions_pruned = (0.5,)
+  config.retrain_seeds = (100, 101)
+  config.checkpoint_every_steps = 0
+  config.log_every_steps = 200
+  config.eval_batch_size = 1000
+  config.score_batch_size = 1000
+  if setting == 'smoke':
+    config.model = 'small_cnn'
+    config.batch_size = 16
+    config.eval_batch_size = 64
+    config.score_batch_size = 64
+    config.budget = 20
+    config.score_steps = (8,)
+    config.log_every_steps = 5
+  return config

@@ -1,0 +1,43 @@
+"""bench/gpu.py --smoke: the GPU benchmark's own code on a CPU, tiny model and data."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_smoke_measures_every_path_and_runs_the_mini_figure_1(tmp_path):
+  env = dict(os.environ, JAX_PLATFORMS='cpu')
+  subprocess.run([sys.executable, 'bench/gpu.py', '--smoke', f'--out={tmp_path / "out"}',
+                  f'--workdir={tmp_path / "work"}', '--min_seconds=0.05'], cwd=ROOT, env=env,
+                 check=True, capture_output=True)
+  (jsonl,) = (tmp_path / 'out').glob('gpu_*_smoke.jsonl')
+  rows = [json.loads(line) for line in jsonl.read_text().splitlines()]
+  micro = {(r['measurement'], r['dtype'], r['batch_size'], r.get('strategy'), r['model'])
+           for r in rows if 'dtype' in r}
+  for dtype in ('float32', 'bfloat16'):
+    for batch in (8, 16):
+      for name in ('train_step', 'forward', 'el2n', 'grand'):
+        assert (name, dtype, batch, None, 'small_cnn') in micro
+    for strategy in ('unroll', 'vmap', 'auto'):
+      assert ('ensemble_step', dtype, 32, strategy, 'small_cnn') in micro
+  assert all(r['images_per_s'] > 0 for r in rows if 'dtype' in r)
+  stages = {r['stage']: r for r in rows if r['measurement'] == 'figure1_stage'}
+  assert list(stages) == ['pretrain', 'score', 'prune', 'retrain', 'report']
+  assert stages['pretrain']['images_per_s'] > 0 and stages['score']['examples_scored_per_s'] > 0
+  # The accuracy table is the run's own results, averaged over its two retraining seeds.
+  results = json.loads((tmp_path / 'work' / 'figure1_smoke' / 'results.json').read_text())
+  accuracy = {r['subset']: r['test_accuracy'] for r in rows
+              if r['measurement'] == 'figure1_accuracy'}
+  assert set(accuracy) == {'full', 'keep_hardest-el2n@8-p0.5', 'keep_hardest-grand@8-p0.5',
+                           'random-p0.5'}
+  for subset, value in accuracy.items():
+    np.testing.assert_allclose(value, np.mean([r['test_accuracy'] for r in results
+                                               if r['subset'] == subset]))
+  summary = next((tmp_path / 'out').glob('gpu_*_smoke.md')).read_text()
+  assert '| GraNd fast path | bfloat16 | 16 |' in summary and '| full |' in summary
