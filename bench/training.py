@@ -1,24 +1,31 @@
-"""Training-engine benchmark: tf.data pipeline vs in-memory batches, and K seeds vs sequential.
+"""Training-engine benchmark: the input paths (data alone and feeding a step) against batches
+already on the device, and K seeds vs sequential.
 
-Prints one JSON line per measurement, then a summary of the issue's ratios.
+Prints one JSON line per measurement.
 
   python bench/training.py                       # shared CIFAR-10, ResNet-20 and small CNN
   python bench/training.py --dataset=digits --pipeline_model=small_cnn --steps=10
+  python bench/training.py --parts=data,pipeline  # the input paths only
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import sys
 import time
+from pathlib import Path
 
 import jax
 import numpy as np
 from absl import app, flags
 
-from configs import train as train_config
-from datadiet import models
-from datadiet.data import pipeline, sources
-from datadiet.train import ensemble, optim
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # The configs package.
+
+from configs import train as train_config  # noqa: E402
+from datadiet import models  # noqa: E402
+from datadiet.data import feed, pipeline, sources  # noqa: E402
+from datadiet.train import ensemble, optim  # noqa: E402
 
 _DATASET = flags.DEFINE_string('dataset', 'image_folder:../shared/datasets/cifar10_jpeg',
                                'Dataset name.')
@@ -26,17 +33,19 @@ _PIPELINE_MODEL = flags.DEFINE_string('pipeline_model', 'resnet20', 'Model for t
 _ENSEMBLE_MODEL = flags.DEFINE_string('ensemble_model', 'small_cnn', 'Model for the K-seed run.')
 _BATCH = flags.DEFINE_integer('batch_size', 128, 'Examples per seed per step.')
 _STEPS = flags.DEFINE_integer('steps', 20, 'Timed steps per measurement (after one warm-up).')
+_DATA_STEPS = flags.DEFINE_integer('data_steps', 200, 'Steps timed for the data-only rates.')
 _KEEP = flags.DEFINE_float('keep_fraction', 0.5, 'Fraction of the training set kept (pruned).')
 _NUM_SEEDS = flags.DEFINE_integer('num_seeds', 4, 'K.')
+_PARTS = flags.DEFINE_list('parts', ['data', 'pipeline', 'ensemble'], 'Which measurements.')
 
 
-def _time_steps(step_fn, state, batches):
+def _time_steps(step_fn, state, batches, table):
   """Seconds per step over ``batches`` (an iterator), after one warm-up step."""
-  state, metrics = step_fn(state, next(batches))
+  state, metrics = step_fn(state, next(batches), table)
   jax.block_until_ready(metrics)
   start = time.perf_counter()
   for _ in range(_STEPS.value):
-    state, metrics = step_fn(state, next(batches))
+    state, metrics = step_fn(state, next(batches), table)
   jax.block_until_ready(metrics)
   return (time.perf_counter() - start) / _STEPS.value, state
 
@@ -50,33 +59,63 @@ def _setup(model_name, data, seeds, strategy):
   stats = pipeline.channel_stats(data.train['image'])
   state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(
       data.train['image'][:1], stats)[0], len(data.train['label']), mesh)
-  return ensemble.make_train_step(model, optimizer, mesh, strategy), state, stats, mesh
+  return ensemble.make_train_step(model, optimizer, mesh, strategy, stats), state, stats, mesh
 
 
-def bench_pipeline(data) -> dict:
-  """One seed of the pipeline model, fed by the pruned tf.data stream vs a fixed device batch."""
-  step_fn, state, stats, mesh = _setup(_PIPELINE_MODEL.value, data, [0], 'unroll')
-  keep = np.sort(np.random.default_rng(0).permutation(len(data.train['label']))[
-      :int(_KEEP.value * len(data.train['label']))])
-  stream = pipeline.train_stream(data.train, keep, [0], _BATCH.value, 0, 0, _STEPS.value + 1,
-                                 stats).as_numpy_iterator()
-  sharding = ensemble.batch_sharding(mesh)
-  from_pipeline, state = _time_steps(step_fn, state,
-                                     (jax.device_put(b, sharding) for b in stream))
-  fixed = jax.device_put(next(pipeline.train_stream(data.train, keep, [0], _BATCH.value, 0, 0, 1,
-                                                    stats).as_numpy_iterator()), sharding)
-  from_memory, _ = _time_steps(step_fn, state, iter(lambda: fixed, None))
-  return dict(measurement='pipeline_vs_memory', model=_PIPELINE_MODEL.value,
-              images_per_s_pipeline=_BATCH.value / from_pipeline,
-              images_per_s_memory=_BATCH.value / from_memory,
-              ratio=from_memory / from_pipeline)
+def _kept(data):
+  num = len(data.train['label'])
+  return np.sort(np.random.default_rng(0).permutation(num)[:int(_KEEP.value * num)])
+
+
+def bench_data_alone(data) -> list[dict]:
+  """Images/s each input path delivers with no model: K seeds' augmented batches, normalised."""
+  order = pipeline.TrainOrder(_kept(data), list(range(_NUM_SEEDS.value)), _BATCH.value, 0,
+                              augment=True)
+  mesh = ensemble.make_mesh(_NUM_SEEDS.value)
+  stats = pipeline.channel_stats(data.train['image'])
+  realise = jax.jit(jax.vmap(feed.model_inputs, in_axes=(0, None, None)), static_argnums=2)
+  rows = []
+  for path in ('tf_data', 'device'):
+    table, batches = feed.train_batches(path, data.train['image'], data.train['label'], order,
+                                        0, _DATA_STEPS.value + 1,
+                                        ensemble.batch_sharding(mesh))
+    jax.block_until_ready(realise(next(batches), table, stats))
+    start = time.perf_counter()
+    for batch in batches:
+      out = realise(batch, table, stats)
+    jax.block_until_ready(out)
+    rows.append(dict(measurement='input_path_alone', input_pipeline=path,
+                     num_seeds=_NUM_SEEDS.value, batch_size=_BATCH.value,
+                     images_per_s=_DATA_STEPS.value * _NUM_SEEDS.value * _BATCH.value /
+                     (time.perf_counter() - start)))
+  return rows
+
+
+def bench_pipeline(data) -> list[dict]:
+  """One seed of the pipeline model, fed by each input path over a pruned subset, against the
+  same step on one batch already on the device."""
+  step_fn, state, _, mesh = _setup(_PIPELINE_MODEL.value, data, [0], 'unroll')
+  order = pipeline.TrainOrder(_kept(data), [0], _BATCH.value, 0, augment=True)
+  rates = {}
+  for path in ('tf_data', 'device'):
+    table, batches = feed.train_batches(path, data.train['image'], data.train['label'], order,
+                                        0, _STEPS.value + 1, ensemble.batch_sharding(mesh))
+    seconds, state = _time_steps(step_fn, state, batches, table)
+    rates[path] = _BATCH.value / seconds
+  table, batches = feed.train_batches('device', data.train['image'], data.train['label'],
+                                      order, 0, 1, ensemble.batch_sharding(mesh))
+  fixed = next(batches)
+  seconds, _ = _time_steps(step_fn, state, itertools.repeat(fixed), table)
+  memory = _BATCH.value / seconds
+  return [dict(measurement='input_path_vs_memory', model=_PIPELINE_MODEL.value,
+               input_pipeline=path, images_per_s=rate, images_per_s_memory=memory,
+               ratio=rate / memory) for path, rate in rates.items()]
 
 
 def bench_ensemble(data) -> list[dict]:
   """K seeds in one step (each strategy) vs K sequential single-seed steps, same batches."""
   k = _NUM_SEEDS.value
-  images = pipeline.normalize(data.train['image'][:_BATCH.value], pipeline.channel_stats(
-      data.train['image']))
+  images = data.train['image'][:_BATCH.value]
   batch = {'image': np.broadcast_to(images, (k,) + images.shape).copy(),
            'label': np.broadcast_to(data.train['label'][:_BATCH.value], (k, _BATCH.value)).copy(),
            'index': np.broadcast_to(np.arange(_BATCH.value, dtype=np.int32),
@@ -84,12 +123,12 @@ def bench_ensemble(data) -> list[dict]:
   single_step, single_state, _, mesh1 = _setup(_ENSEMBLE_MODEL.value, data, [0], 'unroll')
   one = jax.device_put({key: v[:1] for key, v in batch.items()},
                        ensemble.batch_sharding(mesh1))
-  single, _ = _time_steps(single_step, single_state, iter(lambda: one, None))
+  single, _ = _time_steps(single_step, single_state, itertools.repeat(one), {})
   rows = []
   for strategy in ensemble.STRATEGIES:
     step_fn, state, _, mesh = _setup(_ENSEMBLE_MODEL.value, data, list(range(k)), strategy)
     device_batch = jax.device_put(batch, ensemble.batch_sharding(mesh))
-    seconds, _ = _time_steps(step_fn, state, iter(lambda: device_batch, None))
+    seconds, _ = _time_steps(step_fn, state, itertools.repeat(device_batch), {})
     rows.append(dict(measurement='ensemble_vs_sequential', model=_ENSEMBLE_MODEL.value,
                      strategy=strategy, num_seeds=k, devices=len(mesh.devices.flat),
                      seconds_ensemble_step=seconds, seconds_sequential=k * single,
@@ -104,9 +143,10 @@ def main(argv):
   print(json.dumps({'measurement': 'load_dataset', 'dataset': _DATASET.value,
                     'seconds': time.perf_counter() - start,
                     'backend': jax.default_backend()}), flush=True)
-  print(json.dumps(bench_pipeline(data)), flush=True)
-  for row in bench_ensemble(data):
-    print(json.dumps(row), flush=True)
+  parts = {'data': bench_data_alone, 'pipeline': bench_pipeline, 'ensemble': bench_ensemble}
+  for part in _PARTS.value:
+    for row in parts[part](data):
+      print(json.dumps(row), flush=True)
 
 
 if __name__ == '__main__':

@@ -5,8 +5,8 @@ Names:
 * ``digits`` — scikit-learn's 1,797 handwritten digits (8×8 grey, 10 classes). It ships inside
   the installed package, so it works offline; ids are the example's index in that release.
 * ``image_folder:<path>`` — a ``tfds.ImageFolder`` tree ``<path>/<split>/<class>/<file>``
-  (splits ``train`` and ``test``; JPEG or PNG), decoded with Pillow on a few threads, so no
-  TensorFlow is needed; labels index the sorted class names, as ``tfds.ImageFolder``'s do; ids
+  (splits ``train`` and ``test``; JPEG or PNG), decoded with Pillow, so no TensorFlow is
+  needed; labels index the sorted class names, as ``tfds.ImageFolder``'s do; ids
   are ``<class>/<file>``. JPEGs decode with libjpeg's accurate integer DCT (TensorFlow's
   ``dct_method='INTEGER_ACCURATE'``; TensorFlow's default fast DCT differs by up to 4 grey
   levels).
@@ -25,11 +25,9 @@ Example::
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import functools
 import io
-import os
 from pathlib import Path
 
 import numpy as np
@@ -91,9 +89,10 @@ def _decode(path: Path) -> np.ndarray:
 
 
 def _read_images(root: str, files: list[Path]) -> np.ndarray:
-  """Decodes ``files`` (threads: Pillow releases the GIL while decoding) into one uint8 array."""
-  with concurrent.futures.ThreadPoolExecutor(min(16, os.cpu_count() or 1)) as pool:
-    images = list(pool.map(_decode, files, chunksize=256))
+  """Decodes ``files`` into one uint8 array. One thread: for small images Python's overhead, not
+  the decoder, is the cost, and threads only contend for the GIL (CIFAR-10's 60,000 JPEGs:
+  3.6 s serial against 6.6 s on 2 threads, 2 CPU cores)."""
+  images = [_decode(f) for f in files]
   shapes = {image.shape[:2] for image in images}
   if len(shapes) > 1:
     raise errors.InputError(
