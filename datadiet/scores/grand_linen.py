@@ -139,11 +139,13 @@ def _conv_geometry(module: nn.Conv, x: Array) -> tuple[Array, dict[str, Any]]:
                  kernel_dilation=dilation)
 
 
-def _conv_sq_norm_fn(module: nn.Conv, geometry: dict[str, Any], norm_method: str) -> SqNormFn:
+def _conv_sq_norm_fn(module: nn.Conv, geometry: dict[str, Any], form: str) -> SqNormFn:
+  method, unroll_offsets = norm_tuning.parse_form(form)
 
   def sq_norms(x, g, layer_vars):
     del layer_vars
-    total = layer_norms.conv_sq_norms(x, g, method=norm_method, **geometry)
+    total = layer_norms.conv_sq_norms(x, g, method=method, unroll_offsets=unroll_offsets,
+                                      **geometry)
     return total + layer_norms.bias_sq_norms(g) if module.use_bias else total
 
   return sq_norms
@@ -216,11 +218,12 @@ class _Probe:
     try:
       if isinstance(module, nn.Dense):
         make_sq_norm_fn = functools.partial(_dense_sq_norm_fn, module)
-        kernel_inputs, geometry = x.shape[-1], {}
+        kernel_inputs, geometry, forms = x.shape[-1], {}, norm_tuning.DENSE_FORMS
       elif isinstance(module, nn.Conv):
         x, geometry = _conv_geometry(module, x)
         make_sq_norm_fn = functools.partial(_conv_sq_norm_fn, module, geometry)
         kernel_inputs = math.prod(geometry['kernel_size']) * x.shape[-1]
+        forms = norm_tuning.CONV_FORMS
       else:  # Checked before running the layer: BatchNorm in training mode would fail inside.
         sq_norm_fn = _norm_layer_sq_norm_fn(module, args, kwargs)
     except UnsupportedModelError as e:
@@ -232,12 +235,13 @@ class _Probe:
     if not params:
       return out
     if isinstance(module, (nn.Dense, nn.Conv)):
-      method = norm_tuning.choose(
-          self.norm_method, lambda m: functools.partial(make_sq_norm_fn(m), layer_vars=None),
+      form = norm_tuning.choose(
+          self.norm_method, lambda f: functools.partial(make_sq_norm_fn(f), layer_vars=None),
           jax.ShapeDtypeStruct(x.shape, x.dtype), jax.ShapeDtypeStruct(out.shape, out.dtype),
-          kernel_inputs, key=(type(module).__name__, module.use_bias, repr(geometry)))
-      self.strategies[name] = method
-      sq_norm_fn = make_sq_norm_fn(method)
+          kernel_inputs, key=(type(module).__name__, module.use_bias, repr(geometry)),
+          forms=forms)
+      self.strategies[name] = form
+      sq_norm_fn = make_sq_norm_fn(form)
     if x.shape[0] != self.slot.shape[0] or out.shape[0] != self.slot.shape[0]:
       self.problems.append(f'{name}: leading axis {x.shape[0]} is not the batch axis '
                            f'({self.slot.shape[0]})')
@@ -287,7 +291,8 @@ def grand_linen(model: nn.Module, variables: Mapping[str, Any], inputs: Array, l
     apply_kwargs: keyword arguments for ``model.apply`` (evaluation mode, e.g. train=False).
     norm_method: for Dense/Conv layers, 'auto' (per layer: measured on GPU/TPU, by FLOPs on
       CPU), 'measure', 'flops', or one form for all: 'ghost' or 'materialize'.
-    return_strategies: also return ``{layer name: 'ghost' | 'materialize'}``.
+    return_strategies: also return ``{layer name: form}`` (``'ghost'``, ``'materialize'``,
+      or either with ``'/unrolled'`` for a convolution whose offset loop is unrolled).
 
   Raises:
     UnsupportedModelError: the model has a layer this path cannot handle exactly.

@@ -115,11 +115,13 @@ def _conv_offset_window(padded: jax.Array, offset: jax.Array, strides: Sequence[
 
 def conv_sq_norms(inputs: jax.Array, output_grads: jax.Array, kernel_size: Sequence[int],
                   strides: Sequence[int], padding: Sequence[tuple[int, int]],
-                  kernel_dilation: Sequence[int], method: NormMethod = 'auto') -> jax.Array:
+                  kernel_dilation: Sequence[int], method: NormMethod = 'auto',
+                  unroll_offsets: bool = False) -> jax.Array:
   """Squared norms of per-example kernel gradients of a (non-grouped) convolution.
 
   The ``k²`` kernel offsets are visited by a ``lax.scan``, so only one offset's input window is
-  alive at a time (measured on ResNet-20: unrolling them raised peak memory 3.8×).
+  alive at a time (measured on ResNet-20 on a CPU: unrolling them raised peak memory 3.8×);
+  ``unroll_offsets`` unrolls that loop, which a GPU may run faster (``norm_tuning`` times both).
 
   Args:
     inputs: ``(batch, *in_spatial, in_features)``, channels last.
@@ -127,6 +129,7 @@ def conv_sq_norms(inputs: jax.Array, output_grads: jax.Array, kernel_size: Seque
     kernel_size, strides, kernel_dilation: one int per spatial dimension.
     padding: explicit non-negative ``(low, high)`` zero padding per spatial dimension.
     method: 'ghost', 'materialize' or 'auto'.
+    unroll_offsets: unroll the loop over kernel offsets.
   """
   batch = inputs.shape[0]
   out_spatial = output_grads.shape[1:-1]
@@ -149,7 +152,7 @@ def conv_sq_norms(inputs: jax.Array, output_grads: jax.Array, kernel_size: Seque
       return x_gram + _einsum('btk,bsk->bts', x, x, dtype), None
 
     x_gram, _ = jax.lax.scan(add_gram, jnp.zeros((batch, num_positions, num_positions), dtype),
-                             offsets)
+                             offsets, unroll=unroll_offsets)
     g_gram = _einsum('btc,bsc->bts', g, g, dtype)
     return jnp.sum(x_gram * g_gram, axis=(1, 2))
 
@@ -157,5 +160,6 @@ def conv_sq_norms(inputs: jax.Array, output_grads: jax.Array, kernel_size: Seque
     # The kernel gradient's rows for this offset: (batch, in_features, out_features).
     return total + _per_example_sq_sum(_einsum('btk,btc->bkc', window(offset), g, dtype)), None
 
-  total, _ = jax.lax.scan(add_block_norm, jnp.zeros((batch,), dtype), offsets)
+  total, _ = jax.lax.scan(add_block_norm, jnp.zeros((batch,), dtype), offsets,
+                          unroll=unroll_offsets)
   return total

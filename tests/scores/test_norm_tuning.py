@@ -21,9 +21,9 @@ def test_measure_keeps_the_faster_form_and_times_each_geometry_once(monkeypatch)
 
   def fake(fn, args):
     timed.append(args[0].shape)
-    return next(fake_seconds)
+    return next(fake_seconds), 100
 
-  monkeypatch.setattr(norm_tuning, '_seconds', fake)
+  monkeypatch.setattr(norm_tuning, '_cost', fake)
   monkeypatch.setattr(norm_tuning, '_measured', {})
   shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
   assert norm_tuning.choose('measure', _dense, shape(8, 5, 3), shape(8, 5, 4), 3,
@@ -35,10 +35,26 @@ def test_measure_keeps_the_faster_form_and_times_each_geometry_once(monkeypatch)
   assert timed == [(8, 5, 3), (8, 5, 3), (8, 9, 3), (8, 9, 3)]
 
 
-def test_measured_timing_runs_both_forms_for_real(monkeypatch):
+def test_the_fastest_form_is_refused_if_it_needs_over_twice_the_memory(monkeypatch):
+  costs = {'ghost': (3.0, 100), 'materialize': (2.0, 150), 'ghost/unrolled': (1.0, 380)}
+  monkeypatch.setattr(norm_tuning, '_cost', lambda fn, args: costs[fn.form])
   monkeypatch.setattr(norm_tuning, '_measured', {})
   shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
-  chosen = norm_tuning.measured_method(_dense, shape(4, 6, 3), shape(4, 6, 2), key='real')
+
+  def make(form):
+    fn = lambda x, g: x  # noqa: E731
+    fn.form = form
+    return fn
+
+  assert norm_tuning.measured_form(make, shape(2, 3), shape(2, 3), list(costs),
+                                   key='c') == 'materialize'
+
+
+def test_measured_timing_runs_every_form_for_real(monkeypatch):
+  monkeypatch.setattr(norm_tuning, '_measured', {})
+  shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
+  chosen = norm_tuning.measured_form(_dense, shape(4, 6, 3), shape(4, 6, 2),
+                                     norm_tuning.DENSE_FORMS, key='real')
   assert chosen in ('ghost', 'materialize')
   assert list(norm_tuning._measured.values()) == [chosen]  # pylint: disable=protected-access
 
@@ -61,5 +77,25 @@ def test_measured_choices_give_exact_grand():
   kwargs = dict(apply_kwargs={'train': False}, return_strategies=True)
   measured, strategies = grand_linen(model, variables, x, y, norm_method='measure', **kwargs)
   flops, _ = grand_linen(model, variables, x, y, norm_method='flops', **kwargs)
-  assert set(strategies.values()) <= {'ghost', 'materialize'} and 'stem' in strategies
+  assert set(strategies.values()) <= set(norm_tuning.CONV_FORMS) and 'stem' in strategies
   np.testing.assert_allclose(measured, flops, rtol=1e-5)
+
+
+@pytest.mark.parametrize('form', norm_tuning.CONV_FORMS)
+def test_every_conv_form_is_exact(form):
+  x = jax.random.normal(jax.random.key(0), (3, 7, 7, 2))
+  g = jax.random.normal(jax.random.key(1), (3, 4, 4, 5))
+  method, unrolled = norm_tuning.parse_form(form)
+  got = layer_norms.conv_sq_norms(x, g, (3, 3), (2, 2), [(1, 1), (1, 1)], (1, 1),
+                                  method=method, unroll_offsets=unrolled)
+
+
+  def kernel_grad(x_i, g_i):  # d/dW of <conv(x_i, W), g_i>: example i's kernel gradient.
+    def inner(kernel):
+      y = jax.lax.conv_general_dilated(x_i[None], kernel, (2, 2), [(1, 1), (1, 1)],
+                                       dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+      return jnp.sum(y[0] * g_i)
+    return jax.grad(inner)(jnp.zeros((3, 3, 2, 5)))
+
+  want = [float(jnp.sum(kernel_grad(x[i], g[i]) ** 2)) for i in range(3)]
+  np.testing.assert_allclose(got, want, rtol=1e-5)
