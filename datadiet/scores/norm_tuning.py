@@ -9,7 +9,8 @@ compiles every candidate form for the layer's exact shapes and dtypes on the def
 times it, and keeps the fastest among those whose planned peak memory is within
 :data:`MAX_MEMORY_RATIO` of the leanest (unrolling offsets once cost 3.8× the memory); each
 geometry is measured once per process. ``'auto'`` is ``'measure'`` on GPU/TPU and the FLOPs rule
-on CPU (measured there to pick well, and cheaper to decide).
+on CPU (measured there to pick well, and cheaper to decide). In a multi-process run both are the
+FLOPs rule: timings differ between processes, and every process must compile the same program.
 
 Forms are ``'ghost'`` and ``'materialize'``, and for convolutions also ``'ghost/unrolled'`` and
 ``'materialize/unrolled'``. All are exact: the choice changes the speed, never the scores.
@@ -22,7 +23,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Literal
 
 import jax
-import jax.numpy as jnp
+import numpy as np
 
 from datadiet.scores import layer_norms
 
@@ -64,8 +65,8 @@ def measured_form(make_sq_norms: Callable[[str], Callable], inputs: jax.ShapeDty
   cache_key = (jax.default_backend(), key, tuple(forms), inputs.shape, str(inputs.dtype),
                output_grads.shape, str(output_grads.dtype))
   if cache_key not in _measured:
-    args = (jnp.ones(inputs.shape, inputs.dtype),
-            jnp.ones(output_grads.shape, output_grads.dtype))
+    # NumPy, not jnp: inside the trace of a jitted caller, jnp.ones would be a tracer.
+    args = (np.ones(inputs.shape, inputs.dtype), np.ones(output_grads.shape, output_grads.dtype))
     costs = {form: _cost(make_sq_norms(form), args) for form in forms}
     leanest = min(peak for _, peak in costs.values())
     affordable = {form: seconds for form, (seconds, peak) in costs.items()
@@ -81,8 +82,8 @@ def choose(method: TuningMethod, make_sq_norms: Callable[[str], Callable],
 
   Args:
     method: 'ghost' / 'materialize' (forced, offsets in a scan), 'flops' (the cheaper by FLOPs),
-      'measure' (the fastest of ``forms`` on this backend), or 'auto' ('measure' on GPU/TPU,
-      'flops' on CPU).
+      'measure' (the fastest of ``forms`` on this backend; 'flops' in a multi-process run), or
+      'auto' ('measure' on GPU/TPU, 'flops' on CPU).
     make_sq_norms: ``form -> (inputs, output_grads) -> (batch,)`` for this layer.
     inputs, output_grads: the layer's input (as the kernel sees it) and output shapes.
     kernel_inputs: input entries per kernel column (``k² · C_in`` for a convolution).
@@ -93,6 +94,8 @@ def choose(method: TuningMethod, make_sq_norms: Callable[[str], Callable],
     raise ValueError(f'Unknown norm method {method!r}; valid: {", ".join(TUNING_METHODS)}.')
   if method == 'auto':
     method = 'flops' if jax.default_backend() == 'cpu' else 'measure'
+  if method == 'measure' and jax.process_count() > 1:
+    method = 'flops'  # Each process would time its own choice and compile its own program.
   if method == 'measure':
     return measured_form(make_sq_norms, inputs, output_grads, forms, key)
   positions = 1
