@@ -7,7 +7,7 @@ import pytest
 
 from datadiet import models, scoring
 from datadiet.data import feed, pipeline
-from datadiet.scores import el2n, grand
+from datadiet.scores import el2n, grand, norm_tuning
 from datadiet.train import ensemble
 
 
@@ -40,6 +40,20 @@ def test_matches_scores_computed_seed_by_seed(ensemble_and_data, input_pipeline)
                                rtol=1e-5)
     np.testing.assert_allclose(got['grand'][k], grand(model, variables, normalized, labels),
                                rtol=1e-5)
+
+
+def test_scoring_as_on_a_gpu_times_the_norm_forms_inside_the_sharded_program(
+    ensemble_and_data, monkeypatch):
+  """On GPU/TPU, GraNd's 'auto' times the candidate forms while scoring's jit + shard_map +
+  seed loop is being traced; the same code path, run on the CPU."""
+  model, state, images, labels, stats, mesh = ensemble_and_data
+  examples = feed.Examples.create(images, labels, stats, mesh, 'device')
+  expected = scoring.score_split(model, state, examples, np.arange(11), ('grand',), 4)['grand']
+  monkeypatch.setattr(norm_tuning, '_backend', lambda: 'gpu')
+  monkeypatch.setattr(norm_tuning, '_measured', {})
+  got = scoring.score_split(model, state, examples, np.arange(11), ('grand',), 4)['grand']
+  assert norm_tuning._measured  # pylint: disable=protected-access  (it did time the forms)
+  np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
 def test_random_scores_follow_ids_including_strings(ensemble_and_data):

@@ -36,6 +36,10 @@ _REPEATS = 5
 _measured: dict[Hashable, str] = {}
 
 
+def _backend() -> str:
+  return jax.default_backend()
+
+
 def parse_form(form: str) -> tuple[str, bool]:
   """``'materialize/unrolled'`` → ``('materialize', True)``."""
   method, _, loop = form.partition('/')
@@ -62,7 +66,7 @@ def measured_form(make_sq_norms: Callable[[str], Callable], inputs: jax.ShapeDty
   """The form whose ``make_sq_norms(form)(inputs, output_grads)`` runs fastest on the default
   backend for these shapes, among those within :data:`MAX_MEMORY_RATIO` of the leanest
   (cached under ``key``, the shapes and the forms)."""
-  cache_key = (jax.default_backend(), key, tuple(forms), inputs.shape, str(inputs.dtype),
+  cache_key = (_backend(), key, tuple(forms), inputs.shape, str(inputs.dtype),
                output_grads.shape, str(output_grads.dtype))
   if cache_key not in _measured:
     # NumPy, not jnp: inside the trace of a jitted caller, jnp.ones would be a tracer.
@@ -93,7 +97,7 @@ def choose(method: TuningMethod, make_sq_norms: Callable[[str], Callable],
   if method not in TUNING_METHODS:
     raise ValueError(f'Unknown norm method {method!r}; valid: {", ".join(TUNING_METHODS)}.')
   if method == 'auto':
-    method = 'flops' if jax.default_backend() == 'cpu' else 'measure'
+    method = 'flops' if _backend() == 'cpu' else 'measure'
   if method == 'measure' and jax.process_count() > 1:
     method = 'flops'  # Each process would time its own choice and compile its own program.
   if method == 'measure':
