@@ -214,7 +214,9 @@ def figure1(scratch: Path) -> tuple[list[dict], list[str]]:
                      test_accuracy=float(np.mean(values))))
   for row in rows:
     print(json.dumps(row), flush=True)
-  lines = [f'Mini Figure 1 ({config}): {seconds:.0f} s in all.', '',
+  lines = [f'Mini Figure 1 ({config}): {seconds:.0f} s in all.'
+           + (' Smoke: a small CNN for a few steps on the digits, so the accuracies only show '
+              'that every stage ran.' if _SMOKE.value else ''), '',
            '| stage | seconds | images/s |', '|---|---:|---:|']
   for row in rows:
     if row['measurement'] == 'figure1_stage':
@@ -236,8 +238,21 @@ def _training_rate(run_dir: Path) -> float:
   return sum(r['images_per_s'] for r in rows if r['split'] == 'train' and r['step'] == last)
 
 
+def _check_data() -> None:
+  """Refuses a --data that cannot be CIFAR-10 before any benchmark spends device time."""
+  if _SMOKE.value or 'figure1' not in _PARTS.value:
+    return
+  data = Path(_DATA.value)
+  if data.is_file() and data.suffix == '.npz':
+    return
+  if not ((data / 'train').is_dir() and (data / 'test').is_dir()):
+    raise SystemExit(f'bench/gpu.py: --data={_DATA.value} is neither an image folder with '
+                     'train/ and test/ nor a .npz made by bench/image_folder_pack.py.')
+
+
 def main(argv):
   del argv
+  _check_data()
   out = Path(_OUT.value)
   out.mkdir(parents=True, exist_ok=True)
   device = jax.devices()[0].device_kind.replace(' ', '_')

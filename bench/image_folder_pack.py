@@ -26,6 +26,9 @@ def pack(folder: str | Path, packed: str | Path) -> int:
   """Writes every file under ``folder`` into ``packed``; returns the number of files."""
   folder = Path(folder)
   files = sorted(p for p in folder.rglob('*') if p.is_file())
+  if not files:
+    raise SystemExit(f'image_folder_pack: no files under {folder} (not a directory, or empty); '
+                     'give the image folder holding train/<class>/ and test/<class>/.')
   blobs = [p.read_bytes() for p in files]
   offsets = np.cumsum([0] + [len(b) for b in blobs])
   Path(packed).parent.mkdir(parents=True, exist_ok=True)

@@ -15,8 +15,9 @@ from datadiet.train import loop
 
 def _train(config: ml_collections.ConfigDict, workdir: Path) -> str:
   result = loop.train_and_evaluate(config, workdir)
-  return (f'Trained seeds {result.seeds} for {result.num_steps} steps '
-          f'({result.images_per_second:.0f} images/s over all seeds).\n'
+  done = ('already trained: nothing to resume' if result.start_step == result.num_steps
+          else f'{result.images_per_second:.0f} images/s over all seeds')
+  return (f'Trained seeds {result.seeds} for {result.num_steps} steps ({done}).\n'
           f'test accuracy per seed: {np.round(result.test["accuracy"], 4).tolist()}\n'
           f'Metrics: {workdir / "metrics.jsonl"}, checkpoints: {workdir / "checkpoints"}')
 

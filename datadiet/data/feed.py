@@ -57,6 +57,9 @@ def resolve(input_pipeline: str, data_bytes: int, max_fraction: float = 0.25,
   if input_pipeline not in INPUT_PIPELINES:
     raise errors.InputError(f'Unknown input_pipeline {input_pipeline!r}; valid: '
                             f'{", ".join(INPUT_PIPELINES)}.')
+  if not 0 < max_fraction <= 1:
+    raise errors.InputError(f'device_data_max_fraction must be in (0, 1], got {max_fraction}: '
+                            'the share of one accelerator\'s memory the images may take.')
   has_tf = optional_deps.tensorflow_available()
   if input_pipeline == 'tf_data' and not has_tf:
     raise errors.InputError("input_pipeline='tf_data' needs TensorFlow, which is not installed; "

@@ -25,8 +25,10 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import importlib
 import io
 from pathlib import Path
 
@@ -139,6 +141,22 @@ def _image_folder(root: str) -> Dataset:
                  num_classes=len(class_names), class_names=class_names)
 
 
+@contextlib.contextmanager
+def _few_download_retries(retries: int = 2):
+  """TFDS retries a failed request 10 times with exponential backoff: minutes of waiting on a
+  machine without internet before any error. Two retries still ride out a flaky connection."""
+  downloader = importlib.import_module('tensorflow_datasets.core.download.downloader')
+  default = getattr(downloader, 'MAX_RETRIES', None)
+  if default is None:  # Another TFDS version: leave it as it is.
+    yield
+    return
+  downloader.MAX_RETRIES = retries
+  try:
+    yield
+  finally:
+    downloader.MAX_RETRIES = default
+
+
 def _placing_help(name: str, root: Path) -> str:
   return (f'Prepare it on a machine with internet (`tfds build {name} --data_dir=<dir>`), copy '
           f'<dir>/{name} to {root / name}, and pass --config.data_dir={root}; or use an '
@@ -160,7 +178,8 @@ def _tfds(name: str, data_dir: str | None, download: bool) -> Dataset:
           f'TFDS dataset {name!r} is not in {version_dir} and downloading is off. '
           + _placing_help(name, root))
     try:
-      builder.download_and_prepare()
+      with _few_download_retries():
+        builder.download_and_prepare()
     except Exception as e:  # No internet, no space, a broken cache: say what to do instead.
       raise errors.DatadietError(
           f'TFDS could not download {name!r} into {version_dir} ({type(e).__name__}: '

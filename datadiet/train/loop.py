@@ -168,6 +168,9 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
                               label=f'[{workdir.name}] ')
   order = pipeline.TrainOrder(positions, seeds, config.batch_size, config.data_seed,
                               augment=config.augment)
+  if start_step < num_steps:
+    logging.info('[%s] input pipeline: %s (config: %r).', workdir.name, run.input_pipeline,
+                 config.get('input_pipeline', 'auto'))
   table, batches = feed.train_batches(
       run.input_pipeline, data.train['image'], data.train['label'] if labels is None else labels,
       order, start_step, num_steps - start_step, ensemble.batch_sharding(mesh))

@@ -30,6 +30,9 @@ def test_auto_keeps_data_on_the_device_when_it_fits(monkeypatch):
     feed.resolve('tf_data', data_bytes=1)
   with pytest.raises(ValueError, match='valid: auto, device, tf_data'):
     feed.resolve('gpu', data_bytes=1)
+  for fraction in (0, -1, 5):
+    with pytest.raises(ValueError, match=r'device_data_max_fraction must be in \(0, 1\]'):
+      feed.resolve('auto', data_bytes=1, max_fraction=fraction)
 
 
 @pytest.mark.parametrize('augment', [False, True])
