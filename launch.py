@@ -40,6 +40,22 @@ def _hide_accelerators_from_tensorflow() -> None:
   tf.config.set_visible_devices([], 'GPU')
 
 
+def _parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing; a config file that cannot be loaded or an override that cannot be
+  applied (a misspelt field, say) ends in one line instead of a chain of tracebacks."""
+  try:
+    args = flags.FLAGS(argv)
+    _CONFIG.value.keys()  # A config file that failed to load raises its error on first use.
+    return args
+  except flags.Error as e:  # A value of the wrong type: absl's message is one line.
+    sys.exit(f'datadiet: config: {e}')
+  except (AttributeError, KeyError, OSError, TypeError, ValueError) as e:
+    while e.args and isinstance(e.args[0], BaseException):  # ml_collections wraps its errors.
+      e = e.args[0]
+    text = e.args[0] if e.args and isinstance(e.args[0], str) else str(e)
+    sys.exit(f'datadiet: config: {type(e).__name__}: {" ".join(text.split())}')
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
@@ -56,4 +72,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=_parse_flags)

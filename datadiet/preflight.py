@@ -16,18 +16,74 @@ from datadiet.data import noise, sources
 from datadiet.train import ensemble, loop, optim
 
 
-def check(config: ml_collections.ConfigDict) -> None:
-  """Raises :class:`~datadiet.errors.InputError` for anything the run could not do."""
-  if config.get('job') == 'pipeline':
-    from datadiet import experiment  # The pipeline imports the whole stack.
-    experiment.check_stages(config.stages)
-    scoring.check_scores(config.scores)
+_MAX_SEED = 2**32  # Seeds become uint32 PRNG keys.
+
+
+def _check_seeds(field: str, seeds) -> None:
+  """A non-empty tuple of distinct integers in [0, 2³²): two equal seeds are one model twice."""
+  if isinstance(seeds, (int, str)) or not isinstance(seeds, (tuple, list)):
+    raise errors.InputError(
+        f'config.{field} must be a tuple of seeds, got {seeds!r}; e.g. '
+        f'--config.{field}="(0,1,2,3)" for four models.')
+  if not seeds:
+    raise errors.InputError(f'config.{field} is empty; give at least one seed.')
+  bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int)
+         or not 0 <= s < _MAX_SEED]
+  if bad:
+    raise errors.InputError(f'config.{field} holds {bad}; seeds are integers in [0, 2**32).')
+  repeated = sorted({s for s in seeds if list(seeds).count(s) > 1})
+  if repeated:
+    raise errors.InputError(f'config.{field} repeats {repeated}: equal seeds train identical '
+                            'models; give distinct seeds.')
+
+
+def _check_positive(config: ml_collections.ConfigDict, fields) -> None:
+  for field in fields:
+    value = config.get(field)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+      raise errors.InputError(f'config.{field} must be a positive number, got {value!r}.')
+
+
+def _check_fraction(config: ml_collections.ConfigDict, field: str) -> None:
+  value = config.get(field)
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+    raise errors.InputError(f'config.{field} must be in [0, 1), got {value!r}.')
+
+
+def _check_fields(config: ml_collections.ConfigDict) -> None:
+  """What the config alone decides: sizes, budgets, fractions, seeds, dtypes."""
+  _check_positive(config, ('batch_size', 'eval_batch_size', 'budget'))
   for field in ('compute_dtype', 'score_dtype'):
     if field in config:
       try:
         models.compute_dtype(config[field])
       except errors.InputError as e:
         raise errors.InputError(f'config.{field}: {e}') from e
+  _check_seeds('seeds', config.seeds)
+  if config.get('job') != 'pipeline':
+    return
+  _check_seeds('retrain_seeds', config.retrain_seeds)
+  _check_positive(config, ('score_batch_size',))
+  for field in ('offset_fraction', 'ccs_hard_cutoff'):
+    _check_fraction(config, field)
+  if 'ccs' in config.prune_methods and (not isinstance(config.ccs_num_strata, int)
+                                        or config.ccs_num_strata < 1):
+    raise errors.InputError(
+        f'config.ccs_num_strata must be an integer >= 1, got {config.ccs_num_strata!r}.')
+  steps = config.score_steps
+  if (not isinstance(steps, (tuple, list)) or not steps
+      or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in steps)):
+    raise errors.InputError(f'config.score_steps must be a non-empty tuple of steps >= 0 (0 is '
+                            f'the initialisation), got {steps!r}.')
+
+
+def check(config: ml_collections.ConfigDict) -> None:
+  """Raises :class:`~datadiet.errors.InputError` for anything the run could not do."""
+  if config.get('job') == 'pipeline':
+    from datadiet import experiment  # The pipeline imports the whole stack.
+    experiment.check_stages(config.stages)
+    scoring.check_scores(config.scores)
+  _check_fields(config)
   data = sources.load(config.dataset, data_dir=config.get('data_dir'))
   loop.input_pipeline(config, data)  # A known path that this environment can run.
   noise.check_fraction(config.label_noise_fraction)
@@ -35,7 +91,8 @@ def check(config: ml_collections.ConfigDict) -> None:
     raise errors.InputError(f'Unknown seed_strategy {config.seed_strategy!r}; valid: '
                             f'{", ".join(ensemble.STRATEGY_CHOICES)}.')
   num_train = len(data.train['label'])
-  optim.make_optimizer(config, optim.total_steps(config, num_train))  # Budget unit, schedule.
+  num_steps = optim.total_steps(config, num_train)
+  optim.make_optimizer(config, num_steps)  # Budget unit, schedule.
   seed_groups = [('seeds', config.seeds)]
   model_names = [config.model]
   if config.get('job') == 'pipeline':
@@ -45,14 +102,14 @@ def check(config: ml_collections.ConfigDict) -> None:
     models.get_model(name, num_classes=data.num_classes)
   meshes = {}
   for field, seeds in seed_groups:
-    if not seeds:
-      raise errors.InputError(f'config.{field} is empty; give at least one seed.')
     meshes[field] = ensemble.make_mesh(len(seeds), config.batch_size)  # Does the batch split?
   if config.get('job') == 'pipeline':
-    _check_pipeline(config, num_train, data_devices=meshes['seeds'].shape[ensemble.DATA])
+    _check_pipeline(config, num_train, num_steps,
+                    data_devices=meshes['seeds'].shape[ensemble.DATA])
 
 
-def _check_pipeline(config: ml_collections.ConfigDict, num_train: int, data_devices: int) -> None:
+def _check_pipeline(config: ml_collections.ConfigDict, num_train: int, num_steps: int,
+                    data_devices: int) -> None:
   from datadiet import experiment  # The stages import the whole stack.
   from datadiet.stages import pretrain_and_score, prune
   from datadiet.stages.context import Context
@@ -60,6 +117,11 @@ def _check_pipeline(config: ml_collections.ConfigDict, num_train: int, data_devi
     raise errors.InputError(
         f'score_batch_size {config.score_batch_size} does not split over the {data_devices} '
         f'devices of the data axis; use a multiple of {data_devices}.')
+  beyond = [s for s in config.score_steps if s > num_steps]
+  if beyond:
+    raise errors.InputError(
+        f'config.score_steps {beyond} lie beyond the run\'s {num_steps} steps (budget '
+        f'{config.budget} {config.budget_unit}); score at steps in [0, {num_steps}].')
   ctx = Context(config, workdir=None)  # Planning only: nothing is read from or written there.
   for analysis in experiment.ANALYSES:
     if analysis.NAME in config.stages:

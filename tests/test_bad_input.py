@@ -110,6 +110,37 @@ CONFIG_CASES = {
         r'20 blocks of 100 examples need 2000, but the training set has 1438'),
     'unknown NTK method': ({'stages': ('ntk_velocity',), 'ntk_velocity.method': 'exact'},
                            r"Unknown ntk_velocity.method 'exact'; valid: auto, per_example"),
+    'zero batch size': (dict(batch_size=0), r'config.batch_size must be a positive number, got 0'),
+    'zero evaluation batch': (dict(eval_batch_size=0),
+                              r'config.eval_batch_size must be a positive number, got 0'),
+    'zero scoring batch': (dict(score_batch_size=0),
+                           r'config.score_batch_size must be a positive number, got 0'),
+    'negative budget': (dict(budget=-3), r'config.budget must be a positive number, got -3'),
+    'repeated seeds': (dict(seeds=(0, 0)), r'config.seeds repeats \[0\]: equal seeds train '
+                                           r'identical models'),
+    'repeated retraining seeds': (dict(retrain_seeds=(100, 100)),
+                                  r'config.retrain_seeds repeats \[100\]'),
+    'negative seed': (dict(seeds=(0, -1)), r'config.seeds holds \[-1\]; seeds are integers'),
+    'score step beyond the budget': (
+        dict(score_steps=(0, 1000)), r'config.score_steps \[1000\] lie beyond the run\'s 30 '
+        r'steps \(budget 30 steps\)'),
+    'no score steps': (dict(score_steps=()), r'config.score_steps must be a non-empty tuple'),
+    'CCS without strata': (dict(prune_methods=('ccs',), ccs_num_strata=0),
+                           r'config.ccs_num_strata must be an integer >= 1, got 0'),
+    'negative offset fraction': (dict(offset_fraction=-0.1),
+                                 r'config.offset_fraction must be in \[0, 1\), got -0.1'),
+    'CCS cutoff of everything': (dict(ccs_hard_cutoff=1.0),
+                                 r'config.ccs_hard_cutoff must be in \[0, 1\), got 1.0'),
+    'unparsable prune_by': (dict(prune_by=('el2n@abc',)),
+                            r"prune_by entry 'el2n@abc' is not of the form <score>, "
+                            r'<score>@<step>'),
+    'float16 compute': (dict(compute_dtype='float16'),
+                        r"config.compute_dtype: Unknown compute dtype 'float16'; valid: "
+                        r'float32, bfloat16'),
+    'unknown input path': (dict(input_pipeline='gpu'),
+                           r"Unknown input_pipeline 'gpu'; valid: auto, device, tf_data"),
+    'device share above 1': (dict(device_data_max_fraction=5.0),
+                             r'device_data_max_fraction must be in \(0, 1\], got 5.0'),
     'analysis by a score never computed': (
         {'stages': ('ntk_velocity',), 'ntk_velocity.score': 'grand'},
         r'config.ntk_velocity ranks by grand at step 10, which this run does not compute; '
@@ -217,6 +248,23 @@ def test_launch_exits_non_zero_with_one_line_and_no_traceback(tmp_path):
   assert "datadiet: InputError: Unknown model 'resnet19'; valid models:" in result.stderr
   assert 'Traceback' not in result.stderr
   assert not (tmp_path / 'run').exists()  # Refused before the workdir was made.
+
+
+@pytest.mark.parametrize('args, message', [
+    (('--config', 'configs/default.py', '--config.budgte=2'),
+     'datadiet: config: KeyError: \'budgte\' Did you mean "budget" instead of "budgte"?'),
+    (('--config', 'configs/train.py', '--config.budget=abc'),
+     "datadiet: config: flag --config.budget=abc: invalid literal for int() with base 10: 'abc'"),
+    (('--config', 'configs/no_such_config.py'),
+     "No such file or directory: 'configs/no_such_config.py'"),
+])
+def test_config_that_cannot_be_read_is_one_line(args, message, tmp_path):
+  result = _launch(*args, '--workdir', str(tmp_path / 'run'))
+  assert result.returncode == 1
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith('datadiet: config:') and message in last
+  assert 'Traceback' not in result.stderr
+  assert not (tmp_path / 'run').exists()
 
 
 def test_batch_that_does_not_split_over_the_devices(tmp_path):

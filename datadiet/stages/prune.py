@@ -55,6 +55,9 @@ def _parse_prune_by(entry: str, default_step: int, score_models: list[str]):
                             f'scored models: {", ".join(score_models)} (add it to '
                             'config.compare_models).')
   score, _, step = rest.partition('@')
+  if not score or (step and not step.isdigit()):
+    raise errors.InputError(f'prune_by entry {entry!r} is not of the form <score>, '
+                            '<score>@<step> or <model>:<score>[@<step>] (e.g. el2n@7800).')
   return model, score, int(step) if step else default_step
 
 
