@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -118,12 +119,18 @@ def save_scores(path: str | os.PathLike, ids: Sequence[Any] | np.ndarray,
 
 
 def load_scores(path: str | os.PathLike, *, ids: Sequence[Any] | np.ndarray | None = None,
-                dataset: str | None = None, score: str | None = None) -> ScoreFile:
+                dataset: str | None = None, score: str | None = None, step: int | None = None,
+                model: str | None = None, seeds: Sequence[int] | None = None) -> ScoreFile:
   """Loads a score file, checks it against what the caller expects, and aligns it to ``ids``.
+
+  Every expectation given (``dataset``, ``score``, ``step``, ``model``, ``seeds``) must match the
+  file's metadata: a file of another step or ensemble is refused, never used in its place.
 
   Raises:
     FileNotFoundError: no file at ``path``.
-    ScoreFileError: malformed file; another dataset or score; ids missing, extra or duplicated.
+    ScoreFileError: malformed file (unreadable, not JSON metadata, scores not ``(seeds, N)``
+      or not finite); another dataset, score, step, model or seeds; ids missing, extra or
+      duplicated.
   """
   path = Path(path)
   if not path.is_file():
@@ -131,15 +138,23 @@ def load_scores(path: str | os.PathLike, *, ids: Sequence[Any] | np.ndarray | No
   try:
     with np.load(path, allow_pickle=False) as data:
       contents = {key: data[key] for key in ('ids', 'per_seed', 'score', 'metadata')}
-  except (KeyError, ValueError, OSError) as e:
-    raise ScoreFileError(f'{path} is not a valid score file ({e}).') from e
-  metadata = json.loads(str(contents['metadata']))
-  if dataset is not None and metadata.get('dataset') != dataset:
-    raise ScoreFileError(f'{path} holds scores for dataset {metadata.get("dataset")!r}, not '
-                         f'{dataset!r}.')
-  if score is not None and metadata.get('score') != score:
-    raise ScoreFileError(f'{path} holds {metadata.get("score")!r} scores, not {score!r}.')
+    metadata = json.loads(str(contents['metadata']))
+  except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+    raise ScoreFileError(f'{path} is not a valid score file ({type(e).__name__}: {e}); delete '
+                         'it to recompute it.') from e
+  per_seed, mean = contents['per_seed'], contents['score']
+  num = len(contents['ids'])
+  if per_seed.ndim != 2 or per_seed.shape[1] != num or mean.shape != (num,):
+    raise ScoreFileError(f'{path} holds scores of shapes {per_seed.shape} and {mean.shape} for '
+                         f'{num} ids; expected (seeds, {num}) and ({num},).')
+  if not (np.all(np.isfinite(per_seed)) and np.all(np.isfinite(mean))):
+    raise ScoreFileError(f'{path} holds non-finite scores; delete it to recompute it.')
+  expected = dict(dataset=dataset, score=score, step=step, model=model,
+                  seeds=None if seeds is None else [int(s) for s in seeds])
+  for key, value in expected.items():
+    if value is not None and metadata.get(key) != value:
+      raise ScoreFileError(f'{path} holds scores for {key} {metadata.get(key)!r}, not '
+                           f'{value!r}: it belongs to another run; move it aside to recompute.')
   _check_unique(contents['ids'], str(path))
-  loaded = ScoreFile(ids=contents['ids'], per_seed=contents['per_seed'],
-                     score=contents['score'], metadata=metadata)
+  loaded = ScoreFile(ids=contents['ids'], per_seed=per_seed, score=mean, metadata=metadata)
   return loaded if ids is None else loaded.aligned_to(ids, source=str(path))

@@ -41,7 +41,14 @@ def claim(workdir: str | Path, config: ml_collections.ConfigDict,
   are) and the rest run with the new config.
   """
   workdir = Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
+  if workdir.exists() and not workdir.is_dir():
+    raise errors.InputError(f'The workdir {workdir} is a file, not a directory; give another '
+                            '--workdir.')
+  try:
+    workdir.mkdir(parents=True, exist_ok=True)
+  except OSError as e:  # Read-only filesystem, no permission, a file on the way.
+    raise errors.InputError(f'Cannot create the workdir {workdir} ({e.strerror or e}); give a '
+                            'writable --workdir.') from e
   config_path = workdir / 'config.json'
   wanted = json.loads(config.to_json())
   text = json.dumps(wanted, indent=2, sort_keys=True)

@@ -157,12 +157,32 @@ def test_bad_config_is_refused_before_touching_the_workdir(case, finished):
   assert _snapshot(finished) == before
 
 
-@pytest.mark.parametrize('classes, images, message', [
-    (('cat', 'dog'), False, r'has no images in train/<class>/ \(looked for .jpg, .jpeg, .png'),
-    (('cat',), True, r'has 1 class; need at least 2'),
+@pytest.mark.parametrize('classes, images, damage, message', [
+    (('cat', 'dog'), False, None, r'has no images in train/<class>/ \(looked for .jpg, .jpeg'),
+    (('cat',), True, None, r'has 1 class; need at least 2'),
+    (('cat', 'dog'), True, 'truncated', r'cannot decode .*train/dog/1.png \(.*\); replace or '
+     r'remove it'),
+    (('cat', 'dog'), True, 'other size', r'train/dog/1.png is 5×5 but most images in .* are '
+     r'4×4 \(2 sizes in all\)'),
+    (('cat', 'dog'), True, 'unseen class', r"has test images of classes with no training images: "
+     r"\['fox'\]"),
 ])
-def test_bad_image_folder(classes, images, message, tmp_path, finished):
+def test_bad_image_folder(classes, images, damage, message, tmp_path, finished):
   dataset = _image_folder(tmp_path / 'images', classes, images)
+  for name in classes:  # A second image per class, so that one size is the common one.
+    if images:
+      Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / 'images' / 'train' / name /
+                                                          '2.png')
+  odd = tmp_path / 'images' / 'train' / 'dog' / '1.png'
+  if damage == 'truncated':
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(odd)
+    odd.write_bytes(odd.read_bytes()[:40])
+  elif damage == 'other size':
+    Image.fromarray(np.zeros((5, 5, 3), np.uint8)).save(odd)
+  elif damage == 'unseen class':
+    (tmp_path / 'images' / 'test' / 'fox').mkdir()
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / 'images' / 'test' / 'fox' /
+                                                        '0.png')
   before = _snapshot(finished)
   with pytest.raises(errors.InputError, match=message):
     jobs.run(_tiny(dataset=dataset), finished, continue_with_changed_config=True)
@@ -189,8 +209,12 @@ def _rewrite_scores(path, **changes):
 
 @pytest.mark.parametrize('damage, message', [
     ('other dataset', r"holds scores for dataset 'cifar10', not 'digits'"),
+    ('other step', r'holds scores for step 0, not 10: it belongs to another run'),
+    ('other seeds', r'holds scores for seeds \[0, 1, 2\], not \[0, 1\]'),
     ('missing ids', r'does not match the dataset: 5 of its 1438 examples have no score'),
     ('duplicate ids', r'lists 1 example ids more than once'),
+    ('non-finite scores', r'holds non-finite scores; delete it to recompute it'),
+    ('truncated file', r'is not a valid score file'),
 ])
 def test_score_file_that_does_not_match_the_dataset(damage, message, finished, tmp_path):
   workdir = _damaged_copy(finished, tmp_path, redo='prune')
@@ -199,8 +223,18 @@ def test_score_file_that_does_not_match_the_dataset(damage, message, finished, t
     ids, per_seed, metadata = saved['ids'], saved['per_seed'], str(saved['metadata'])
   if damage == 'other dataset':
     _rewrite_scores(path, metadata=np.array(metadata.replace('"digits"', '"cifar10"')))
+  elif damage == 'other step':  # A step-0 file saved under el2n@10's name.
+    _rewrite_scores(path, metadata=np.array(metadata.replace('"step": 10', '"step": 0')))
+  elif damage == 'other seeds':
+    _rewrite_scores(path, metadata=np.array(metadata.replace('"seeds": [0, 1]',
+                                                             '"seeds": [0, 1, 2]')))
+  elif damage == 'non-finite scores':
+    _rewrite_scores(path, per_seed=np.where(np.arange(per_seed.shape[1]) == 3, np.nan, per_seed))
+  elif damage == 'truncated file':
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
   elif damage == 'missing ids':
-    _rewrite_scores(path, ids=ids[:-5], per_seed=per_seed[:, :-5])
+    _rewrite_scores(path, ids=ids[:-5], per_seed=per_seed[:, :-5], score=per_seed[:, :-5].mean(0))
   else:
     _rewrite_scores(path, ids=np.concatenate([ids[:-1], ids[:1]]))
   for subset in (workdir / 'subsets').glob('*el2n*'):
@@ -265,6 +299,16 @@ def test_config_that_cannot_be_read_is_one_line(args, message, tmp_path):
   assert last.startswith('datadiet: config:') and message in last
   assert 'Traceback' not in result.stderr
   assert not (tmp_path / 'run').exists()
+
+
+@pytest.mark.parametrize('where', ['a file', 'under a file'])
+def test_workdir_that_cannot_be_a_directory(where, tmp_path):
+  (tmp_path / 'notes.txt').write_text('mine')
+  workdir = tmp_path / 'notes.txt' if where == 'a file' else tmp_path / 'notes.txt' / 'run'
+  with pytest.raises(errors.InputError, match='is a file, not a directory|Cannot create the '
+                                              'workdir'):
+    jobs.run(_tiny(), workdir)
+  assert (tmp_path / 'notes.txt').read_text() == 'mine'
 
 
 def test_batch_that_does_not_split_over_the_devices(tmp_path):

@@ -1,5 +1,7 @@
 """Score files: saved by id, aligned by id on load, refused on any mismatch, written atomically."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -39,8 +41,12 @@ def test_wrong_dataset_or_score_or_file(tmp_path):
   _save(tmp_path / 's.npz')
   with pytest.raises(ScoreFileError, match="dataset 'digits', not 'cifar10'"):
     load_scores(tmp_path / 's.npz', dataset='cifar10')
-  with pytest.raises(ScoreFileError, match="'el2n' scores, not 'grand'"):
+  with pytest.raises(ScoreFileError, match="score 'el2n', not 'grand'"):
     load_scores(tmp_path / 's.npz', score='grand')
+  for key, other in (('step', 7), ('model', 'resnet18'), ('seeds', [0, 1, 2])):
+    with pytest.raises(ScoreFileError, match=re.escape(f'for {key} {META[key]!r}, not {other!r}')):
+      load_scores(tmp_path / 's.npz', **{key: other})
+  assert load_scores(tmp_path / 's.npz', **{k: META[k] for k in ('step', 'model', 'seeds')})
   with pytest.raises(FileNotFoundError, match='No score file'):
     load_scores(tmp_path / 'missing.npz')
   (tmp_path / 'junk.npz').write_bytes(b'not a zip')

@@ -97,7 +97,8 @@ class Context:
     aligned to the training split."""
     step = max(self.config.score_steps) if step is None else step
     return score_files.load_scores(self.score_path(score, step), ids=self.data.train['id'],
-                                   dataset=self.data.name, score=score).score
+                                   dataset=self.data.name, score=score, step=step,
+                                   model=self.config.model, seeds=self.config.seeds).score
 
   def run_stage(self, name: str, stage: Callable[['Context'], None]) -> None:
     """Runs ``stage`` unless ``stages/<name>.done`` says it finished; writes that marker."""

@@ -75,7 +75,9 @@ def select(ctx: Context, entry: dict) -> np.ndarray:
     return pruning.random_subset(num, size, config.prune_seed)
   path = ctx.score_path(entry['score'], entry['step'], entry.get('score_model'))
   scores = score_files.load_scores(path, ids=ctx.data.train['id'], dataset=ctx.data.name,
-                                   score=entry['score']).score
+                                   score=entry['score'], step=entry['step'],
+                                   model=entry.get('score_model') or config.model,
+                                   seeds=config.seeds).score
   if entry['method'] == 'keep_hardest':
     return pruning.keep_hardest(scores, size)
   if entry['method'] == 'offset':
