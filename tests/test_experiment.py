@@ -133,7 +133,8 @@ def test_keep_list_csv_for_an_image_folder(tmp_path, write_image_folder):
   ctx = Context(config, tmp_path / 'run')
   ids = ctx.data.train['id']
   score_files.save_scores(ctx.score_path('el2n', 0), ids, np.arange(len(ids), dtype=float),
-                          score='el2n', dataset=ctx.data.name, model='mlp', step=0, seeds=[0])
+                          score='el2n', dataset=ctx.data.name, model='mlp', step=0,
+                          seeds=list(config.seeds))
   prune.prune(ctx)
   lines = (ctx.subsets_dir / 'keep_hardest-el2n@0-p0.75.csv').read_text().splitlines()
   assert lines == ['file', 'dog/02.png', 'dog/03.png']  # The two highest scores.
