@@ -145,7 +145,8 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
   num_steps = run.num_steps if stop_step is None else min(stop_step, run.num_steps)
 
   mngr = checkpoints.manager(workdir / 'checkpoints')
-  if mngr.latest_step() is not None:
+  resumed = mngr.latest_step() is not None
+  if resumed:
     start_step = mngr.latest_step()
     state = checkpoints.restore(mngr, start_step, state)
     logging.info('Resuming %s from step %d.', workdir, start_step)
@@ -163,7 +164,8 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
   train_step = ensemble.make_train_step(model, optimizer, mesh, strategy, stats)
   eval_step = ensemble.make_eval_step(model, mesh, strategy, stats)
   writer = metrics.MetricWriter(workdir, tensorboard=config.tensorboard,
-                                enabled=multihost.is_writer())
+                                enabled=multihost.is_writer(),
+                                resume_step=start_step if resumed else None)
   progress = metrics.Progress(num_steps, start_step, len(seeds) * config.batch_size,
                               label=f'[{workdir.name}] ')
   order = pipeline.TrainOrder(positions, seeds, config.batch_size, config.data_seed,

@@ -13,7 +13,7 @@ from typing import Any
 
 from absl import logging
 
-from datadiet import optional_deps
+from datadiet import multihost, optional_deps
 
 _notified = False
 
@@ -25,13 +25,21 @@ class MetricWriter:
   scalars are named ``<split>/<name>/seed_<k>``.
   """
 
-  def __init__(self, workdir: str | Path, tensorboard: bool = True, enabled: bool = True):
+  def __init__(self, workdir: str | Path, tensorboard: bool = True, enabled: bool = True,
+               resume_step: int | None = None):
+    """``resume_step``: the run resumes from this checkpoint, so rows logged after it by the
+    interrupted run are dropped (the resumed run logs those steps again)."""
     self.workdir = Path(workdir)
     self._jsonl = self._tb = None
     if not enabled:  # Not process 0 of a multi-process run: process 0 writes the metrics.
       return
     self.workdir.mkdir(parents=True, exist_ok=True)
-    self._jsonl = open(self.workdir / 'metrics.jsonl', 'a')
+    path = self.workdir / 'metrics.jsonl'
+    if resume_step is not None and path.exists():
+      kept = [line for line in path.read_text().splitlines(keepends=True)
+              if _complete_row_at_or_before(line, resume_step)]
+      multihost.commit(path, lambda tmp: tmp.write_text(''.join(kept)))
+    self._jsonl = open(path, 'a')
     if tensorboard and not optional_deps.tensorflow_available():
       _notice_no_tensorboard()
     elif tensorboard:
@@ -57,6 +65,13 @@ class MetricWriter:
       self._jsonl.close()
     if self._tb is not None:
       self._tb.close()
+
+
+def _complete_row_at_or_before(line: str, step: int) -> bool:
+  try:
+    return json.loads(line)['step'] <= step
+  except (ValueError, KeyError, TypeError):  # A line cut short by the interruption.
+    return False
 
 
 def _notice_no_tensorboard() -> None:

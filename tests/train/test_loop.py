@@ -61,7 +61,7 @@ def test_resume_after_interruption_matches_uninterrupted(tiny_config, digits, tm
 
     def crashing(*args):
       calls.append(1)
-      if len(calls) == 8:
+      if len(calls) == 10:  # Steps 1-9 ran: logged at 4, 5 and 8; checkpoint at 5.
         raise KeyboardInterrupt('simulated preemption')
       return step_fn(*args)
     return crashing
@@ -72,6 +72,12 @@ def test_resume_after_interruption_matches_uninterrupted(tiny_config, digits, tm
   monkeypatch.setattr(loop.ensemble, 'make_train_step', real_make)
   resumed = loop.train_ensemble(tiny_config, tmp_path / 'b', digits, seeds=[0, 1])
   assert resumed.start_step == 5
+  # The metrics read as an uninterrupted run's: no step logged twice.
+  rows = [(r['step'], r['split'], r['seed']) for r in map(
+      json.loads, (tmp_path / 'b' / 'metrics.jsonl').read_text().splitlines())]
+  assert len(rows) == len(set(rows))
+  assert [r[0] for r in rows] == [json.loads(line)['step'] for line in
+                                  (tmp_path / 'a' / 'metrics.jsonl').read_text().splitlines()]
   for a, b in zip(_params(uninterrupted), _params(resumed)):
     np.testing.assert_array_equal(a, b)
   np.testing.assert_array_equal(np.asarray(uninterrupted.state.tracker.forgotten),
