@@ -32,14 +32,6 @@ class _QuietCheckpointing(py_logging.Filter):
     return record.levelno >= py_logging.WARNING or '/orbax/' not in record.pathname
 
 
-def _hide_accelerators_from_tensorflow() -> None:
-  """TensorFlow, where installed, only feeds tf.data: it must not take GPU memory from JAX."""
-  if not optional_deps.tensorflow_available():
-    return
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  tf.config.set_visible_devices([], 'GPU')
-
-
 def _parse_flags(argv: list[str]) -> list[str]:
   """absl's flag parsing; a config file that cannot be loaded or an override that cannot be
   applied (a misspelt field, say) ends in one line instead of a chain of tracebacks."""
@@ -60,7 +52,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.get_absl_handler().addFilter(_QuietCheckpointing())
-  _hide_accelerators_from_tensorflow()
+  if optional_deps.tensorflow_available():  # Hidden from the GPUs before anything uses it.
+    optional_deps.import_tensorflow()
   logging.info('Config:\n%s', _CONFIG.value)
   try:
     report = jobs.run(_CONFIG.value, _WORKDIR.value, _CONTINUE.value)

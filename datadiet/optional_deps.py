@@ -20,9 +20,22 @@ def tensorflow_available() -> bool:
     return False
 
 
+def import_tensorflow():
+  """TensorFlow, kept off the accelerators: it only feeds tf.data, reads TFDS and writes
+  TensorBoard files here, and a TensorFlow that initialises a GPU takes most of its memory
+  from JAX."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  try:
+    tf.config.set_visible_devices([], 'GPU')
+  except RuntimeError:  # TensorFlow's devices were initialised before: the caller's choice.
+    pass
+  return tf
+
+
 def import_tfds(dataset: str):
   """``tensorflow_datasets``, or an InputError saying how to get it for ``dataset``."""
   try:
+    import_tensorflow()
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   except ImportError as e:
     raise errors.InputError(

@@ -4,7 +4,7 @@ function that turns a raw batch into model inputs inside the step.
 * ``device`` — the uint8 split and its labels live on the accelerator, replicated on every device
   of the mesh (CIFAR-10's training set is 150 MB). Each step sends only the positions and
   augmentation draws (a few KB); the gather, crop, flip and normalisation run inside the jitted
-  step. Evaluation and scoring read the same copy.
+  step. Evaluation and scoring read device-resident copies of their splits the same way.
 * ``tf_data`` — tf.data gathers and augments on host threads (:mod:`datadiet.data.tf_stream`)
   and sends uint8 batches; for data that does not fit the accelerator's memory. Needs
   TensorFlow.

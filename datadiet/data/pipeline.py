@@ -58,12 +58,6 @@ def epoch_permutation(positions: np.ndarray, data_seed: int, seed: int, epoch: i
   return positions[np.random.default_rng([data_seed, seed, epoch]).permutation(len(positions))]
 
 
-def step_positions(positions: np.ndarray, data_seed: int, seed: int, step: int,
-                   batch_size: int) -> np.ndarray:
-  """The ``batch_size`` positions that ``seed`` trains on at ``step`` (pure in its arguments)."""
-  return TrainOrder(positions, [seed], batch_size, data_seed).positions(step)[0]
-
-
 class TrainOrder:
   """Positions and augmentation draws of K seeds' training batches, step by step.
 

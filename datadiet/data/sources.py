@@ -86,8 +86,12 @@ def _decode(path: Path) -> np.ndarray:
   from PIL import Image  # pylint: disable=g-import-not-at-top
   try:
     with Image.open(io.BytesIO(path.read_bytes())) as image:
+      if image.mode.startswith('I;16'):  # 16-bit grey: keep the 8 high bits, as TF's uint8.
+        return (np.asarray(image).astype(np.uint16) >> 8).astype(np.uint8)
+      if image.mode in ('I', 'F'):
+        raise ValueError(f'{image.mode!r} (32-bit) pixels have no uint8 reading')
       if image.mode not in ('L', 'RGB'):
-        image = image.convert('RGB')  # Palette, alpha, CMYK, 16-bit: as RGB.
+        image = image.convert('RGB')  # Palette, alpha, CMYK: as RGB.
       return np.asarray(image)
   except (OSError, ValueError) as e:  # Pillow's UnidentifiedImageError is an OSError.
     raise errors.InputError(f'image_folder: cannot decode {path} ({e}); replace or remove '

@@ -7,16 +7,19 @@ padding, crop, flip: two batched gathers) on its own threads and prefetches, so 
 equal the device path's bit for bit. Batches are ``image`` uint8 ``(K, B, H, W, C)``, ``label``
 ``(K, B)`` and ``index`` ``(K, B)``; the jitted step normalises them.
 
-This module imports TensorFlow; nothing else in ``datadiet`` does at import time.
+This module imports TensorFlow (hidden from the GPUs); nothing else in ``datadiet`` does at
+import time.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
+from datadiet import optional_deps
 from datadiet.data import augment
 from datadiet.data.pipeline import TrainOrder
+
+tf = optional_deps.import_tensorflow()  # On the CPU: the accelerators are JAX's.
 
 
 def _crop_and_flip(images: tf.Tensor, offsets: tf.Tensor, flips: tf.Tensor) -> tf.Tensor:

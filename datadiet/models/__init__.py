@@ -40,9 +40,12 @@ def compute_dtype(dtype: DTypeLike) -> jnp.dtype:
   return jnp.dtype(name)
 
 
-def get_model(name: str, num_classes: int, dtype: DTypeLike = 'float32', **kwargs) -> nn.Module:
+def get_model(name: str, num_classes: int, dtype: DTypeLike | None = None,
+              **kwargs) -> nn.Module:
   """Builds the model registered as ``name`` with ``num_classes`` outputs, computing in
-  ``dtype`` (parameters float32, logits float32)."""
+  ``dtype`` (parameters float32, logits at least float32); ``None`` takes the dtype from the
+  inputs and parameters, as Flax does (float64 under x64)."""
   if name not in MODELS:
     raise errors.InputError(f'Unknown model {name!r}; valid models: {", ".join(MODELS)}.')
-  return MODELS[name](num_classes=num_classes, dtype=compute_dtype(dtype), **kwargs)
+  dtype = None if dtype is None else compute_dtype(dtype)
+  return MODELS[name](num_classes=num_classes, dtype=dtype, **kwargs)

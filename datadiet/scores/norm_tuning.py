@@ -6,14 +6,16 @@ matrices and the materialised form's ``K × C`` products run at very different e
 (memory-bound batched matmuls against tensor-core GEMMs, and bfloat16 halves one but not the
 other), and where an unrolled loop over kernel offsets may beat a ``lax.scan``. ``'measure'``
 compiles every candidate form for the layer's exact shapes and dtypes on the default backend,
-times it, and keeps the fastest among those whose planned peak memory is within
-:data:`MAX_MEMORY_RATIO` of the leanest (unrolling offsets once cost 3.8× the memory); each
-geometry is measured once per process. ``'auto'`` is ``'measure'`` on GPU/TPU and the FLOPs rule
+and runs only those whose planned peak memory is within :data:`MAX_MEMORY_RATIO` of the leanest
+(unrolling offsets once cost 3.8× the memory), keeping the fastest; each geometry is measured
+once per process. ``'auto'`` is ``'measure'`` on GPU/TPU and the FLOPs rule
 on CPU (measured there to pick well, and cheaper to decide). In a multi-process run both are the
 FLOPs rule: timings differ between processes, and every process must compile the same program.
 
 Forms are ``'ghost'`` and ``'materialize'``, and for convolutions also ``'ghost/unrolled'`` and
-``'materialize/unrolled'``. All are exact: the choice changes the speed, never the scores.
+``'materialize/unrolled'``. All are exact: the choice changes the speed, and the scores only by
+float rounding (the sums run in another order). A pipeline writes each score file once, so a
+relaunch that times differently never mixes forms within a file.
 """
 
 from __future__ import annotations
@@ -46,36 +48,43 @@ def parse_form(form: str) -> tuple[str, bool]:
   return method, loop == 'unrolled'
 
 
-def _cost(fn: Callable, args: tuple) -> tuple[float, int]:
-  """(best seconds of a few calls, planned peak bytes) of the compiled ``fn``."""
+def _compile(fn: Callable, args: tuple):
+  """``fn`` compiled for ``args`` and its planned peak bytes (temporaries + outputs)."""
   compiled = jax.jit(fn).lower(*args).compile()
   memory = compiled.memory_analysis()
-  peak = int(memory.temp_size_in_bytes + memory.output_size_in_bytes) if memory else 0
-  jax.block_until_ready(compiled(*args))
-  best = float('inf')
-  for _ in range(_REPEATS):
-    start = time.perf_counter()
+  return compiled, int(memory.temp_size_in_bytes + memory.output_size_in_bytes) if memory else 0
+
+
+def _seconds(compiled, args: tuple) -> float:
+  """Best of a few calls (after a warm-up); infinite if the call fails (out of memory)."""
+  try:
     jax.block_until_ready(compiled(*args))
-    best = min(best, time.perf_counter() - start)
-  return best, peak
+    best = float('inf')
+    for _ in range(_REPEATS):
+      start = time.perf_counter()
+      jax.block_until_ready(compiled(*args))
+      best = min(best, time.perf_counter() - start)
+    return best
+  except Exception:  # pylint: disable=broad-except  (XlaRuntimeError: RESOURCE_EXHAUSTED)
+    return float('inf')
 
 
 def measured_form(make_sq_norms: Callable[[str], Callable], inputs: jax.ShapeDtypeStruct,
                   output_grads: jax.ShapeDtypeStruct, forms: Sequence[str],
                   key: Hashable) -> str:
   """The form whose ``make_sq_norms(form)(inputs, output_grads)`` runs fastest on the default
-  backend for these shapes, among those within :data:`MAX_MEMORY_RATIO` of the leanest
-  (cached under ``key``, the shapes and the forms)."""
+  backend for these shapes, among those planned within :data:`MAX_MEMORY_RATIO` of the leanest
+  (only those are run; cached under ``key``, the shapes and the forms)."""
   cache_key = (_backend(), key, tuple(forms), inputs.shape, str(inputs.dtype),
                output_grads.shape, str(output_grads.dtype))
   if cache_key not in _measured:
     # NumPy, not jnp: inside the trace of a jitted caller, jnp.ones would be a tracer.
     args = (np.ones(inputs.shape, inputs.dtype), np.ones(output_grads.shape, output_grads.dtype))
-    costs = {form: _cost(make_sq_norms(form), args) for form in forms}
-    leanest = min(peak for _, peak in costs.values())
-    affordable = {form: seconds for form, (seconds, peak) in costs.items()
-                  if peak <= MAX_MEMORY_RATIO * leanest}
-    _measured[cache_key] = min(affordable, key=affordable.get)
+    compiled = {form: _compile(make_sq_norms(form), args) for form in forms}
+    leanest = min(peak for _, peak in compiled.values())
+    seconds = {form: _seconds(program, args) for form, (program, peak) in compiled.items()
+               if peak <= MAX_MEMORY_RATIO * leanest}
+    _measured[cache_key] = min(seconds, key=seconds.get)
   return _measured[cache_key]
 
 

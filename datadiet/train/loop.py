@@ -183,7 +183,7 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
     state, step_metrics = train_step(state, batch, table)
     pending.append(step_metrics)
     step += 1
-    if step == start_step + 1:  # Compiled and run once: time the training from here on.
+    if step == start_step + 1 < num_steps:  # Compiled and run once: time from here on.
       jax.block_until_ready(step_metrics)
       progress.start_clock(step)
     if step % config.log_every_steps == 0 or step in save_steps or step == num_steps:

@@ -13,7 +13,7 @@ from typing import Any
 
 from absl import logging
 
-from datadiet import multihost, optional_deps
+from datadiet import optional_deps
 
 _notified = False
 
@@ -38,12 +38,16 @@ class MetricWriter:
     if resume_step is not None and path.exists():
       kept = [line for line in path.read_text().splitlines(keepends=True)
               if _complete_row_at_or_before(line, resume_step)]
-      multihost.commit(path, lambda tmp: tmp.write_text(''.join(kept)))
+      # Process 0 alone (the others returned above): an atomic rename, no barrier to meet.
+      tmp = path.with_name(f'.{path.name}.tmp')
+      tmp.write_text(''.join(kept))
+      tmp.replace(path)
     self._jsonl = open(path, 'a')
     if tensorboard and not optional_deps.tensorflow_available():
       _notice_no_tensorboard()
     elif tensorboard:
-      from flax.metrics import tensorboard as flax_tensorboard  # Imports TensorFlow.
+      optional_deps.import_tensorflow()  # Off the GPUs before flax's writer imports it.
+      from flax.metrics import tensorboard as flax_tensorboard  # pylint: disable=g-import-not-at-top
       self._tb = flax_tensorboard.SummaryWriter(str(self.workdir / 'tensorboard'))
 
   def write(self, step: int, split: str, seeds: list[int], values: dict[str, Any]) -> None:

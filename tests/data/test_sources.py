@@ -80,3 +80,14 @@ def test_positions_of_ids():
     sources.positions_of(data.train, [data.test['id'][0]])
   with pytest.raises(ValueError, match='duplicates'):
     sources.positions_of(data.train, [ids[0], ids[0]])
+
+
+def test_sixteen_bit_png_keeps_its_high_bits(tmp_path):
+  from PIL import Image
+  values = np.arange(16, dtype=np.uint16).reshape(4, 4) * 4096  # 0, 4096, ..., 61440.
+  for split in ('train', 'test'):
+    for name in ('a', 'b'):
+      (tmp_path / split / name).mkdir(parents=True)
+      Image.fromarray(values).save(tmp_path / split / name / '0.png')
+  data = sources.load(f'image_folder:{tmp_path}')
+  np.testing.assert_array_equal(data.train['image'][0, ..., 0], values >> 8)  # 0, 16, ..., 240.
