@@ -21,7 +21,7 @@ _MAX_SEED = 2**32  # Seeds become uint32 PRNG keys.
 
 def _check_seeds(field: str, seeds) -> None:
   """A non-empty tuple of distinct integers in [0, 2³²): two equal seeds are one model twice."""
-  if isinstance(seeds, (int, str)) or not isinstance(seeds, (tuple, list)):
+  if not isinstance(seeds, (tuple, list)):
     raise errors.InputError(
         f'config.{field} must be a tuple of seeds, got {seeds!r}; e.g. '
         f'--config.{field}="(0,1,2,3)" for four models.')

@@ -79,9 +79,10 @@ def resolve(input_pipeline: str, data_bytes: int, max_fraction: float = 0.25,
       'or raise device_data_max_fraction.')
 
 
-def replicate(arrays: Mapping[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
-  """Host arrays → one copy on every device of ``mesh``."""
-  return multihost.to_device(dict(arrays), NamedSharding(mesh, P()))
+def device_table(images: np.ndarray, labels: np.ndarray, mesh: Mesh) -> dict[str, jax.Array]:
+  """A split's uint8 images and int32 labels, one copy on every device of ``mesh``."""
+  arrays = {'image': images, 'label': np.asarray(labels, np.int32)}
+  return multihost.to_device(arrays, NamedSharding(mesh, P()))
 
 
 def raw_inputs(batch: Mapping[str, Any],
@@ -115,7 +116,7 @@ def train_batches(input_pipeline: str, images: np.ndarray, labels: np.ndarray,
   the raw batches for steps ``[start_step, start_step + num_steps)``, placed with ``sharding``
   (the engine's: seeds over its ``seeds`` axis, examples over ``data``)."""
   if input_pipeline == 'device':
-    table = replicate({'image': images, 'label': np.asarray(labels, np.int32)}, sharding.mesh)
+    table = device_table(images, labels, sharding.mesh)
     host = order.batches(start_step, num_steps)
   else:
     from datadiet.data import tf_stream  # pylint: disable=g-import-not-at-top  (TensorFlow)
@@ -141,8 +142,7 @@ class Examples:
              input_pipeline: str) -> 'Examples':
     """Puts the split on ``mesh`` when ``input_pipeline`` is ``'device'``."""
     labels = np.asarray(labels, np.int32)
-    table = (replicate({'image': images, 'label': labels}, mesh)
-             if input_pipeline == 'device' else {})
+    table = device_table(images, labels, mesh) if input_pipeline == 'device' else {}
     return cls(images, labels, stats, table)
 
   def __len__(self) -> int:
