@@ -9,9 +9,12 @@
     training step; 4 seeds × 128 as one ensemble step with each ``seed_strategy``, against one
     seed alone (and the MLP's, where ``auto`` picks ``vmap``).
 (b) ``figure1``: ``configs/cifar10_resnet18_mini.py`` through ``launch.py`` on CIFAR-10 (4
-    bfloat16 ResNet18 scoring seeds, EL2N and GraNd after 8 epochs, 50% kept by each and at
-    random, 2 seeds × 20 full-set epochs per subset): every stage's images/s and seconds, and the
-    test accuracy table.
+    bfloat16 ResNet18 scoring seeds, EL2N and GraNd after 2 of 8 epochs, 50% kept by each and
+    at random, 2 seeds × 8 full-set epochs per subset): every stage's images/s and seconds, and
+    the test accuracy table.
+
+``--figure1_timeout_s`` and ``--deadline_s`` fit it to a lease of fixed length: the result files
+are rewritten after every measurement, so whatever finished is kept.
 
 Prints JSON lines and a markdown summary, and writes both to ``--out``
 (``gpu_<device>.jsonl`` / ``.md``). Needs jax (with CUDA on a GPU), flax, optax,
@@ -63,6 +66,17 @@ _OUT = flags.DEFINE_string('out', str(ROOT / 'bench' / 'results'), 'Where result
 _PARTS = flags.DEFINE_list('parts', ['micro', 'figure1'], 'micro, figure1 or both.')
 _SMOKE = flags.DEFINE_bool('smoke', False, 'Tiny model and data on a CPU (the test suite).')
 _MIN_SECONDS = flags.DEFINE_float('min_seconds', 2.0, 'Time each micro-benchmark this long.')
+_FIGURE1_TIMEOUT = flags.DEFINE_float(
+    'figure1_timeout_s', None, 'Stop the Figure 1 run after this many seconds and report the '
+    'stages it finished (a lease of fixed length).')
+_DEADLINE = flags.DEFINE_float(
+    'deadline_s', None, 'Start no micro-benchmark after this many seconds from launch; what was '
+    'measured by then is written.')
+_START = time.monotonic()
+
+
+def _past_deadline() -> bool:
+  return _DEADLINE.value is not None and time.monotonic() - _START > _DEADLINE.value
 
 
 def _sizes():
@@ -99,7 +113,8 @@ def _time_engine_step(name, step, state, batch, table, images_per_step):
                         next_state=lambda out: out[0])
 
 
-def micro() -> list[dict]:
+def micro(on_row) -> list[dict]:
+  """Times the engine's steps; calls ``on_row`` after each (so a cut-off lease keeps them)."""
   model_name, image_shape, batch_sizes, ensemble_batch = _sizes()
   rows = []
 
@@ -107,9 +122,12 @@ def micro() -> list[dict]:
     row.update(model=model, backend=jax.default_backend(), **extra)
     print(json.dumps(row), flush=True)
     rows.append(row)
+    on_row(rows)
 
   for dtype in models.COMPUTE_DTYPES:
     for batch in batch_sizes:
+      if _past_deadline():
+        return rows
       step, state, raw, table, images, labels, stats = _engine(
           model_name, dtype, [0], batch, 'unroll', image_shape)
       # Seed 0's variables, copied out before the training step donates the state.
@@ -133,6 +151,8 @@ def micro() -> list[dict]:
       for strategy in ensemble.STRATEGY_CHOICES:
         if strategy == 'map':
           continue  # A loop over seeds: slower than both on every backend measured.
+        if _past_deadline():
+          return rows
         step, state, raw, table, *_ = _engine(name, dtype, [0, 1, 2, 3], ensemble_batch,
                                               strategy, image_shape)
         row = _time_engine_step('ensemble_step', step, state, raw, table, 4 * ensemble_batch)
@@ -195,13 +215,21 @@ def figure1(scratch: Path) -> tuple[list[dict], list[str]]:
              f'--config.dataset=image_folder:{folder.resolve()}',
              f'--config.compilation_cache_dir={Path(_WORKDIR.value).resolve() / "jax_cache"}']
   start = time.perf_counter()
-  subprocess.run(command, cwd=ROOT, check=True, env=_CHILD_ENV)
+  try:
+    subprocess.run(command, cwd=ROOT, check=True, env=_CHILD_ENV,
+                   timeout=_FIGURE1_TIMEOUT.value)
+    finished = True
+  except subprocess.TimeoutExpired:
+    finished = False  # The stages it finished still report below.
   seconds = time.perf_counter() - start
   config_values = json.loads((workdir / 'config.json').read_text())
   num_train = sum(1 for p in (folder / 'train').glob('*/*') if p.is_file())
-  rows = [dict(measurement='figure1_total', seconds=seconds)]
+  rows = [dict(measurement='figure1_total', seconds=seconds, finished=finished)]
   for stage in ('pretrain', 'score', 'prune', 'retrain', 'report'):
-    done = json.loads((workdir / 'stages' / f'{stage}.done').read_text())
+    done_file = workdir / 'stages' / f'{stage}.done'
+    if not done_file.exists():
+      break
+    done = json.loads(done_file.read_text())
     row = dict(measurement='figure1_stage', stage=stage, seconds=done['seconds'])
     if stage == 'pretrain':
       row['images_per_s'] = _training_rate(workdir / 'pretrain')
@@ -209,10 +237,12 @@ def figure1(scratch: Path) -> tuple[list[dict], list[str]]:
       row['examples_scored_per_s'] = (len(config_values['seeds']) * num_train
                                       / done['seconds'])
     rows.append(row)
-  for run in sorted((workdir / 'retrain').iterdir()):
-    rows.append(dict(measurement='figure1_retrain', subset=run.name,
-                     images_per_s=_training_rate(run)))
-  results = json.loads((workdir / 'results.json').read_text())
+  for run in sorted((workdir / 'retrain').iterdir()) if (workdir / 'retrain').is_dir() else ():
+    if (run / 'metrics.jsonl').exists():
+      rows.append(dict(measurement='figure1_retrain', subset=run.name,
+                       images_per_s=_training_rate(run)))
+  results_file = workdir / 'results.json'
+  results = json.loads(results_file.read_text()) if results_file.exists() else []
   accuracy = {}
   for r in results:
     accuracy.setdefault(r['subset'], []).append(r['test_accuracy'])
@@ -221,7 +251,8 @@ def figure1(scratch: Path) -> tuple[list[dict], list[str]]:
                      test_accuracy=float(np.mean(values))))
   for row in rows:
     print(json.dumps(row), flush=True)
-  lines = [f'Mini Figure 1 ({config}): {seconds:.0f} s in all.'
+  lines = [f'Mini Figure 1 ({config}): {seconds:.0f} s in all'
+           + ('.' if finished else ', stopped by --figure1_timeout_s before it finished.')
            + (' Smoke: a small CNN for a few steps on the digits, so the accuracies only show '
               'that every stage ran.' if _SMOKE.value else ''), '',
            '| stage | seconds | images/s |', '|---|---:|---:|']
@@ -231,16 +262,19 @@ def figure1(scratch: Path) -> tuple[list[dict], list[str]]:
       lines.append(f'| {row["stage"]} | {row["seconds"]:.0f} | '
                    f'{f"{rate:,.0f}" if rate else ""} |')
     elif row['measurement'] == 'figure1_retrain':
-      lines.append(f'| retrain {row["subset"]} | | {row["images_per_s"]:,.0f} |')
+      rate = row['images_per_s']
+      lines.append(f'| retrain {row["subset"]} | | {f"{rate:,.0f}" if rate else ""} |')
   lines += ['', '| subset (50% kept) | test accuracy |', '|---|---:|']
   lines += [f'| {row["subset"]} | {100 * row["test_accuracy"]:.1f}% |' for row in rows
             if row['measurement'] == 'figure1_accuracy']
   return rows, lines
 
 
-def _training_rate(run_dir: Path) -> float:
+def _training_rate(run_dir: Path) -> float | None:
   """A run's last logged images/s, all seeds together (metrics hold it per seed)."""
   rows = [json.loads(line) for line in (run_dir / 'metrics.jsonl').open()]
+  if not any(r['split'] == 'train' for r in rows):
+    return None
   last = max(r['step'] for r in rows if r['split'] == 'train')
   return sum(r['images_per_s'] for r in rows if r['split'] == 'train' and r['step'] == last)
 
@@ -257,6 +291,15 @@ def _check_data() -> None:
                      'train/ and test/ nor a .npz made by bench/image_folder_pack.py.')
 
 
+def _write(out: Path, name: str, rows: list[dict], lines: list[str]) -> None:
+  """Both result files, rewritten whole after each measurement (a lease can end any time)."""
+  for suffix, text in (('.jsonl', ''.join(json.dumps(r) + '\n' for r in rows)),
+                       ('.md', '\n'.join(lines) + '\n')):
+    temporary = out / f'.{name}{suffix}.tmp'
+    temporary.write_text(text)
+    temporary.replace(out / f'{name}{suffix}')
+
+
 def main(argv):
   del argv
   _check_data()
@@ -271,13 +314,11 @@ def main(argv):
       figure_rows, figure_lines = figure1(Path(scratch))
       rows += figure_rows
       lines += figure_lines + ['']
+      _write(out, name, rows, lines)
     if 'micro' in _PARTS.value:
-      micro_rows = micro()
-      rows += micro_rows
-      lines += micro_summary(micro_rows)
-  (out / f'{name}.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in rows))
-  (out / f'{name}.md').write_text('\n'.join(lines) + '\n')
-  print('\n'.join(lines))
+      micro(lambda micro_rows: _write(out, name, rows + micro_rows,
+                                      lines + micro_summary(micro_rows)))
+  print((out / f'{name}.md').read_text())
 
 
 if __name__ == '__main__':
