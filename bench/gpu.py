@@ -64,6 +64,10 @@ _WORKDIR = flags.DEFINE_string('workdir', '/tmp/datadiet_bench_gpu',
                                'Where the Figure 1 run and the compilation cache go.')
 _OUT = flags.DEFINE_string('out', str(ROOT / 'bench' / 'results'), 'Where results are written.')
 _PARTS = flags.DEFINE_list('parts', ['micro', 'figure1'], 'micro, figure1 or both.')
+_MICRO = flags.DEFINE_list('micro', ['steps', 'ensemble'],
+                           "micro's groups: 'steps' (training step, forward, EL2N, GraNd per "
+                           "dtype and batch), 'ensemble' (4 seeds per seed_strategy).")
+_TAG = flags.DEFINE_string('tag', '', 'Appended to the result files\' names (a second lease).')
 _SMOKE = flags.DEFINE_bool('smoke', False, 'Tiny model and data on a CPU (the test suite).')
 _MIN_SECONDS = flags.DEFINE_float('min_seconds', 2.0, 'Time each micro-benchmark this long.')
 _FIGURE1_TIMEOUT = flags.DEFINE_float(
@@ -124,7 +128,7 @@ def micro(on_row) -> list[dict]:
     rows.append(row)
     on_row(rows)
 
-  for dtype in models.COMPUTE_DTYPES:
+  for dtype in models.COMPUTE_DTYPES if 'steps' in _MICRO.value else ():
     for batch in batch_sizes:
       if _past_deadline():
         return rows
@@ -146,13 +150,21 @@ def micro(on_row) -> list[dict]:
       for name, (fn, args) in scores.items():
         record(timing.measure(name, fn, args, batch, min_seconds=_MIN_SECONDS.value),
                dtype=dtype)
-  for name in (model_name, 'mlp'):
+  for name in (model_name, 'mlp') if 'ensemble' in _MICRO.value else ():
     for dtype in models.COMPUTE_DTYPES if name == model_name else ('float32',):
       for strategy in ensemble.STRATEGY_CHOICES:
         if strategy == 'map':
           continue  # A loop over seeds: slower than both on every backend measured.
         if _past_deadline():
           return rows
+        if name == model_name and not any(r['measurement'] == 'train_step' and
+                                          r['dtype'] == dtype and r['batch_size'] == ensemble_batch
+                                          for r in rows):
+          # One seed alone, measured here when 'steps' did not: the ratios' denominator.
+          step, state, raw, table, *_ = _engine(name, dtype, [0], ensemble_batch, 'unroll',
+                                                image_shape)
+          record(_time_engine_step('train_step', step, state, raw, table, ensemble_batch),
+                 dtype=dtype)
         step, state, raw, table, *_ = _engine(name, dtype, [0, 1, 2, 3], ensemble_batch,
                                               strategy, image_shape)
         row = _time_engine_step('ensemble_step', step, state, raw, table, 4 * ensemble_batch)
@@ -306,7 +318,8 @@ def main(argv):
   out = Path(_OUT.value)
   out.mkdir(parents=True, exist_ok=True)
   device = jax.devices()[0].device_kind
-  name = f'gpu_{device.replace(" ", "_")}' + ('_smoke' if _SMOKE.value else '')
+  name = (f'gpu_{device.replace(" ", "_")}' + ('_smoke' if _SMOKE.value else '')
+          + (f'_{_TAG.value}' if _TAG.value else ''))
   rows, lines = [], [f'# bench/gpu.py on {device} (jax {jax.__version__})', '']
   with tempfile.TemporaryDirectory() as scratch:
     # Figure 1 first, while this process holds no device memory; then the micro-benchmarks.

@@ -17,9 +17,10 @@ devices or a GPU/TPU host. Within a device, the local seeds run as chosen by ``s
 Measured on CPU (2 cores, ``bench/training.py``; small CNN, K = 4, batch 128 per seed), one
 ensemble step against 4 sequential single-seed steps: ``unroll`` 1.29× faster, ``vmap`` 0.31×,
 ``map`` 0.05× (a convolution's backward pass inside a loop body runs ~30× slower on XLA:CPU).
-On one H100 (ResNet18, 4 seeds × 128, float32; the measurements quoted in issue #11):
-``unroll`` 26,100 images/s, ``vmap`` 9,700, one seed alone 24,600. ``bench/gpu.py`` measures
-both strategies for a CNN and an MLP on any backend.
+On one H100 (``bench/gpu.py``, 4 seeds × 128;
+``bench/results/gpu_NVIDIA_H100_80GB_HBM3_ensemble.md``): ResNet18 ``unroll`` 23,300
+images/s, ``vmap`` 9,100, one seed alone 20,400 (float32; bfloat16 37,400, 24,700, 28,800);
+the MLP ``vmap`` 1.68 M, ``unroll`` 0.98 M.
 
 Steps are pure functions over the state, jitted with the state donated.
 """
@@ -85,7 +86,7 @@ def mesh_of(state: EnsembleState) -> Mesh:
 
 # 'auto' by (backend, model has convolutions). Convolutions: unroll on CPU and GPU (measured;
 # vmap turns them into slow grouped convolutions); TPU assumed like GPU (not measured). Dense
-# layers only: vmap (measured on CPU; on GPU one batched matmul, not measured separately).
+# layers only: vmap (measured on CPU and GPU: one batched matmul).
 AUTO_STRATEGY = {
     ('cpu', True): 'unroll', ('cpu', False): 'vmap',
     ('gpu', True): 'unroll', ('gpu', False): 'vmap',
