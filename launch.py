@@ -32,12 +32,31 @@ class _QuietCheckpointing(py_logging.Filter):
     return record.levelno >= py_logging.WARNING or '/orbax/' not in record.pathname
 
 
+def _bare_seed_counts(argv: list[str]) -> str | None:
+  """``--config.seeds=4`` parses as the one seed ``(4,)``, though it reads as "4 seeds": refuse
+  a bare integer for any tuple of seeds and show both spellings."""
+  for i, arg in enumerate(argv):
+    name, equals, value = arg.partition('=')
+    if not equals and i + 1 < len(argv):  # '--config.seeds 4'
+      value = argv[i + 1]
+    field = name.removeprefix('--config.')
+    if (name.startswith('--config.') and field.endswith('seeds')
+        and isinstance(_CONFIG.value.get(field), tuple) and value.strip().isdigit()):
+      n = int(value)
+      return (f'{arg if equals else f"{name} {value}"} would be the one seed ({n},), not {n} '
+              f"seeds: write --config.{field}='{tuple(range(n))}' for {n} seeds, or "
+              f"--config.{field}='({n},)' for the seed {n} alone.")
+  return None
+
+
 def _parse_flags(argv: list[str]) -> list[str]:
   """absl's flag parsing; a config file that cannot be loaded or an override that cannot be
   applied (a misspelt field, say) ends in one line instead of a chain of tracebacks."""
   try:
     args = flags.FLAGS(argv)
     _CONFIG.value.keys()  # A config file that failed to load raises its error on first use.
+    if problem := _bare_seed_counts(argv):
+      sys.exit(f'datadiet: config: {problem}')
     return args
   except flags.Error as e:  # A value of the wrong type: absl's message is one line.
     sys.exit(f'datadiet: config: {e}')
@@ -57,8 +76,7 @@ def main(argv):
   logging.info('Config:\n%s', _CONFIG.value)
   try:
     report = jobs.run(_CONFIG.value, _WORKDIR.value, _CONTINUE.value)
-  except errors.DatadietError as e:  # A problem the user can fix: the message says how.
-    logging.error('%s: %s', type(e).__name__, e)
+  except errors.DatadietError as e:  # A problem the user can fix: the message says how, once.
     sys.exit(f'datadiet: {type(e).__name__}: {e}')
   if multihost.is_writer():
     print(report)

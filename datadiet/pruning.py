@@ -40,6 +40,26 @@ def keep_size(num_examples: int, fraction_pruned: float) -> int:
   return size
 
 
+def _checked_scores(scores, what: str) -> np.ndarray:
+  """One finite score per example, or one clear error (NaN would sort as easiest or hardest
+  depending on the method, silently)."""
+  scores = np.asarray(scores)
+  if scores.ndim != 1:
+    raise errors.InputError(
+        f'{what}: scores must be 1-D, one per example, got shape {scores.shape}; for per-seed '
+        'scores (seeds, examples) pass their mean over seeds, scores.mean(axis=0).')
+  if not np.issubdtype(scores.dtype, np.number) or np.issubdtype(scores.dtype, np.complexfloating):
+    raise errors.InputError(f'{what}: scores must be real numbers, got dtype {scores.dtype}.')
+  finite = np.isfinite(scores)
+  if not finite.all():
+    position = int(np.flatnonzero(~finite)[0])
+    raise errors.InputError(
+        f'{what}: {int((~finite).sum())} of {len(scores)} scores are NaN or infinite (the first, '
+        f'{scores[position]}, at position {position}); recompute them, or drop those examples '
+        'before selecting.')
+  return scores
+
+
 def _check(num_examples: int, size: int, offset: int = 0) -> None:
   if size < 1:
     raise errors.InputError(f'Cannot keep {size} examples: the subset would be empty.')
@@ -51,7 +71,7 @@ def _check(num_examples: int, size: int, offset: int = 0) -> None:
 
 def keep_hardest(scores: np.ndarray, size: int, offset: int = 0) -> np.ndarray:
   """Positions of the ``size`` hardest examples once the ``offset`` hardest are dropped."""
-  scores = np.asarray(scores)
+  scores = _checked_scores(scores, 'keep_hardest')
   _check(len(scores), size, offset)
   # Stable sort on the negated score: equal scores keep position order.
   hardest_first = np.argsort(-scores, kind='stable')
@@ -77,7 +97,11 @@ def class_quotas(labels: np.ndarray, size: int) -> dict[int, int]:
 def class_balanced(select: Selector, scores: np.ndarray, labels: np.ndarray,
                    size: int) -> np.ndarray:
   """Applies ``select(class_scores, quota)`` within each class; returns global positions."""
-  scores, labels = np.asarray(scores), np.asarray(labels)
+  scores, labels = _checked_scores(scores, 'class_balanced'), np.asarray(labels)
+  if labels.shape != scores.shape:
+    raise errors.InputError(
+        f'class_balanced: labels must have one entry per score, shape {scores.shape}, got '
+        f'{labels.shape}.')
   _check(len(scores), size)
   kept = []
   for label, quota in class_quotas(labels, size).items():
@@ -95,7 +119,7 @@ def coverage_centric(scores: np.ndarray, size: int, seed: int, num_strata: int =
   ``min(its size, remaining budget / remaining strata)``, so sparse (often hard) regions are kept
   whole and dense (easy) regions are thinned.
   """
-  scores = np.asarray(scores, np.float64)
+  scores = _checked_scores(scores, 'coverage_centric').astype(np.float64)
   num_dropped = int(round(hard_cutoff * len(scores)))
   _check(len(scores), size, num_dropped)
   if num_strata < 1:

@@ -19,6 +19,8 @@ import jax
 import ml_collections
 from absl import logging
 
+from datadiet import errors
+
 
 def initialize_distributed(config: ml_collections.ConfigDict) -> None:
   """Joins the job's other processes when ``config.distributed.enabled``; a no-op otherwise."""
@@ -28,10 +30,18 @@ def initialize_distributed(config: ml_collections.ConfigDict) -> None:
   # Without gloo, CPU devices of different processes cannot run collectives together; the flag
   # only concerns the CPU backend, so it is harmless on GPU/TPU hosts.
   jax.config.update('jax_cpu_collectives_implementation', 'gloo')
-  jax.distributed.initialize(
-      coordinator_address=settings.coordinator_address or None,
-      num_processes=settings.num_processes or None,
-      process_id=settings.process_id if settings.process_id >= 0 else None)
+  try:
+    jax.distributed.initialize(
+        coordinator_address=settings.coordinator_address or None,
+        num_processes=settings.num_processes or None,
+        process_id=settings.process_id if settings.process_id >= 0 else None)
+  except ValueError as e:  # JAX found no cluster to take what was left unset from.
+    raise errors.InputError(
+        f'config.distributed.enabled is True but {e.args[0] if e.args else e} JAX detects a '
+        'coordinator only under SLURM, Open MPI or on Cloud TPU; elsewhere pass '
+        '--config.distributed.coordinator_address=host:port, '
+        '--config.distributed.num_processes=N and --config.distributed.process_id=i, or leave '
+        'distributed off for one process.') from e
   logging.info('Process %d of %d; %d local and %d global devices.', jax.process_index(),
                jax.process_count(), jax.local_device_count(), jax.device_count())
 

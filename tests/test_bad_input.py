@@ -279,6 +279,7 @@ def test_launch_exits_non_zero_with_one_line_and_no_traceback(tmp_path):
   result = _launch('--config', 'configs/default.py', '--workdir', str(tmp_path / 'run'),
                    '--config.model=resnet19')
   assert result.returncode == 1
+  assert result.stderr.count("Unknown model 'resnet19'") == 1  # Said once, not logged as well.
   assert "datadiet: InputError: Unknown model 'resnet19'; valid models:" in result.stderr
   assert 'Traceback' not in result.stderr
   assert not (tmp_path / 'run').exists()  # Refused before the workdir was made.
@@ -291,12 +292,28 @@ def test_launch_exits_non_zero_with_one_line_and_no_traceback(tmp_path):
      "datadiet: config: flag --config.budget=abc: invalid literal for int() with base 10: 'abc'"),
     (('--config', 'configs/no_such_config.py'),
      "No such file or directory: 'configs/no_such_config.py'"),
+    (('--config', 'configs/default.py', '--config.seeds=4'),
+     "--config.seeds=4 would be the one seed (4,), not 4 seeds: write "
+     "--config.seeds='(0, 1, 2, 3)' for 4 seeds, or --config.seeds='(4,)' for the seed 4 alone."),
+    (('--config', 'configs/default.py', '--config.retrain_seeds', '2'),
+     "--config.retrain_seeds 2 would be the one seed (2,), not 2 seeds"),
 ])
 def test_config_that_cannot_be_read_is_one_line(args, message, tmp_path):
   result = _launch(*args, '--workdir', str(tmp_path / 'run'))
   assert result.returncode == 1
   last = result.stderr.strip().splitlines()[-1]
   assert last.startswith('datadiet: config:') and message in last
+  assert 'Traceback' not in result.stderr
+  assert not (tmp_path / 'run').exists()
+
+
+def test_distributed_without_a_coordinator_is_one_line(tmp_path):
+  result = _launch('--config', 'configs/train.py', '--workdir', str(tmp_path / 'run'),
+                   '--config.distributed.enabled=True')
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      'datadiet: InputError: config.distributed.enabled is True but ')
+  assert '--config.distributed.coordinator_address=host:port' in result.stderr
   assert 'Traceback' not in result.stderr
   assert not (tmp_path / 'run').exists()
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from datadiet import pruning
+from datadiet import errors, pruning
 
 
 def test_keep_size_and_errors():
@@ -54,3 +54,29 @@ def test_ccs_spreads_over_strata_and_drops_the_hardest():
   assert 50 < np.sum(scores[kept] < 0.05) < 150  # Both regions are covered.
   other = pruning.coverage_centric(scores, 200, seed=1, num_strata=10, hard_cutoff=0.01)
   assert not np.array_equal(kept, other)
+
+
+@pytest.mark.parametrize('bad', [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize('select', [
+    lambda s: pruning.keep_hardest(s, 3),
+    lambda s: pruning.coverage_centric(s, 3, seed=0, num_strata=2),
+    lambda s: pruning.class_balanced(pruning.keep_hardest, s, np.arange(len(s)) % 2, 4),
+], ids=['keep_hardest', 'coverage_centric', 'class_balanced'])
+def test_non_finite_scores_are_refused(select, bad):
+  scores = np.linspace(0, 1, 8)
+  scores[5] = bad
+  # NaN is neither hardest nor easiest: without the check, argsort puts it last (easiest for
+  # keep_hardest) and CCS's strata become NaN.
+  with pytest.raises(errors.InputError, match=rf'1 of 8 scores are NaN or infinite \(the first, '
+                                              rf'{bad}, at position 5\)'):
+    select(scores)
+
+
+def test_per_seed_scores_and_mismatched_labels_are_refused():
+  per_seed = np.random.default_rng(0).random((3, 10))
+  with pytest.raises(errors.InputError, match=r'scores must be 1-D.*got shape \(3, 10\).*'
+                                              r'scores.mean\(axis=0\)'):
+    pruning.keep_hardest(per_seed, 4)
+  with pytest.raises(errors.InputError, match=r'labels must have one entry per score, shape '
+                                              r'\(10,\), got \(9,\)'):
+    pruning.class_balanced(pruning.keep_hardest, per_seed[0], np.zeros(9, int), 4)

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import optax
 from absl import logging
 
-from datadiet.scores import norm_tuning
+from datadiet.scores import checks, norm_tuning
 from datadiet.scores.grand_linen import UnsupportedModelError, grand_linen
 from datadiet.scores.losses import LogitLossFn, softmax_cross_entropy
 
@@ -55,6 +55,9 @@ def grand_generic(example_loss: ExampleLossFn, params: Any, inputs: Array, label
   """
   if microbatch_size < 1:
     raise ValueError(f'microbatch_size must be >= 1, got {microbatch_size}.')
+  checks.check_batch(jax.tree.leaves(inputs)[0].shape[0], labels, mask, what='grand_generic',
+                     class_labels=False)
+  labels = checks.zero_padding_labels(labels, mask)
 
   def one_example(example):
     x, y = example

@@ -42,7 +42,7 @@ import optax
 from flax.linen import linear as linen_linear
 from flax.linen.module import merge_param
 
-from datadiet.scores import layer_norms, norm_tuning
+from datadiet.scores import checks, layer_norms, norm_tuning
 from datadiet.scores.losses import LogitLossFn, softmax_cross_entropy
 
 Array = jax.Array
@@ -298,7 +298,9 @@ def grand_linen(model: nn.Module, variables: Mapping[str, Any], inputs: Array, l
     UnsupportedModelError: the model has a layer this path cannot handle exactly.
   """
   apply_kwargs = dict(apply_kwargs or {})
-  batch = labels.shape[0]
+  batch = jax.tree.leaves(inputs)[0].shape[0]
+  checks.check_batch(batch, labels, mask, what='grand_linen', class_labels=False)
+  labels = checks.zero_padding_labels(labels, mask)
   mask = jnp.ones((batch,), bool) if mask is None else mask.astype(bool)
   probes = []
 

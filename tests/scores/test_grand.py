@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from datadiet import models
+from datadiet import errors, models
 from datadiet.models.resnet import ResNet
 from datadiet.scores import UnsupportedModelError, grand, grand_generic, grand_linen
 from datadiet.scores.losses import softmax_cross_entropy
@@ -248,3 +248,46 @@ def test_bfloat16_products_accumulate_in_float32():
   norms = [e for e in contractions(jaxpr.jaxpr) if e.outvars[0].aval.dtype == jnp.float32]
   assert len(norms) >= 4
   assert all(v.aval.dtype == jnp.bfloat16 for e in norms for v in e.invars)
+
+
+@pytest.mark.parametrize('path', ['fast', 'generic'])
+def test_mismatched_labels_and_mask_are_refused(path):
+  model, variables, x, y = _setup('mlp')
+  call = functools.partial(grand, model, variables, method=path)
+  with pytest.raises(errors.InputError, match=rf'labels must have a leading axis of {len(y)}'):
+    call(x, y[:-1])
+  with pytest.raises(errors.InputError, match=rf'mask must have shape \({len(y)},\)'):
+    call(x, y, np.ones(len(y) + 1, bool))
+
+
+@pytest.mark.parametrize('path', ['fast', 'generic'])
+def test_out_of_range_label_is_refused_or_nan_never_a_plausible_norm(path):
+  model, variables, x, y = _setup('mlp')
+  y = np.array(y)
+  y[1] = 99  # optax alone would quietly read a real class's logit for it.
+  call = functools.partial(grand, model, method=path)
+  if path == 'fast':  # The loss sees concrete labels; the generic path's lax.map traces them.
+    with pytest.raises(errors.InputError, match=r'1 labels outside \[0, 3\) \(the first, 99'):
+      call(variables, x, y)
+  else:
+    assert np.isnan(np.asarray(call(variables, x, y))[1])
+  norms = np.asarray(jax.jit(call)(variables, x, y))
+  assert np.isnan(norms[1])
+  np.testing.assert_allclose(np.delete(norms, 1),
+                             np.delete(_looped(model, variables, x, np.where(y == 99, 0, y)), 1),
+                             rtol=1e-5)
+
+
+@pytest.mark.parametrize('path', ['fast', 'generic'])
+def test_padding_may_hold_a_placeholder_label(path):
+  model, variables, x, y = _setup('mlp')
+  mask = np.arange(len(y)) < 5
+  placeholder = np.where(mask, y, -1)
+  got = np.asarray(grand(model, variables, x, placeholder, mask, method=path))
+  np.testing.assert_array_equal(got, np.asarray(grand(model, variables, x, y, mask, method=path)))
+  # Without the mask the placeholder is a label like any other: refused, or NaN (generic path).
+  if path == 'fast':
+    with pytest.raises(errors.InputError, match='labels outside'):
+      grand(model, variables, x, placeholder, method=path)
+  else:
+    assert np.isnan(np.asarray(grand(model, variables, x, placeholder, method=path))[~mask]).all()

@@ -4,6 +4,7 @@ import jax
 import numpy as np
 import pytest
 
+from datadiet import errors
 from datadiet.scores import el2n, entropy, loss, margin
 
 
@@ -58,3 +59,41 @@ def test_mask_zeroes_padding_under_jit(fn):
   got = np.asarray(jax.jit(fn)(logits, labels, mask))
   np.testing.assert_array_equal(got[~mask], 0)
   np.testing.assert_allclose(got[mask], np.asarray(fn(logits[:6], labels[:6])), rtol=1e-6)
+
+
+@pytest.mark.parametrize('fn', [el2n, loss, margin])
+def test_out_of_range_label_is_refused_eagerly_and_nan_under_jit(fn):
+  logits, labels = _batch(4)
+  labels[2] = logits.shape[1]  # One past the last class.
+  with pytest.raises(errors.InputError, match=r'1 labels outside \[0, 5\) \(the first, 5, at '
+                                              r'position 2\)'):
+    fn(logits, labels)
+  got = np.asarray(jax.jit(fn)(logits, labels))
+  assert np.isnan(got[2]) and np.isfinite(np.delete(got, 2)).all()
+  # Padding may hold any label: masked out, it is neither refused nor NaN.
+  mask = np.arange(len(labels)) != 2
+  assert np.asarray(fn(logits, labels, mask))[2] == 0
+  assert np.asarray(jax.jit(fn)(logits, labels, mask))[2] == 0
+  labels[2] = -1
+  with pytest.raises(errors.InputError, match='outside'):
+    fn(logits, labels)
+
+
+@pytest.mark.parametrize('fn', [el2n, loss, margin, entropy])
+@pytest.mark.parametrize('use_jit', [False, True])
+def test_shapes_are_checked_eagerly_and_under_jit(fn, use_jit):
+  logits, labels = _batch(5)
+  call = jax.jit(fn) if use_jit else fn
+  with pytest.raises(errors.InputError, match=r'mask must have shape \(9,\).*got \(8,\)'):
+    call(logits, labels, np.ones(8, bool))
+  with pytest.raises(errors.InputError, match=r'logits must have shape \(batch, classes\)'):
+    call(logits[None], labels)
+  if fn is entropy:
+    return  # Label-free.
+  with pytest.raises(errors.InputError, match=r'labels must have shape \(9,\).*got \(9, 5\); '
+                                              'pass class indices, not one-hot'):
+    call(logits, np.eye(5)[labels])
+  with pytest.raises(errors.InputError, match=r'got \(8,\)'):
+    call(logits, labels[:8])
+  with pytest.raises(errors.InputError, match='labels must be integer class indices'):
+    call(logits, labels.astype(np.float32))
