@@ -20,8 +20,9 @@ _CONFIG = config_flags.DEFINE_config_file('config', None, 'Path to a config file
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for all outputs of the run.')
 _CONTINUE = flags.DEFINE_bool(
     'continue_with_changed_config', False,
-    'Run in a workdir that holds a run of a different config: its finished stages are kept, '
-    'the rest run with this config (the old config is kept as config.<n>.json).')
+    'Run in a workdir that holds a run of a different config: every result there is kept, and '
+    'each stage computes what this config asks for and is missing (the old config is kept as '
+    'config.<n>.json).')
 flags.mark_flags_as_required(['config', 'workdir'])
 
 

@@ -4,6 +4,9 @@ choices or the fix, and is raised before any existing result is touched.
 """
 
 
+import errno
+
+
 class DatadietError(Exception):
   """A problem with the run's input or state, explained in the message."""
 
@@ -14,3 +17,25 @@ class InputError(DatadietError, ValueError):
 
 class MissingInputError(InputError, FileNotFoundError):
   """A file or directory the run needs does not exist."""
+
+
+class DiskFullError(DatadietError, OSError):
+  """A result could not be written: the filesystem is full (or over quota)."""
+
+
+class NotWritableError(DatadietError, OSError):
+  """A result could not be written: no permission, or a read-only filesystem."""
+
+
+def raise_if_unwritable(error: OSError, path) -> None:
+  """Re-raises ``error`` as one clear error naming ``path`` when the disk is full or the place
+  is not writable; returns otherwise (the caller re-raises the original)."""
+  code = getattr(error, 'errno', None)
+  reason = error.strerror or str(error)
+  intact = 'results finished before it are intact (each is written whole or not at all)'
+  if code in (errno.ENOSPC, errno.EDQUOT):
+    raise DiskFullError(f'Could not write {path}: {reason}. The {intact}; free some space and '
+                        'relaunch the same command to resume.') from error
+  if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+    raise NotWritableError(f'Could not write {path}: {reason}. The {intact}; make the workdir '
+                           'writable (or give another --workdir) and relaunch.') from error

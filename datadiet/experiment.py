@@ -5,7 +5,10 @@ between retrain and report when named in ``config.stages``; the report adds thei
 
 A stage that finishes writes ``stages/<stage>.done``; a relaunch skips finished stages, and an
 interrupted stage resumes where it stopped (its per-item outputs are written atomically and
-skipped when present). ``config.stages`` selects which stages run.
+skipped when present). A finished stage runs again, keeping what it finds and computing what is
+missing, after a change of config (``--continue_with_changed_config``), when it owes an output
+(a scoring step's checkpoint moved aside), or after an earlier stage ran again.
+``config.stages`` selects which stages run.
 
 Example::
 
@@ -41,6 +44,14 @@ STAGES: dict[str, Callable[[Context], None]] = {
 }
 
 
+# Stages that can owe an output after finishing (its file moved aside, or asked for by a changed
+# config): checked on relaunch, and the stage re-opened if so.
+COMPLETE: dict[str, Callable[[Context], bool]] = {
+    'pretrain': pretrain_and_score.pretrain_complete,
+    'score': pretrain_and_score.score_complete,
+}
+
+
 def check_stages(stages) -> None:
   """Raises an InputError naming the valid stages if any is unknown."""
   unknown = sorted(set(stages) - set(STAGES))
@@ -54,5 +65,5 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path) -> Context:
   ctx = Context(config, Path(workdir))
   for name, stage in STAGES.items():
     if name in config.stages:
-      ctx.run_stage(name, stage)
+      ctx.run_stage(name, stage, COMPLETE.get(name))
   return ctx

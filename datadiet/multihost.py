@@ -22,6 +22,8 @@ import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
+from datadiet import errors
+
 _barriers = itertools.count()
 
 
@@ -63,8 +65,10 @@ def commit(path: str | Path, write: Callable[[Path], None]) -> None:
       write(tmp)
       with open(tmp, 'rb+') as f:
         os.fsync(f.fileno())
-    except BaseException:
+    except BaseException as e:
       tmp.unlink(missing_ok=True)
+      if isinstance(e, OSError):
+        errors.raise_if_unwritable(e, path)
       raise
     if path.exists() and _same_bytes(tmp, path):
       tmp.unlink()  # Rewriting a finished result with itself (a relaunch): leave it untouched.

@@ -7,8 +7,10 @@ to continue with the changed config.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import os
 from pathlib import Path
 
 import ml_collections
@@ -32,13 +34,20 @@ def _results_fields(config: dict) -> dict:
   return {k: v for k, v in config.items() if k not in RUNTIME_FIELDS}
 
 
+def results_digest(config: ml_collections.ConfigDict) -> str:
+  """A short hash of the config's results fields: equal for configs that compute the same."""
+  fields = _results_fields(json.loads(config.to_json()))
+  return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def claim(workdir: str | Path, config: ml_collections.ConfigDict,
           allow_config_change: bool = False) -> Path:
   """Creates ``workdir`` or checks that it belongs to ``config``; returns it as a Path.
 
   With ``allow_config_change`` a workdir of a different config is taken over: the old config is
-  kept as ``config.<n>.json``, finished stages stay finished (their results are kept as they
-  are) and the rest run with the new config.
+  kept as ``config.<n>.json``, every result already there is kept as it is, and each stage runs
+  again under the new config to compute what it now asks for and is missing (new scoring steps
+  re-open pretraining from the checkpoint before them).
   """
   workdir = Path(workdir)
   if workdir.exists() and not workdir.is_dir():
@@ -49,6 +58,9 @@ def claim(workdir: str | Path, config: ml_collections.ConfigDict,
   except OSError as e:  # Read-only filesystem, no permission, a file on the way.
     raise errors.InputError(f'Cannot create the workdir {workdir} ({e.strerror or e}); give a '
                             'writable --workdir.') from e
+  if not os.access(workdir, os.W_OK | os.X_OK):
+    raise errors.NotWritableError(f'The workdir {workdir} is not writable (no permission, or a '
+                                  'read-only filesystem); give a writable --workdir.')
   config_path = workdir / 'config.json'
   wanted = json.loads(config.to_json())
   text = json.dumps(wanted, indent=2, sort_keys=True)

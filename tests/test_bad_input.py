@@ -5,7 +5,10 @@ with a changed config, so that the refusal comes from the check of the input its
 leave every file as it was. Damaged score files and checkpoints are tested on copies of it.
 """
 
+import errno
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -249,25 +252,82 @@ def _checkpoint_files(step_dir):
   return sorted((p for p in step_dir.rglob('*') if p.is_file()), key=lambda p: -p.stat().st_size)
 
 
-@pytest.mark.parametrize('damage, message', [
-    ('truncated', r'Checkpoint for step 10 in .* cannot be read; it is corrupted or truncated'),
-    ('corrupted', r'Checkpoint for step 10 in .* cannot be read; it is corrupted or truncated'),
-    ('missing', r'No checkpoint for step 10 in .*; saved steps: \[0\]'),
-])
-def test_damaged_or_missing_checkpoint(damage, message, finished, tmp_path):
+@pytest.mark.parametrize('damage', ['truncated', 'corrupted', 'deleted'])
+def test_damaged_checkpoint_is_one_line_and_the_fix_it_names_works(damage, finished, tmp_path):
   workdir = _damaged_copy(finished, tmp_path, redo='score')
   (workdir / 'scores' / 'el2n@10.npz').unlink()  # Scoring step 10 must restore its checkpoint.
   step_dir = workdir / 'pretrain' / 'checkpoints' / '10'
-  if damage == 'missing':
+  if damage == 'deleted':  # Removed to save disk, say: nothing to report, it is re-created.
     shutil.rmtree(step_dir)
   else:
     for path in _checkpoint_files(step_dir)[:3]:  # The array data, not just metadata.
       data = path.read_bytes()
       path.write_bytes(data[:len(data) // 2] if damage == 'truncated' else bytes(len(data)))
+    before = _snapshot(workdir)
+    with pytest.raises(errors.InputError) as raised:
+      jobs.run(_tiny(), workdir)
+    message = str(raised.value)
+    assert re.match(r'Checkpoint for step 10 in .* cannot be read; it is corrupted or truncated',
+                    message)
+    assert '\n' not in message and len(message) < 700, message
+    assert _snapshot(workdir) == before
+    source, target = re.search(r'\(mv (\S+) (\S+)\)', message).groups()
+    shutil.move(source, target)  # The fix, as the message words it.
+  jobs.run(_tiny(), workdir)
+  # Training again from step 0 re-created step 10 exactly, and logged each row once.
+  with np.load(finished / 'scores' / 'el2n@10.npz') as want, \
+       np.load(workdir / 'scores' / 'el2n@10.npz') as got:
+    np.testing.assert_allclose(got['per_seed'], want['per_seed'], rtol=1e-5)
+  assert _metric_values(workdir / 'pretrain' / 'metrics.jsonl') == \
+      _metric_values(finished / 'pretrain' / 'metrics.jsonl')
+  assert (workdir / 'pretrain' / 'checkpoints' / '10').is_dir()
+
+
+def _metric_values(path):
+  """Rows without their timings: the values a rerun must reproduce."""
+  return [{k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()
+           if k != 'images_per_s'} for row in map(json.loads, path.open())]
+
+
+def _metric_keys(path):
+  return [(r['step'], r['split'], r['seed']) for r in map(json.loads, path.open())]
+
+
+def test_changed_config_with_a_new_score_step_reopens_pretraining(finished, tmp_path):
+  workdir = tmp_path / 'copy'
+  shutil.copytree(finished, workdir)
   before = _snapshot(workdir)
-  with pytest.raises(errors.InputError, match=message):
-    jobs.run(_tiny(), workdir)
-  assert _snapshot(workdir) == before
+  config = _tiny(score_steps=(0, 10, 20), prune_by=('el2n@10', 'el2n@20'))
+  jobs.run(config, workdir, continue_with_changed_config=True)
+  # Pretraining went on from step 10 to the new step 20; scoring, pruning and retraining added
+  # what the new step asks for; nothing that was there changed.
+  assert (workdir / 'pretrain' / 'checkpoints' / '20').is_dir()
+  assert (workdir / 'scores' / 'el2n@20.npz').exists()
+  assert (workdir / 'retrain' / 'keep_hardest-el2n@20-p0.5' / 'result.json').exists()
+  after = _snapshot(workdir)
+  changed = sorted(k for k, v in before.items() if after.get(k) != v)
+  # Only the report (redrawn with the new rows), the stage markers and the pretraining log moved.
+  assert not [k for k in changed if k.startswith(('scores/', 'subsets/', 'retrain/',
+                                                  'pretrain/checkpoints/'))], changed
+  keys = _metric_keys(workdir / 'pretrain' / 'metrics.jsonl')
+  assert len(keys) == len(set(keys))
+  assert keys[:len(_metric_keys(finished / 'pretrain' / 'metrics.jsonl'))] == \
+      _metric_keys(finished / 'pretrain' / 'metrics.jsonl')
+  assert max(step for step, _, _ in keys) == 20
+  assert 'keep_hardest-el2n@20-p0.5' in (workdir / 'summary.md').read_text()
+
+
+def test_final_evaluation_is_logged_by_the_relaunch_if_the_run_stopped_before_it(finished,
+                                                                                 tmp_path):
+  workdir = _damaged_copy(finished, tmp_path, redo='retrain')
+  run_dir = workdir / 'retrain' / 'full'
+  (run_dir / 'result.json').unlink()
+  metrics = run_dir / 'metrics.jsonl'
+  rows = metrics.read_text().splitlines(keepends=True)
+  metrics.write_text(''.join(r for r in rows if json.loads(r)['split'] != 'test'))  # Killed.
+  jobs.run(_tiny(), workdir)
+  assert _metric_values(metrics) == _metric_values(finished / 'retrain' / 'full' /
+                                                   'metrics.jsonl')
 
 
 def _launch(*args, env=None):
@@ -328,6 +388,15 @@ def test_workdir_that_cannot_be_a_directory(where, tmp_path):
   assert (tmp_path / 'notes.txt').read_text() == 'mine'
 
 
+def test_workdir_that_is_not_writable(finished, monkeypatch):
+  before = _snapshot(finished)
+  monkeypatch.setattr(os, 'access', lambda path, mode: Path(path) != finished)  # As if read-only.
+  with pytest.raises(errors.NotWritableError, match=r'The workdir .* is not writable \(no '
+                                                    r'permission, or a read-only filesystem\)'):
+    jobs.run(_tiny(), finished)
+  assert _snapshot(finished) == before
+
+
 def test_batch_that_does_not_split_over_the_devices(tmp_path):
   env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=4')
   result = _launch('--config', 'configs/train.py', '--workdir', str(tmp_path / 'run'),
@@ -345,3 +414,25 @@ def test_non_finite_loss_stops_with_the_seeds_and_steps(tmp_path):
   with pytest.raises(errors.DatadietError, match=r'Non-finite training loss for seed\(s\) '
                                                  r'\[0, 1, 2, 3\] between steps'):
     jobs.run(config, tmp_path)
+
+
+@pytest.mark.parametrize('code, error, message', [
+    (errno.ENOSPC, errors.DiskFullError, r'No space left on device. The results finished before '
+     r'it are intact .*; free some space and relaunch'),
+    (errno.EROFS, errors.NotWritableError, r'Read-only file system. The results finished before '
+     r'it are intact .*; make the workdir writable'),
+])
+def test_unwritable_disk_names_the_file_and_leaves_finished_results(code, error, message,
+                                                                    finished, tmp_path,
+                                                                    monkeypatch):
+  workdir = _damaged_copy(finished, tmp_path, redo='score')
+  (workdir / 'scores' / 'el2n@10.npz').unlink()
+  before = _snapshot(workdir)
+
+  def cannot_write(*args, **kwargs):
+    raise OSError(code, os.strerror(code))
+
+  monkeypatch.setattr(np, 'savez', cannot_write)
+  with pytest.raises(error, match=r'Could not write .*/scores/el2n@10.npz: ' + message):
+    jobs.run(_tiny(), workdir)
+  assert _snapshot(workdir) == before  # No temporary left behind, nothing else touched.

@@ -15,6 +15,7 @@ import numpy as np
 from absl import logging
 
 from datadiet import multihost, score_files
+from datadiet import workdir as workdirs
 from datadiet.data import noise, pipeline, sources
 from datadiet.score_files import write_npz_atomic
 
@@ -29,6 +30,7 @@ class Context:
   """One experiment: its config, its directory and its (possibly noisy) training data."""
   config: ml_collections.ConfigDict
   workdir: Path | None  # None: only planning (preflight), nothing is read or written.
+  _reopened: bool = dataclasses.field(default=False, init=False, repr=False)
 
   @functools.cached_property
   def data(self) -> sources.Dataset:
@@ -100,17 +102,33 @@ class Context:
                                    dataset=self.data.name, score=score, step=step,
                                    model=self.config.model, seeds=self.config.seeds).score
 
-  def run_stage(self, name: str, stage: Callable[['Context'], None]) -> None:
-    """Runs ``stage`` unless ``stages/<name>.done`` says it finished; writes that marker."""
+  def run_stage(self, name: str, stage: Callable[['Context'], None],
+                complete: Callable[['Context'], bool] | None = None) -> None:
+    """Runs ``stage`` unless ``stages/<name>.done`` says it finished; writes that marker.
+
+    A finished stage runs again (keeping every output it finds, computing the missing ones)
+    when the config it finished under differs in a results field (``--continue_with_changed_
+    config``), when ``complete`` says an output it owes is missing (a damaged checkpoint moved
+    aside), or when an earlier stage ran again in this launch (its new outputs flow on).
+    """
     marker = self.workdir / 'stages' / f'{name}.done'
+    digest = workdirs.results_digest(self.config)
     if marker.exists():
-      logging.info('Stage %s is done; skipping it.', name)
-      return
+      recorded = json.loads(marker.read_text()).get('config')
+      why = ('the config changed' if recorded not in (None, digest) else
+             'an earlier stage ran again' if self._reopened else
+             'an output it owes is missing' if complete is not None and not complete(self)
+             else None)
+      if why is None:
+        logging.info('Stage %s is done; skipping it.', name)
+        return
+      logging.info('Stage %s is done but runs again (%s); its outputs are kept.', name, why)
+      self._reopened = True
     start = time.perf_counter()
     logging.info('Stage %s: starting.', name)
     stage(self)
     seconds = time.perf_counter() - start
-    write_json_atomic(marker, {'seconds': seconds})
+    write_json_atomic(marker, {'seconds': seconds, 'config': digest})
     logging.info('Stage %s: done in %.0fs.', name, seconds)
 
   def with_label_noise(self, fraction: float) -> 'Context':

@@ -26,10 +26,34 @@ def pretrain_stop_step(ctx: Context) -> int:
 
 def pretrain(ctx: Context) -> None:
   for model in ctx.score_models:
-    loop.train_ensemble(ctx.config, ctx.pretrain_dir_for(model), ctx.data,
-                        seeds=list(ctx.config.seeds), labels=ctx.train_labels,
-                        checkpoint_steps=tuple(ctx.config.score_steps),
-                        stop_step=pretrain_stop_step(ctx), model_name=model)
+    missing = missing_checkpoints(ctx, model)
+    if missing:
+      loop.train_ensemble(ctx.config, ctx.pretrain_dir_for(model), ctx.data,
+                          seeds=list(ctx.config.seeds), labels=ctx.train_labels,
+                          checkpoint_steps=tuple(ctx.config.score_steps),
+                          stop_step=pretrain_stop_step(ctx), model_name=model,
+                          required_steps=tuple(missing))
+
+
+def missing_checkpoints(ctx: Context, model: str) -> list[int]:
+  """Steps whose checkpoint scoring still needs (a score file is missing) and that are not
+  saved: a new scoring step, or a damaged checkpoint moved aside."""
+  needed = {step for name, step in wanted(ctx)
+            if name not in MODEL_FREE and not ctx.score_path(name, step, model).exists()}
+  directory = ctx.pretrain_dir_for(model) / 'checkpoints'
+  saved = set(checkpoints.manager(directory).all_steps()) if directory.is_dir() else set()
+  return sorted(needed - saved)
+
+
+def pretrain_complete(ctx: Context) -> bool:
+  """Whether every checkpoint that scoring needs is saved (else a finished pretrain re-opens)."""
+  return not any(missing_checkpoints(ctx, model) for model in ctx.score_models)
+
+
+def score_complete(ctx: Context) -> bool:
+  """Whether every score file the config asks for exists."""
+  return all(ctx.score_path(name, step, model).exists()
+             for model in ctx.score_models for name, step in wanted(ctx))
 
 
 MODEL_FREE = ('input_norm', 'random')
@@ -60,8 +84,8 @@ def check_computed(ctx: Context, field: str, score_name: str, step: int | None) 
 def ensure_scored(ctx: Context) -> None:
   """Pretrains and scores ``ctx`` unless done: analyses call it for their label-noise variants
   (for the run itself these stages are normally done already)."""
-  ctx.run_stage('pretrain', pretrain)
-  ctx.run_stage('score', score)
+  ctx.run_stage('pretrain', pretrain, pretrain_complete)
+  ctx.run_stage('score', score, score_complete)
 
 
 def score(ctx: Context) -> None:

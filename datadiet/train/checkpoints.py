@@ -31,8 +31,12 @@ def manager(directory: str | Path) -> ocp.CheckpointManager:
 
 def save(mngr: ocp.CheckpointManager, step: int, state: Any) -> None:
   """Saves ``state`` as ``step`` (atomically: orbax writes to a temporary directory first)."""
-  mngr.save(step, args=ocp.args.StandardSave(state), force=True)
-  mngr.wait_until_finished()
+  try:
+    mngr.save(step, args=ocp.args.StandardSave(state), force=True)
+    mngr.wait_until_finished()
+  except OSError as e:  # Orbax's temporary directory is not renamed into place: none is left.
+    errors.raise_if_unwritable(e, Path(mngr.directory) / str(step))
+    raise
 
 
 def _abstract(state: Any) -> Any:
@@ -53,10 +57,14 @@ def restore(mngr: ocp.CheckpointManager, step: int, like: Any) -> Any:
   try:
     state = mngr.restore(step, args=ocp.args.StandardRestore(_abstract(like)))
   except Exception as e:  # Orbax raises many types for a damaged checkpoint.
+    directory = Path(mngr.directory)
+    cause = ' '.join(str(e).split())
+    cause = f'{type(e).__name__}: {cause[:150]}{"…" if len(cause) > 150 else ""}'
     raise CheckpointError(
-        f'Checkpoint for step {step} in {mngr.directory} cannot be read; it is corrupted or '
-        f'truncated ({type(e).__name__}: {e}). Move {mngr.directory / str(step)} aside to '
-        f'resume from the previous step (saved steps: {available}).') from e
+        f'Checkpoint for step {step} in {directory} cannot be read; it is corrupted or '
+        f'truncated ({cause}). Move it out of the way (mv {directory / str(step)} '
+        f'{directory.parent / f"damaged_checkpoint_{step}"}) and relaunch: the run re-creates '
+        f'it by training again from the step saved before it.') from e
   stored = np.unique(np.asarray(jax.device_get(state.step)))
   if stored.tolist() != [step]:
     raise CheckpointError(f'Checkpoint directory step {step} holds state for step '

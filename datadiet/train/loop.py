@@ -119,7 +119,8 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
                    checkpoint_steps: tuple[int, ...] = (), stop_step: int | None = None,
                    model_name: str | None = None,
                    initial_state: ensemble.EnsembleState | None = None,
-                   eval_splits: dict[str, dict[str, np.ndarray]] | None = None) -> TrainResult:
+                   eval_splits: dict[str, dict[str, np.ndarray]] | None = None,
+                   required_steps: tuple[int, ...] | None = None) -> TrainResult:
   """Trains ``len(seeds)`` models as one ensemble; resumes from ``workdir/checkpoints``.
 
   Args:
@@ -137,6 +138,12 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
       fresh initialisation, e.g. children spawned from a parent run; a checkpoint in
       ``workdir`` still takes precedence (resuming).
     eval_splits: other splits to evaluate the final models on, by name (labels from the split).
+    required_steps: checkpoints that must exist when this returns (default: none beyond the
+      usual resume). One missing *before* the latest saved step (a damaged checkpoint moved
+      aside, a scoring step added to a finished run) is re-created by training again from the
+      saved step before it, up to the last missing one: batches are a pure function of
+      ``(data_seed, seed, step)``, so the retrained states are those of the original run.
+      Such a repair logs no metrics (the original run's rows stand) and saves no step twice.
   """
   workdir = Path(workdir)
   run = setup(config, data, seeds, keep_positions, model_name)
@@ -145,26 +152,36 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
   num_steps = run.num_steps if stop_step is None else min(stop_step, run.num_steps)
 
   mngr = checkpoints.manager(workdir / 'checkpoints')
-  resumed = mngr.latest_step() is not None
+  saved = sorted(mngr.all_steps())
+  missing = sorted(set(required_steps or ()) - set(saved))
+  # Resume from the latest checkpoint, or, to re-create a missing one, from the last before it.
+  resume_from = [s for s in saved if not missing or s < missing[0]]
+  repair = bool(missing) and bool(saved) and (not resume_from or resume_from[-1] < saved[-1])
+  if repair:
+    num_steps = missing[-1]
+    logging.info('Re-creating checkpoints %s of %s from step %s.', missing, workdir,
+                 resume_from[-1] if resume_from else 'initialisation')
+  resumed = bool(resume_from)
   if resumed:
-    start_step = mngr.latest_step()
+    start_step = resume_from[-1]
     state = checkpoints.restore(mngr, start_step, state)
     logging.info('Resuming %s from step %d.', workdir, start_step)
   else:
     if initial_state is not None:
       state = _placed_like(initial_state, state)
     start_step = int(multihost.to_host(state.step)[0])
-    if start_step in checkpoint_steps:
+    if start_step in checkpoint_steps and start_step not in saved:
       checkpoints.save(mngr, start_step, state)
   save_steps = {s for s in checkpoint_steps if 0 < s <= num_steps} | {num_steps}
   if config.checkpoint_every_steps:
     save_steps |= set(range(config.checkpoint_every_steps, num_steps,
                             config.checkpoint_every_steps))
+  save_steps -= set(saved)  # Never a step twice (a repair passes steps saved already).
 
   train_step = ensemble.make_train_step(model, optimizer, mesh, strategy, stats)
   eval_step = ensemble.make_eval_step(model, mesh, strategy, stats)
   writer = metrics.MetricWriter(workdir, tensorboard=config.tensorboard,
-                                enabled=multihost.is_writer(),
+                                enabled=multihost.is_writer() and not repair,
                                 resume_step=start_step if resumed else None)
   progress = metrics.Progress(num_steps, start_step, len(seeds) * config.batch_size,
                               label=f'[{workdir.name}] ')
@@ -204,7 +221,9 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
   test = evaluate(eval_step, state, test_examples, config.eval_batch_size)
   extra = {name: evaluate(eval_step, state, run.examples(split), config.eval_batch_size)
            for name, split in (eval_splits or {}).items()}
-  if start_step < num_steps:  # A relaunch of a finished run logs nothing twice.
+  # A relaunch of a finished run logs nothing twice, but does log the final evaluation if the
+  # run was stopped between its last checkpoint and that row.
+  if start_step < num_steps or not writer.has_rows(num_steps, 'test'):
     writer.write(num_steps, 'test', seeds, test)
     for name, values in extra.items():
       writer.write(num_steps, name, seeds, values)

@@ -13,7 +13,7 @@ from typing import Any
 
 from absl import logging
 
-from datadiet import optional_deps
+from datadiet import errors, optional_deps
 
 _notified = False
 
@@ -50,9 +50,24 @@ class MetricWriter:
       from flax.metrics import tensorboard as flax_tensorboard  # pylint: disable=g-import-not-at-top
       self._tb = flax_tensorboard.SummaryWriter(str(self.workdir / 'tensorboard'))
 
+  def has_rows(self, step: int, split: str) -> bool:
+    """Whether ``metrics.jsonl`` already holds ``split``'s rows at ``step`` (always True for a
+    disabled writer: it writes nothing anyway)."""
+    if self._jsonl is None:
+      return True
+    with open(self._jsonl.name) as f:
+      return any(_is_row(line, step, split) for line in f)
+
   def write(self, step: int, split: str, seeds: list[int], values: dict[str, Any]) -> None:
     if self._jsonl is None:
       return
+    try:
+      self._write(step, split, seeds, values)
+    except OSError as e:
+      errors.raise_if_unwritable(e, self._jsonl.name)
+      raise
+
+  def _write(self, step: int, split: str, seeds: list[int], values: dict[str, Any]) -> None:
     for k, seed in enumerate(seeds):
       row = {'step': int(step), 'split': split, 'seed': int(seed)}
       row.update({name: float(v[k]) for name, v in values.items()})
@@ -69,6 +84,14 @@ class MetricWriter:
       self._jsonl.close()
     if self._tb is not None:
       self._tb.close()
+
+
+def _is_row(line: str, step: int, split: str) -> bool:
+  try:
+    row = json.loads(line)
+    return row['step'] == step and row['split'] == split
+  except (ValueError, KeyError, TypeError):
+    return False
 
 
 def _complete_row_at_or_before(line: str, step: int) -> bool:
