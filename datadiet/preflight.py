@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import ml_collections
 
-from datadiet import errors, models, pruning, scoring
+from datadiet import errors, models, pruning
+from datadiet.scores import registry
 from datadiet.data import noise, sources
 from datadiet.train import ensemble, loop, optim
 
@@ -82,7 +83,7 @@ def check(config: ml_collections.ConfigDict) -> None:
   if config.get('job') == 'pipeline':
     from datadiet import experiment  # The pipeline imports the whole stack.
     experiment.check_stages(config.stages)
-    scoring.check_scores(config.scores)
+    registry.check(config.scores)
   _check_fields(config)
   data = sources.load(config.dataset, data_dir=config.get('data_dir'))
   loop.input_pipeline(config, data)  # A known path that this environment can run.

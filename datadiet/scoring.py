@@ -28,23 +28,12 @@ from jax.sharding import PartitionSpec as P
 
 from datadiet import errors, multihost
 from datadiet.data import feed
-from datadiet.scores import (el2n, entropy, forgetting, grand, input_norm, loss, margin,
-                             over_seeds, random_score)
+from datadiet.scores import over_seeds, registry
 from datadiet.train import ensemble
 
-LOGIT_SCORES = {'el2n': el2n, 'loss': loss, 'margin': margin, 'entropy': entropy}
-BATCH_SCORES = tuple(LOGIT_SCORES) + ('grand', 'input_norm', 'random')
-SCORES = BATCH_SCORES + ('forgetting',)
 # Scoring seeds one after another (lax.map) runs as fast as unrolling them on CPU, unlike
 # training; vmap is kept for models without convolutions.
 _SCORE_STRATEGY = {'vmap': 'vmap', 'unroll': 'map', 'map': 'map'}
-
-
-def check_scores(names: Sequence[str]) -> None:
-  """Raises a ValueError naming the valid scores if any name is unknown."""
-  unknown = sorted(set(names) - set(SCORES))
-  if unknown:
-    raise errors.InputError(f'Unknown scores {unknown}; valid scores: {", ".join(SCORES)}.')
 
 
 def example_keys(ids: np.ndarray) -> np.ndarray:
@@ -65,8 +54,9 @@ def score_split(model, state: ensemble.EnsembleState, examples: feed.Examples, i
   of a multi-process run; every process gets all the scores back. ``forgetting`` comes from the
   ensemble's tracker (events seen during its training so far).
   """
-  check_scores(names)
-  batch_names = [n for n in names if n in BATCH_SCORES]
+  registry.check(names)
+  batch_scores = [registry.SCORES[n] for n in names if registry.SCORES[n].per_batch]
+  batch_names = [s.name for s in batch_scores]
   key = jax.random.key(random_seed)
   eval_kwargs = {'train': False}
   seed_strategy = _SCORE_STRATEGY[ensemble.resolve_strategy(strategy, state.params)]
@@ -77,19 +67,16 @@ def score_split(model, state: ensemble.EnsembleState, examples: feed.Examples, i
         f'devices of the data axis; use a multiple of {mesh.shape[ensemble.DATA]}.')
 
   def member_scores(variables, images, labels, batch):
-    out = {}
-    if any(n in LOGIT_SCORES for n in batch_names):
+    mask = batch['mask']
+    if any(score.needs == 'logits' for score in batch_scores):  # One forward pass for all.
       logits = model.apply(variables, images, **eval_kwargs)
-      out.update({n: LOGIT_SCORES[n](logits, labels, batch['mask'])
-                  for n in batch_names if n in LOGIT_SCORES})
-    if 'grand' in batch_names:
-      out['grand'] = grand(model, variables, images, labels, batch['mask'],
-                           apply_kwargs=eval_kwargs)
-    if 'input_norm' in batch_names:
-      out['input_norm'] = input_norm(images, batch['mask'])
-    if 'random' in batch_names:
-      out['random'] = random_score(key, batch['key'], batch['mask'])
-    return jnp.stack([out[n] for n in batch_names])
+    inputs_of = {
+        'logits': lambda: (logits, labels, mask),
+        'model': lambda: (model, variables, images, labels, mask, eval_kwargs),
+        'inputs': lambda: (images, mask),
+        'ids': lambda: (key, batch['key'], mask),
+    }
+    return jnp.stack([score.fn(*inputs_of[score.needs]()) for score in batch_scores])
 
   def local_scores(variables, batch, table):  # This device's seeds × this device's examples.
     images, labels = feed.model_inputs(batch, table, examples.stats)
@@ -109,6 +96,7 @@ def score_split(model, state: ensemble.EnsembleState, examples: feed.Examples, i
                                       examples.table))[..., batch['mask']]
         for batch in examples.batches(batch_size, {'key': example_keys(ids)})], axis=-1)
     results = {n: per_seed[:, i] for i, n in enumerate(batch_names)}
-  if 'forgetting' in names:
-    results['forgetting'] = multihost.to_host(jax.vmap(forgetting.scores)(state.tracker))
+  for name in names:  # Read from what the training steps accumulated, per seed.
+    if registry.SCORES[name].needs == 'tracker':
+      results[name] = multihost.to_host(jax.vmap(registry.SCORES[name].fn)(state.tracker))
   return {n: results[n] for n in names}

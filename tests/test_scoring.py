@@ -68,7 +68,3 @@ def test_random_scores_follow_ids_including_strings(ensemble_and_data):
                                  4)['random']
   np.testing.assert_array_equal(forward[:, order], backward)
 
-
-def test_unknown_score():
-  with pytest.raises(ValueError, match=r"Unknown scores \['grnd'\]; valid scores: el2n"):
-    scoring.check_scores(['el2n', 'grnd'])

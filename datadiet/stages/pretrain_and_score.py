@@ -13,13 +13,14 @@ scoring model's, and ``prune_by`` may name their scores (``'mlp:el2n@60'``).
 from __future__ import annotations
 
 from datadiet import errors, models, score_files, scoring
+from datadiet.scores import registry
 from datadiet.stages.context import Context
 from datadiet.train import checkpoints, ensemble, loop
 
 
 def pretrain_stop_step(ctx: Context) -> int:
-  """The last step pretraining must reach."""
-  if 'forgetting' in ctx.config.scores:
+  """The last step pretraining must reach: the whole budget for a score read from a tracker."""
+  if any(registry.get(name).needs == 'tracker' for name in ctx.config.scores):
     return loop.optim.total_steps(ctx.config, len(ctx.data.train['label']))
   return max(ctx.config.score_steps)
 
@@ -38,8 +39,8 @@ def pretrain(ctx: Context) -> None:
 def missing_checkpoints(ctx: Context, model: str) -> list[int]:
   """Steps whose checkpoint scoring still needs (a score file is missing) and that are not
   saved: a new scoring step, or a damaged checkpoint moved aside."""
-  needed = {step for name, step in wanted(ctx)
-            if name not in MODEL_FREE and not ctx.score_path(name, step, model).exists()}
+  needed = {step for name, step in wanted(ctx) if not registry.get(name).model_free
+            and not ctx.score_path(name, step, model).exists()}
   directory = ctx.pretrain_dir_for(model) / 'checkpoints'
   saved = set(checkpoints.manager(directory).all_steps()) if directory.is_dir() else set()
   return sorted(needed - saved)
@@ -56,17 +57,14 @@ def score_complete(ctx: Context) -> bool:
              for model in ctx.score_models for name, step in wanted(ctx))
 
 
-MODEL_FREE = ('input_norm', 'random')
-
-
 def wanted(ctx: Context) -> list[tuple[str, int]]:
-  """(score, step) pairs to compute; model-free scores only once, at the first step."""
-  scores = ctx.config.scores
-  per_step = [s for s in scores if s not in MODEL_FREE and s != 'forgetting']
-  wanted = [(name, step) for step in ctx.config.score_steps for name in per_step]
-  wanted += [(name, min(ctx.config.score_steps)) for name in scores if name in MODEL_FREE]
-  if 'forgetting' in ctx.config.scores:
-    wanted.append(('forgetting', pretrain_stop_step(ctx)))
+  """(score, step) pairs to compute: a model's scores at every scoring step, model-free ones
+  once at the first, a tracker's at the end of pretraining."""
+  scores = [registry.get(name) for name in ctx.config.scores]
+  wanted = [(s.name, step) for step in ctx.config.score_steps for s in scores
+            if s.per_batch and not s.model_free]
+  wanted += [(s.name, min(ctx.config.score_steps)) for s in scores if s.model_free]
+  wanted += [(s.name, pretrain_stop_step(ctx)) for s in scores if not s.per_batch]
   return wanted
 
 
@@ -89,7 +87,7 @@ def ensure_scored(ctx: Context) -> None:
 
 
 def score(ctx: Context) -> None:
-  scoring.check_scores(ctx.config.scores)
+  registry.check(ctx.config.scores)
   for model in ctx.score_models:
     _score_model(ctx, model)
 

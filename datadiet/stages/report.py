@@ -19,8 +19,9 @@ from sklearn import metrics as sk_metrics
 
 from datadiet import multihost, score_files
 from datadiet.dynamics import diagnostics
+from datadiet.scores import registry
 from datadiet.score_files import ScoreFile
-from datadiet.stages import artifacts, pretrain_and_score
+from datadiet.stages import artifacts
 from datadiet.stages import retrain as retrain_stage
 from datadiet.stages.context import Context, write_json_atomic
 
@@ -59,7 +60,7 @@ def architecture_spearman(ctx: Context, scores: dict[str, np.ndarray]
               for model in ctx.score_models}
   # Model-free scores (random, input norm) are identical across models: nothing to compare.
   shared = [name for name in scores
-            if name.partition('@')[0] not in pretrain_and_score.MODEL_FREE
+            if not registry.get(name.partition('@')[0]).model_free
             and all(name in model_scores for model_scores in by_model.values())]
   return {name: spearman_matrix({m: by_model[m][name] for m in by_model}) for name in shared}
 

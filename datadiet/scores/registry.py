@@ -1,0 +1,89 @@
+"""The scores a run can compute: the one list of them, each with what it needs from a batch.
+
+A :class:`Score` names how it is computed:
+
+* ``'logits'``: ``fn(logits, labels, mask) -> (batch,)``, from the one evaluation-mode forward
+  pass that every such score of a batch shares;
+* ``'model'``: ``fn(model, variables, images, labels, mask, apply_kwargs) -> (batch,)``;
+* ``'inputs'``: ``fn(images, mask) -> (batch,)``, no model;
+* ``'ids'``: ``fn(rng_key, example_keys, mask) -> (batch,)``, no model, keyed by example id;
+* ``'tracker'``: ``fn(tracker_state) -> (N,)``, read from what the training step accumulated
+  (taken at the end of the pretraining budget rather than at a scoring step).
+
+Scores that need no model are computed once, at the first scoring step. The config's
+``scores``, preflight, the scoring stage and the report all read this registry. Adding a score:
+its function in a module of ``datadiet/scores/``, one :func:`register` line below, its test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+from datadiet import errors
+from datadiet.scores import baselines, forgetting, logit_scores
+from datadiet.scores.grand import grand
+
+Needs = Literal['logits', 'model', 'inputs', 'ids', 'tracker']
+
+
+@dataclasses.dataclass(frozen=True)
+class Score:
+  """A registered score: its name, what it is computed from, and the function."""
+  name: str
+  needs: Needs
+  fn: Callable
+  description: str
+
+  @property
+  def model_free(self) -> bool:
+    """Computed without a model: the same at every step, so computed once."""
+    return self.needs in ('inputs', 'ids')
+
+  @property
+  def per_batch(self) -> bool:
+    """Computed batch by batch from a checkpoint (not read from a training-time tracker)."""
+    return self.needs != 'tracker'
+
+
+SCORES: dict[str, Score] = {}
+
+
+def register(score: Score) -> Score:
+  """Adds ``score`` under its name (which must be new)."""
+  if score.name in SCORES:
+    raise ValueError(f'A score named {score.name!r} is registered already.')
+  SCORES[score.name] = score
+  return score
+
+
+def get(name: str) -> Score:
+  """The registered score ``name``; an unknown name lists the valid ones."""
+  check([name])
+  return SCORES[name]
+
+
+def check(names: Sequence[str]) -> None:
+  """Raises an InputError naming the valid scores if any name is unknown."""
+  unknown = sorted(set(names) - set(SCORES))
+  if unknown:
+    raise errors.InputError(f'Unknown scores {unknown}; valid scores: {", ".join(SCORES)}.')
+
+
+def _grand(model, variables, images, labels, mask, apply_kwargs):
+  return grand(model, variables, images, labels, mask, apply_kwargs=apply_kwargs)
+
+
+register(Score('el2n', 'logits', logit_scores.el2n,
+               'EL2N: ‖softmax(f(x)) − onehot(y)‖₂ (Paul et al. 2021)'))
+register(Score('loss', 'logits', logit_scores.loss, 'cross-entropy of the labelled class'))
+register(Score('margin', 'logits', logit_scores.margin,
+               'negated logit margin: largest other logit minus the labelled one'))
+register(Score('entropy', 'logits', logit_scores.entropy, 'predictive entropy (label-free)'))
+register(Score('grand', 'model', _grand,
+               'GraNd: ‖∇_θ loss‖₂ over all parameters (Paul et al. 2021)'))
+register(Score('input_norm', 'inputs', baselines.input_norm, '‖x‖₂ of the normalised input'))
+register(Score('random', 'ids', baselines.random_score, 'uniform, keyed by example id'))
+register(Score('forgetting', 'tracker', forgetting.scores,
+               'forgetting events over training (Toneva et al. 2019)'))
