@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from datadiet import errors, models, pruning
+from datadiet import errors, models, pruning, selectors
 from datadiet.scores import registry
 from datadiet.data import noise, sources
 from datadiet.train import ensemble, loop, optim
@@ -45,12 +45,6 @@ def _check_positive(config: ml_collections.ConfigDict, fields) -> None:
       raise errors.InputError(f'config.{field} must be a positive number, got {value!r}.')
 
 
-def _check_fraction(config: ml_collections.ConfigDict, field: str) -> None:
-  value = config.get(field)
-  if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-    raise errors.InputError(f'config.{field} must be in [0, 1), got {value!r}.')
-
-
 def _check_fields(config: ml_collections.ConfigDict) -> None:
   """What the config alone decides: sizes, budgets, fractions, seeds, dtypes."""
   _check_positive(config, ('batch_size', 'eval_batch_size', 'budget'))
@@ -65,12 +59,9 @@ def _check_fields(config: ml_collections.ConfigDict) -> None:
     return
   _check_seeds('retrain_seeds', config.retrain_seeds)
   _check_positive(config, ('score_batch_size',))
-  for field in ('offset_fraction', 'ccs_hard_cutoff'):
-    _check_fraction(config, field)
-  if 'ccs' in config.prune_methods and (not isinstance(config.ccs_num_strata, int)
-                                        or config.ccs_num_strata < 1):
-    raise errors.InputError(
-        f'config.ccs_num_strata must be an integer >= 1, got {config.ccs_num_strata!r}.')
+  selectors.check(config.prune_methods)
+  for method in config.prune_methods:
+    selectors.get(method).check_config(config)
   steps = config.score_steps
   if (not isinstance(steps, (tuple, list)) or not steps
       or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in steps)):
@@ -130,17 +121,10 @@ def _check_pipeline(config: ml_collections.ConfigDict, num_train: int, num_steps
   computed = set(pretrain_and_score.wanted(ctx))
   for entry in prune.subset_plan(ctx):  # Methods, prune_by models, fractions.
     size = pruning.keep_size(num_train, entry['fraction_pruned'])
-    if entry['method'] == 'random':
-      continue
-    if (entry['score'], entry['step']) not in computed:
+    method = selectors.get(entry['method'])
+    if method.uses_scores and (entry['score'], entry['step']) not in computed:
       raise errors.InputError(
           f'Subset {entry["name"]} prunes by {entry["score"]} at step {entry["step"]}, which '
           f'this run does not compute; computed: '
           f'{", ".join(f"{s}@{t}" for s, t in sorted(computed))}.')
-    offset = prune.offset_size(config, num_train) if entry['method'] == 'offset' else 0
-    if offset + size > num_train:
-      raise errors.InputError(
-          f'Subset {entry["name"]}: dropping the {offset} hardest (offset_fraction '
-          f'{config.offset_fraction}) and keeping the next {size} needs {offset + size} '
-          f'examples, but the dataset has {num_train}; lower offset_fraction below '
-          f'{entry["fraction_pruned"]:g} (the fraction pruned).')
+    method.check_subset(config, num_train, size, entry)

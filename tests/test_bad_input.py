@@ -132,7 +132,7 @@ CONFIG_CASES = {
                            r'config.ccs_num_strata must be an integer >= 1, got 0'),
     'negative offset fraction': (dict(offset_fraction=-0.1),
                                  r'config.offset_fraction must be in \[0, 1\), got -0.1'),
-    'CCS cutoff of everything': (dict(ccs_hard_cutoff=1.0),
+    'CCS cutoff of everything': (dict(ccs_hard_cutoff=1.0, prune_methods=('ccs',)),
                                  r'config.ccs_hard_cutoff must be in \[0, 1\), got 1.0'),
     'unparsable prune_by': (dict(prune_by=('el2n@abc',)),
                             r"prune_by entry 'el2n@abc' is not of the form <score>, "

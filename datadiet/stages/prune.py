@@ -14,29 +14,23 @@ import json
 
 import numpy as np
 
-from datadiet import errors, multihost, pruning, score_files
+from datadiet import errors, multihost, pruning, score_files, selectors
 from datadiet.score_files import write_npz_atomic
 from datadiet.stages.context import Context
-
-SCORE_METHODS = ('keep_hardest', 'offset', 'class_balanced', 'ccs')
-METHODS = SCORE_METHODS + ('random',)
 
 
 def subset_plan(ctx: Context) -> list[dict]:
   """Every subset the config asks for, as metadata dicts with a unique ``name``."""
   config = ctx.config
-  unknown = sorted(set(config.prune_methods) - set(METHODS))
-  if unknown:
-    raise errors.InputError(
-        f'Unknown pruning methods {unknown}; valid methods: {", ".join(METHODS)}.')
+  selectors.check(config.prune_methods)
   default_step = config.prune_step if config.prune_step is not None else max(config.score_steps)
   prune_by = [_parse_prune_by(entry, default_step, ctx.score_models) for entry in config.prune_by]
   plan = []
   for fraction in config.fractions_pruned:
     pruning.keep_size(len(ctx.data.train['label']), fraction)  # Validates the fraction.
     for method in config.prune_methods:
-      if method == 'random':
-        plan.append(dict(name=f'random-p{fraction:g}', method='random', score=None, step=None,
+      if not selectors.get(method).uses_scores:
+        plan.append(dict(name=f'{method}-p{fraction:g}', method=method, score=None, step=None,
                          score_model=None, fraction_pruned=fraction))
         continue
       for model, score, step in prune_by:
@@ -61,32 +55,19 @@ def _parse_prune_by(entry: str, default_step: int, score_models: list[str]):
   return model, score, int(step) if step else default_step
 
 
-def offset_size(config, num_examples: int) -> int:
-  """How many of the hardest examples the ``offset`` method drops."""
-  return int(round(config.offset_fraction * num_examples))
-
-
 def select(ctx: Context, entry: dict) -> np.ndarray:
   """Positions into the training split kept by one plan entry."""
   config, labels = ctx.config, ctx.train_labels
-  num = len(labels)
-  size = pruning.keep_size(num, entry['fraction_pruned'])
-  if entry['method'] == 'random':
-    return pruning.random_subset(num, size, config.prune_seed)
-  path = ctx.score_path(entry['score'], entry['step'], entry.get('score_model'))
-  scores = score_files.load_scores(path, ids=ctx.data.train['id'], dataset=ctx.data.name,
-                                   score=entry['score'], step=entry['step'],
-                                   model=entry.get('score_model') or config.model,
-                                   seeds=config.seeds).score
-  if entry['method'] == 'keep_hardest':
-    return pruning.keep_hardest(scores, size)
-  if entry['method'] == 'offset':
-    return pruning.keep_hardest(scores, size, offset=offset_size(config, num))
-  if entry['method'] == 'class_balanced':
-    return pruning.class_balanced(pruning.keep_hardest, scores, labels, size)
-  return pruning.coverage_centric(scores, size, seed=config.prune_seed,
-                                  num_strata=config.ccs_num_strata,
-                                  hard_cutoff=config.ccs_hard_cutoff)
+  method = selectors.get(entry['method'])
+  size = pruning.keep_size(len(labels), entry['fraction_pruned'])
+  scores = None
+  if method.uses_scores:
+    path = ctx.score_path(entry['score'], entry['step'], entry.get('score_model'))
+    scores = score_files.load_scores(path, ids=ctx.data.train['id'], dataset=ctx.data.name,
+                                     score=entry['score'], step=entry['step'],
+                                     model=entry.get('score_model') or config.model,
+                                     seeds=config.seeds).score
+  return method.select(scores, labels, size, config.prune_seed, config)
 
 
 def prune(ctx: Context) -> None:

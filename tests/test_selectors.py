@@ -1,0 +1,51 @@
+"""The registry of pruning methods: each method's selection, options and checks."""
+
+import ml_collections
+import numpy as np
+import pytest
+
+from datadiet import errors, pruning, selectors
+
+
+def _config(**fields):
+  return ml_collections.ConfigDict(dict(dict(offset_fraction=0.1, ccs_num_strata=3,
+                                             ccs_hard_cutoff=0.2), **fields))
+
+
+def test_every_method_selects_as_its_pruning_function():
+  rng = np.random.default_rng(0)
+  scores, labels = rng.random(40), rng.integers(0, 3, 40)
+  config = _config()
+  want = {
+      'keep_hardest': pruning.keep_hardest(scores, 10),
+      'offset': pruning.keep_hardest(scores, 10, offset=4),
+      'class_balanced': pruning.class_balanced(pruning.keep_hardest, scores, labels, 10),
+      'ccs': pruning.coverage_centric(scores, 10, seed=7, num_strata=3, hard_cutoff=0.2),
+      'random': pruning.random_subset(40, 10, 7),
+  }
+  assert list(selectors.METHODS) == list(want)
+  for name, method in selectors.METHODS.items():
+    got = method.select(scores if method.uses_scores else None, labels, 10, 7, config)
+    np.testing.assert_array_equal(got, want[name], err_msg=name)
+
+
+def test_unknown_method_and_duplicate_registration():
+  with pytest.raises(errors.InputError, match=r"Unknown pruning methods \['easiest'\]; valid "
+                                              r'methods: keep_hardest, offset, class_balanced, '
+                                              r'ccs, random\.'):
+    selectors.check(['random', 'easiest'])
+  with pytest.raises(ValueError, match="'random' is registered already"):
+    selectors.register(selectors.Method('random', False, lambda *a: None))
+
+
+def test_options_and_subsets_are_checked_by_their_method():
+  with pytest.raises(errors.InputError, match=r'config.offset_fraction must be in \[0, 1\)'):
+    selectors.get('offset').check_config(_config(offset_fraction=1.5))
+  selectors.get('keep_hardest').check_config(_config(offset_fraction=1.5))  # Not its option.
+  with pytest.raises(errors.InputError, match='ccs_num_strata must be an integer >= 1'):
+    selectors.get('ccs').check_config(_config(ccs_num_strata=True))
+  subset = dict(name='offset-el2n@10-p0.5', fraction_pruned=0.5)
+  with pytest.raises(errors.InputError, match=r'dropping the 24 hardest .* needs 44 examples, '
+                                              r'but the dataset has 40'):
+    selectors.get('offset').check_subset(_config(offset_fraction=0.6), 40, 20, subset)
+  selectors.get('offset').check_subset(_config(offset_fraction=0.5), 40, 20, subset)
