@@ -51,8 +51,8 @@ def score_split(model, state: ensemble.EnsembleState, examples: feed.Examples, i
 
   Runs on the ensemble's own ``(seeds, data)`` mesh: each device scores its seeds on its share
   of every batch (``batch_size`` must split evenly over the ``data`` axis), across every process
-  of a multi-process run; every process gets all the scores back. ``forgetting`` comes from the
-  ensemble's tracker (events seen during its training so far).
+  of a multi-process run; every process gets all the scores back. A score read from a tracker
+  (``forgetting``) comes from the ensemble's state (what its training observed so far).
   """
   registry.check(names)
   batch_scores = [registry.SCORES[n] for n in names if registry.SCORES[n].per_batch]
@@ -97,6 +97,10 @@ def score_split(model, state: ensemble.EnsembleState, examples: feed.Examples, i
         for batch in examples.batches(batch_size, {'key': example_keys(ids)})], axis=-1)
     results = {n: per_seed[:, i] for i, n in enumerate(batch_names)}
   for name in names:  # Read from what the training steps accumulated, per seed.
-    if registry.SCORES[name].needs == 'tracker':
-      results[name] = multihost.to_host(jax.vmap(registry.SCORES[name].fn)(state.tracker))
+    score = registry.SCORES[name]
+    if score.needs == 'tracker':
+      if score.tracker.name not in state.trackers:
+        raise errors.InputError(f'{name} is read from the {score.tracker.name!r} tracker, which '
+                                'this ensemble was not trained with (pass it to training).')
+      results[name] = multihost.to_host(jax.vmap(score.fn)(state.trackers[score.tracker.name]))
   return {n: results[n] for n in names}

@@ -24,6 +24,8 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from datadiet.scores.trackers import Tracker
+
 Array = jax.Array
 
 
@@ -82,3 +84,10 @@ def scores(state: ForgettingState) -> Array:
   """
   never_learned_value = jnp.max(state.presentations)
   return jnp.where(state.ever_correct, state.forgotten, never_learned_value).astype(jnp.float32)
+
+
+def _correct(logits: Array, labels: Array) -> Array:
+  return jnp.argmax(logits, -1) == labels
+
+
+TRACKER = Tracker('forgetting', init, _correct, update)

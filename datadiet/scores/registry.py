@@ -7,8 +7,9 @@ A :class:`Score` names how it is computed:
 * ``'model'``: ``fn(model, variables, images, labels, mask, apply_kwargs) -> (batch,)``;
 * ``'inputs'``: ``fn(images, mask) -> (batch,)``, no model;
 * ``'ids'``: ``fn(rng_key, example_keys, mask) -> (batch,)``, no model, keyed by example id;
-* ``'tracker'``: ``fn(tracker_state) -> (N,)``, read from what the training step accumulated
-  (taken at the end of the pretraining budget rather than at a scoring step).
+* ``'tracker'``: ``fn(tracker_state) -> (N,)``, read from the state of its ``tracker``
+  (:mod:`datadiet.scores.trackers`), which the training step accumulates when the score is
+  configured (taken at the end of the pretraining budget rather than at a scoring step).
 
 Scores that need no model are computed once, at the first scoring step. The config's
 ``scores``, preflight, the scoring stage and the report all read this registry. Adding a score:
@@ -24,6 +25,7 @@ from typing import Literal
 from datadiet import errors
 from datadiet.scores import baselines, forgetting, logit_scores
 from datadiet.scores.grand import grand
+from datadiet.scores.trackers import Tracker
 
 Needs = Literal['logits', 'model', 'inputs', 'ids', 'tracker']
 
@@ -35,6 +37,7 @@ class Score:
   needs: Needs
   fn: Callable
   description: str
+  tracker: Tracker | None = None  # What the training step accumulates, for needs='tracker'.
 
   @property
   def model_free(self) -> bool:
@@ -71,6 +74,12 @@ def check(names: Sequence[str]) -> None:
     raise errors.InputError(f'Unknown scores {unknown}; valid scores: {", ".join(SCORES)}.')
 
 
+def trackers_for(names: Sequence[str]) -> tuple[Tracker, ...]:
+  """The trackers the training step must carry for the scores ``names`` (each once)."""
+  trackers = [SCORES[name].tracker for name in names if get(name).needs == 'tracker']
+  return tuple({tracker.name: tracker for tracker in trackers}.values())
+
+
 def _grand(model, variables, images, labels, mask, apply_kwargs):
   return grand(model, variables, images, labels, mask, apply_kwargs=apply_kwargs)
 
@@ -86,4 +95,4 @@ register(Score('grand', 'model', _grand,
 register(Score('input_norm', 'inputs', baselines.input_norm, '‖x‖₂ of the normalised input'))
 register(Score('random', 'ids', baselines.random_score, 'uniform, keyed by example id'))
 register(Score('forgetting', 'tracker', forgetting.scores,
-               'forgetting events over training (Toneva et al. 2019)'))
+               'forgetting events over training (Toneva et al. 2019)', forgetting.TRACKER))

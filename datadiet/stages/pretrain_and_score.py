@@ -33,7 +33,8 @@ def pretrain(ctx: Context) -> None:
                           seeds=list(ctx.config.seeds), labels=ctx.train_labels,
                           checkpoint_steps=tuple(ctx.config.score_steps),
                           stop_step=pretrain_stop_step(ctx), model_name=model,
-                          required_steps=tuple(missing))
+                          required_steps=tuple(missing),
+                          trackers=registry.trackers_for(ctx.config.scores))
 
 
 def missing_checkpoints(ctx: Context, model: str) -> list[int]:
@@ -100,7 +101,8 @@ def _score_model(ctx: Context, model: str) -> None:
       by_step.setdefault(step, []).append(name)
   if not by_step:
     return
-  run = loop.setup(config, data, list(config.seeds), model_name=model)
+  run = loop.setup(config, data, list(config.seeds), model_name=model,
+                   trackers=registry.trackers_for(config.scores))  # As pretraining saved it.
   # The trained parameters (float32 whatever the compute dtype) scored in score_dtype.
   score_model = models.get_model(model, num_classes=data.num_classes,
                                  dtype=config.get('score_dtype', 'float32'),

@@ -42,7 +42,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from datadiet import errors, multihost
 from datadiet.data import feed
 from datadiet.data.pipeline import ChannelStats
-from datadiet.scores import forgetting, softmax_cross_entropy
+from datadiet.scores import softmax_cross_entropy
+from datadiet.scores.trackers import Tracker
 
 STRATEGIES = ('vmap', 'unroll', 'map')
 STRATEGY_CHOICES = STRATEGIES + ('auto',)
@@ -57,7 +58,7 @@ class EnsembleState:
   params: Any
   batch_stats: Any
   opt_state: Any
-  tracker: forgetting.ForgettingState
+  trackers: dict[str, Any]  # Training-time statistics by tracker name; empty unless asked for.
 
 
 def make_mesh(num_seeds: int, batch_size: int | None = None,
@@ -130,27 +131,31 @@ def batch_sharding(mesh: Mesh) -> NamedSharding:
 
 def init_ensemble(model: nn.Module, optimizer: optax.GradientTransformation,
                   seeds: Sequence[int], sample_image: np.ndarray, num_train: int,
-                  mesh: Mesh) -> EnsembleState:
-  """Initialises K models from ``jax.random.key(seed)``, sharded over ``mesh``."""
+                  mesh: Mesh, trackers: Sequence[Tracker] = ()) -> EnsembleState:
+  """Initialises K models from ``jax.random.key(seed)``, sharded over ``mesh``, with fresh
+  ``trackers`` over the ``num_train`` training examples."""
 
   def init_one(seed):
     variables = model.init(jax.random.key(seed), jnp.asarray(sample_image)[None], train=False)
     params = variables['params']
     return EnsembleState(step=jnp.zeros((), jnp.int32), params=params,
                          batch_stats=variables.get('batch_stats', {}),
-                         opt_state=optimizer.init(params), tracker=forgetting.init(num_train))
+                         opt_state=optimizer.init(params),
+                         trackers={t.name: t.init(num_train) for t in trackers})
 
   seeds = multihost.to_device(np.asarray(seeds, np.uint32), NamedSharding(mesh, P()))
   return jax.jit(jax.vmap(init_one), out_shardings=NamedSharding(mesh, P(SEEDS)))(seeds)
 
 
 def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation, mesh: Mesh,
-                    strategy: str, stats: ChannelStats) -> Callable:
+                    strategy: str, stats: ChannelStats,
+                    trackers: Sequence[Tracker] = ()) -> Callable:
   """``(state, batch, table) -> (state, metrics)`` for all seeds; batch leaves are
   ``(K, B, ...)``: uint8 images and labels, or positions (and augmentation draws) into the
   device copy ``table`` (see :func:`datadiet.data.feed.model_inputs`); ``stats`` normalise.
 
-  Metrics per seed: ``loss`` (mean cross-entropy) and ``accuracy`` on the training batch. The
+  ``trackers`` (those of ``init_ensemble``) observe every batch's logits. Metrics per seed:
+  ``loss`` (mean cross-entropy) and ``accuracy`` on the training batch. The
   model must average its BatchNorm statistics over the ``data`` axis (build it with
   ``batch_norm_axis_name=DATA``) when that axis has more than one device.
   """
@@ -171,12 +176,15 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation, m
     grads, loss = jax.lax.pmean((grads, loss), DATA)
     param_updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     correct = jnp.argmax(logits, -1) == labels
-    # Every data shard keeps the full tracker, so each applies every shard's events.
-    all_indices, all_correct = jax.lax.all_gather((batch['index'], correct), DATA, tiled=True)
+    observed = {t.name: t.observe(logits, labels) for t in trackers}
+    # Every data shard keeps the full trackers, so each applies every shard's observations.
+    all_indices, all_correct, all_observed = jax.lax.all_gather(
+        (batch['index'], correct, observed), DATA, tiled=True)
     new_state = EnsembleState(
         step=state.step + 1, params=optax.apply_updates(state.params, param_updates),
         batch_stats=updates.get('batch_stats', state.batch_stats), opt_state=opt_state,
-        tracker=forgetting.update(state.tracker, all_indices, all_correct))
+        trackers={t.name: t.update(state.trackers[t.name], all_indices, all_observed[t.name])
+                  for t in trackers})
     return new_state, {'loss': loss, 'accuracy': jnp.mean(all_correct)}
 
   def local_step(state, batch, table):  # The table is shared by the local seeds.

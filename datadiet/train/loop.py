@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from jax.sharding import PartitionSpec as P
 from datadiet import errors, models, multihost
 from datadiet.data import feed, noise, pipeline, sources
 from datadiet.score_files import write_npz_atomic
+from datadiet.scores.trackers import Tracker
 from datadiet.train import checkpoints, ensemble, metrics, optim
 
 
@@ -95,8 +97,10 @@ def input_pipeline(config: ml_collections.ConfigDict, data: sources.Dataset) -> 
 
 
 def setup(config: ml_collections.ConfigDict, data: sources.Dataset, seeds: list[int],
-          keep_positions: np.ndarray | None = None, model_name: str | None = None) -> Setup:
-  """Model, optimizer (its schedule spans the whole budget), mesh, initial state, input path."""
+          keep_positions: np.ndarray | None = None, model_name: str | None = None,
+          trackers: Sequence[Tracker] = ()) -> Setup:
+  """Model, optimizer (its schedule spans the whole budget), mesh, initial state (carrying
+  ``trackers``), input path."""
   model = models.get_model(model_name or config.model, num_classes=data.num_classes,
                            dtype=config.get('compute_dtype', 'float32'),
                            batch_norm_axis_name=ensemble.DATA)
@@ -107,7 +111,7 @@ def setup(config: ml_collections.ConfigDict, data: sources.Dataset, seeds: list[
   optimizer = optim.make_optimizer(config, num_steps)
   mesh = ensemble.make_mesh(len(seeds), config.batch_size)
   state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(
-      data.train['image'][:1], stats)[0], len(data.train['label']), mesh)
+      data.train['image'][:1], stats)[0], len(data.train['label']), mesh, trackers)
   return Setup(model, stats, positions, num_steps, optimizer, mesh, state,
                ensemble.resolve_strategy(config.seed_strategy, state.params),
                input_pipeline(config, data))
@@ -120,7 +124,8 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
                    model_name: str | None = None,
                    initial_state: ensemble.EnsembleState | None = None,
                    eval_splits: dict[str, dict[str, np.ndarray]] | None = None,
-                   required_steps: tuple[int, ...] | None = None) -> TrainResult:
+                   required_steps: tuple[int, ...] | None = None,
+                   trackers: Sequence[Tracker] = ()) -> TrainResult:
   """Trains ``len(seeds)`` models as one ensemble; resumes from ``workdir/checkpoints``.
 
   Args:
@@ -138,6 +143,8 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
       fresh initialisation, e.g. children spawned from a parent run; a checkpoint in
       ``workdir`` still takes precedence (resuming).
     eval_splits: other splits to evaluate the final models on, by name (labels from the split).
+    trackers: training-time statistics to accumulate (:mod:`datadiet.scores.trackers`), e.g.
+      the forgetting counts; none by default (the step then gathers nothing for them).
     required_steps: checkpoints that must exist when this returns (default: none beyond the
       usual resume). One missing *before* the latest saved step (a damaged checkpoint moved
       aside, a scoring step added to a finished run) is re-created by training again from the
@@ -146,7 +153,7 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
       Such a repair logs no metrics (the original run's rows stand) and saves no step twice.
   """
   workdir = Path(workdir)
-  run = setup(config, data, seeds, keep_positions, model_name)
+  run = setup(config, data, seeds, keep_positions, model_name, trackers)
   model, stats, positions, optimizer, mesh, state, strategy = (
       run.model, run.stats, run.positions, run.optimizer, run.mesh, run.state, run.strategy)
   num_steps = run.num_steps if stop_step is None else min(stop_step, run.num_steps)
@@ -178,7 +185,7 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
                             config.checkpoint_every_steps))
   save_steps -= set(saved)  # Never a step twice (a repair passes steps saved already).
 
-  train_step = ensemble.make_train_step(model, optimizer, mesh, strategy, stats)
+  train_step = ensemble.make_train_step(model, optimizer, mesh, strategy, stats, trackers)
   eval_step = ensemble.make_eval_step(model, mesh, strategy, stats)
   writer = metrics.MetricWriter(workdir, tensorboard=config.tensorboard,
                                 enabled=multihost.is_writer() and not repair,

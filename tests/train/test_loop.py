@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from datadiet.data import sources
+from datadiet.scores import forgetting
 from datadiet.train import loop
 
 
@@ -21,11 +22,18 @@ def _params(result):
 
 def test_one_step(tiny_config, digits, tmp_path):
   tiny_config.budget = 1
-  result = loop.train_ensemble(tiny_config, tmp_path, digits, seeds=[0, 1])
+  result = loop.train_ensemble(tiny_config, tmp_path, digits, seeds=[0, 1],
+                               trackers=(forgetting.TRACKER,))
   assert result.num_steps == 1
   assert np.asarray(result.state.step).tolist() == [1, 1]
   # One step touches exactly one batch per seed.
-  assert np.asarray(result.state.tracker.presentations).sum(axis=1).tolist() == [32, 32]
+  presentations = result.state.trackers['forgetting'].presentations
+  assert np.asarray(presentations).sum(axis=1).tolist() == [32, 32]
+
+
+def test_no_tracker_is_carried_unless_asked_for(tiny_config, digits, tmp_path):
+  tiny_config.budget = 1
+  assert loop.train_ensemble(tiny_config, tmp_path, digits, seeds=[0]).state.trackers == {}
 
 
 def test_few_steps_learn_and_write_metrics(tiny_config, digits, tmp_path):
@@ -52,7 +60,9 @@ def test_resume_after_interruption_matches_uninterrupted(tiny_config, digits, tm
   tiny_config.checkpoint_every_steps = 5
   tiny_config.augment = True  # Bit-identical batches include the augmentation draws.
   tiny_config.input_pipeline = input_pipeline
-  uninterrupted = loop.train_ensemble(tiny_config, tmp_path / 'a', digits, seeds=[0, 1])
+  trackers = (forgetting.TRACKER,)
+  uninterrupted = loop.train_ensemble(tiny_config, tmp_path / 'a', digits, seeds=[0, 1],
+                                      trackers=trackers)
 
   real_make = loop.ensemble.make_train_step
 
@@ -68,9 +78,10 @@ def test_resume_after_interruption_matches_uninterrupted(tiny_config, digits, tm
 
   monkeypatch.setattr(loop.ensemble, 'make_train_step', make_crashing)
   with pytest.raises(KeyboardInterrupt):
-    loop.train_ensemble(tiny_config, tmp_path / 'b', digits, seeds=[0, 1])
+    loop.train_ensemble(tiny_config, tmp_path / 'b', digits, seeds=[0, 1], trackers=trackers)
   monkeypatch.setattr(loop.ensemble, 'make_train_step', real_make)
-  resumed = loop.train_ensemble(tiny_config, tmp_path / 'b', digits, seeds=[0, 1])
+  resumed = loop.train_ensemble(tiny_config, tmp_path / 'b', digits, seeds=[0, 1],
+                                trackers=trackers)
   assert resumed.start_step == 5
   # The metrics read as an uninterrupted run's: no step logged twice.
   rows = [(r['step'], r['split'], r['seed']) for r in map(
@@ -80,8 +91,8 @@ def test_resume_after_interruption_matches_uninterrupted(tiny_config, digits, tm
                                   (tmp_path / 'a' / 'metrics.jsonl').read_text().splitlines()]
   for a, b in zip(_params(uninterrupted), _params(resumed)):
     np.testing.assert_array_equal(a, b)
-  np.testing.assert_array_equal(np.asarray(uninterrupted.state.tracker.forgotten),
-                                np.asarray(resumed.state.tracker.forgotten))
+  np.testing.assert_array_equal(np.asarray(uninterrupted.state.trackers['forgetting'].forgotten),
+                                np.asarray(resumed.state.trackers['forgetting'].forgotten))
 
 
 def test_non_finite_loss_names_seeds_and_steps(tiny_config, digits, tmp_path):

@@ -15,16 +15,18 @@ SCRIPT = '''
 import sys, jax, numpy as np
 from configs import train
 from datadiet.data import sources
+from datadiet.scores import forgetting
 from datadiet.train import loop
 config = train.get_config()
 seeds = list(range(int(sys.argv[3])))
 config.update(dict(model='small_cnn', seeds=tuple(seeds), seed_strategy=sys.argv[2],
                    augment=True, batch_size=16, budget_unit='steps', budget=4,
                    log_every_steps=2, tensorboard=False, input_pipeline=sys.argv[4]))
-result = loop.train_ensemble(config, sys.argv[1], sources.load('digits'), seeds=seeds)
+result = loop.train_ensemble(config, sys.argv[1], sources.load('digits'), seeds=seeds,
+                             trackers=(forgetting.TRACKER,))
 leaves = jax.tree.leaves(jax.device_get((result.state.params, result.state.batch_stats)))
 devices = len(result.state.step.sharding.device_set)
-forgotten = np.asarray(result.state.tracker.presentations)
+forgotten = np.asarray(result.state.trackers['forgetting'].presentations)
 np.savez(sys.argv[1] + '/params.npz', devices=devices, presentations=forgotten, *leaves)
 '''
 
