@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 from datadiet import errors
-from datadiet.scores import baselines, forgetting, logit_scores
+from datadiet.scores import aum, baselines, forgetting, logit_scores
 from datadiet.scores.grand import grand
 from datadiet.scores.trackers import Tracker
 
@@ -96,3 +96,5 @@ register(Score('input_norm', 'inputs', baselines.input_norm, '‖x‖₂ of the 
 register(Score('random', 'ids', baselines.random_score, 'uniform, keyed by example id'))
 register(Score('forgetting', 'tracker', forgetting.scores,
                'forgetting events over training (Toneva et al. 2019)', forgetting.TRACKER))
+register(Score('aum', 'tracker', aum.scores, '−AUM, mean negated margin in training (Pleiss '
+               'et al. 2020)', aum.TRACKER))
