@@ -49,7 +49,7 @@ def _content_hash(path: Path) -> str:
 def digest(workdir: str | Path) -> dict[str, str]:
   """``{path relative to workdir: content hash}`` for every result file of the run."""
   workdir = Path(workdir)
-  # Hidden files are multihost.commit's temporaries: a write a kill interrupted, not a result.
+  # Hidden files are atomic_files.commit's temporaries: a write a kill interrupted, not a result.
   paths = sorted({p for pattern in RESULT_PATTERNS for p in workdir.glob(pattern)
                   if not p.name.startswith('.')})
   return {str(p.relative_to(workdir)): _content_hash(p) for p in paths}

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from datadiet import errors, multihost
+from datadiet import atomic_files, errors
 
 REQUIRED_METADATA = ('score', 'dataset', 'model', 'step', 'seeds')
 
@@ -79,17 +79,6 @@ def _check_unique(ids: np.ndarray, where: str) -> None:
                          f'(e.g. {values[counts > 1][:5].tolist()}).')
 
 
-def write_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> None:
-  """Writes an ``.npz`` so that ``path`` holds either the old file or the complete new one
-  (on process 0 of a multi-process run; see :func:`datadiet.multihost.commit`)."""
-
-  def write(tmp: Path) -> None:
-    with open(tmp, 'wb') as f:
-      np.savez(f, **arrays)
-
-  multihost.commit(path, write)
-
-
 def save_scores(path: str | os.PathLike, ids: Sequence[Any] | np.ndarray,
                 per_seed: np.ndarray, **metadata: Any) -> ScoreFile:
   """Saves ``per_seed`` scores ``(K, N)`` (or ``(N,)`` for one seed) keyed by ``ids``.
@@ -113,7 +102,7 @@ def save_scores(path: str | os.PathLike, ids: Sequence[Any] | np.ndarray,
                          'refusing to save them.')
   scores = ScoreFile(ids=ids, per_seed=per_seed, score=per_seed.mean(axis=0),
                      metadata=dict(metadata))
-  write_npz_atomic(path, ids=ids, per_seed=per_seed, score=scores.score,
+  atomic_files.write_npz(path, ids=ids, per_seed=per_seed, score=scores.score,
                    metadata=np.array(json.dumps(metadata, sort_keys=True)))
   return scores
 

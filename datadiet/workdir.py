@@ -16,7 +16,7 @@ from pathlib import Path
 import ml_collections
 from absl import logging
 
-from datadiet import errors, multihost
+from datadiet import atomic_files, errors, multihost
 
 
 # Fields that change how a run executes, not what it computes: they may differ between
@@ -68,7 +68,7 @@ def claim(workdir: str | Path, config: ml_collections.ConfigDict,
   # Every process must have read the old state before process 0 changes it.
   multihost.barrier('claim')
   if found_text is None:
-    multihost.write_text(config_path, text)
+    atomic_files.write_text(config_path, text)
     return workdir
   found, results = _results_fields(json.loads(found_text)), _results_fields(wanted)
   if found == results:
@@ -81,8 +81,8 @@ def claim(workdir: str | Path, config: ml_collections.ConfigDict,
         'the rest with this config; existing results are never overwritten.')
   previous = next(workdir / f'config.{n}.json' for n in itertools.count(1)
                   if not (workdir / f'config.{n}.json').exists())
-  multihost.write_text(previous, found_text)
-  multihost.write_text(config_path, text)
+  atomic_files.write_text(previous, found_text)
+  atomic_files.write_text(config_path, text)
   logging.warning('Continuing %s with a changed config (fields %s); the old one is in %s.',
                   workdir, changed, previous.name)
   return workdir

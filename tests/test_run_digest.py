@@ -29,6 +29,6 @@ def test_same_contents_same_digest_whatever_the_containers(tmp_path):
 def test_a_write_interrupted_by_a_kill_is_not_a_result(tmp_path):
   _write_run(tmp_path, [1, 2, 3])
   before = run_digest.digest(tmp_path)
-  # multihost.commit's temporary, half written when the process was killed.
+  # atomic_files.commit's temporary, half written when the process was killed.
   (tmp_path / 'scores' / '.grand@0.npz.tmp.npz').write_bytes(b'PK\x03\x04 half a zip')
   assert run_digest.digest(tmp_path) == before

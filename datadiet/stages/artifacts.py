@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
-from datadiet import multihost  # noqa: E402
+from datadiet import atomic_files  # noqa: E402
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -20,7 +20,7 @@ def write_csv(path: Path, rows: list[dict]) -> None:
   writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
   writer.writeheader()
   writer.writerows(rows)
-  multihost.write_text(path, buffer.getvalue())
+  atomic_files.write_text(path, buffer.getvalue())
 
 
 def subplots(*args, **kwargs):
@@ -30,10 +30,10 @@ def subplots(*args, **kwargs):
 
 def save_figure(fig, path: Path) -> None:
   """Saves and closes a matplotlib figure."""
-  multihost.commit(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches='tight'))
+  atomic_files.commit(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches='tight'))
   plt.close(fig)
 
 
 def write_markdown_section(workdir: Path, name: str, lines: list[str]) -> None:
   """``<workdir>/<name>.md``: an analysis's section, which the report adds to ``summary.md``."""
-  multihost.write_text(workdir / f'{name}.md', '\n'.join(lines) + '\n')
+  atomic_files.write_text(workdir / f'{name}.md', '\n'.join(lines) + '\n')

@@ -8,21 +8,14 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import ml_collections
 import numpy as np
 from absl import logging
 
-from datadiet import multihost, score_files
+from datadiet import atomic_files, score_files
 from datadiet import workdir as workdirs
 from datadiet.data import noise, pipeline, sources
-from datadiet.score_files import write_npz_atomic
-
-
-def write_json_atomic(path: Path, value: Any) -> None:
-  """Writes JSON so that ``path`` holds the old content or the complete new one."""
-  multihost.write_text(path, json.dumps(value, indent=2, sort_keys=True))
 
 
 @dataclasses.dataclass
@@ -46,7 +39,7 @@ class Context:
                                            self.data.num_classes, self.config.label_noise_seed)
     path = self.workdir / 'label_noise.npz'
     if not path.exists():
-      write_npz_atomic(path, ids=self.data.train['id'], noisy_label=noisy, is_noisy=is_noisy,
+      atomic_files.write_npz(path, ids=self.data.train['id'], noisy_label=noisy, is_noisy=is_noisy,
                        true_label=labels)
     return noisy, is_noisy
 
@@ -128,7 +121,7 @@ class Context:
     logging.info('Stage %s: starting.', name)
     stage(self)
     seconds = time.perf_counter() - start
-    write_json_atomic(marker, {'seconds': seconds, 'config': digest})
+    atomic_files.write_json(marker, {'seconds': seconds, 'config': digest})
     logging.info('Stage %s: done in %.0fs.', name, seconds)
 
   def with_label_noise(self, fraction: float) -> 'Context':

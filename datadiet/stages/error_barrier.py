@@ -30,11 +30,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from datadiet import errors, models, multihost
+from datadiet import atomic_files, errors, models, multihost
 from datadiet.dynamics import lmc
 from datadiet.scores import softmax_cross_entropy
 from datadiet.stages import artifacts, pretrain_and_score
-from datadiet.stages.context import Context, write_json_atomic
+from datadiet.stages.context import Context
 from datadiet.train import checkpoints, loop, optim
 
 NAME = 'error_barrier'
@@ -146,7 +146,7 @@ def _children(ctx: Context, spawn_step: int, parent_like: Any,
         barrier_at_half=_at_half(alphas, curves['error']),
         loss_barrier=lmc.error_barrier(alphas, curves['loss']),
         loss_barrier_at_half=_at_half(alphas, curves['loss']))
-  write_json_atomic(errors_path, record)
+  atomic_files.write_json(errors_path, record)
   return record
 
 
@@ -173,7 +173,7 @@ def error_barrier(ctx: Context) -> None:
                loss_barrier=s['loss_barrier'], loss_barrier_at_half=s['loss_barrier_at_half'])
           for r in records for name, s in r['subsets'].items()]
   artifacts.write_csv(ctx.workdir / f'{NAME}.csv', rows)
-  write_json_atomic(ctx.workdir / f'{NAME}.json', records)
+  atomic_files.write_json(ctx.workdir / f'{NAME}.json', records)
   _plot(records, ctx.workdir / f'{NAME}.png')
   _markdown(ctx, rows)
 

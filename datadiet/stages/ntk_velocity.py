@@ -29,12 +29,11 @@ from typing import Any
 import jax
 import numpy as np
 
-from datadiet import errors, models, multihost
+from datadiet import atomic_files, errors, models, multihost
 from datadiet.data import noise
 from datadiet.dynamics import ntk
-from datadiet.score_files import write_npz_atomic
 from datadiet.stages import artifacts, pretrain_and_score
-from datadiet.stages.context import Context, write_json_atomic
+from datadiet.stages.context import Context
 from datadiet.train import checkpoints, loop, optim
 
 NAME = 'ntk_velocity'
@@ -110,7 +109,7 @@ def _grams(ctx: Context, step: int, block_positions: np.ndarray, like: Any) -> n
       params, batch_stats, images[block], model=model, method=analysis.method,
       chunk_size=analysis.chunk_size, max_jacobian_bytes=int(analysis.max_jacobian_mb * 2**20)))
                     for block in block_positions])
-  write_npz_atomic(path, gram=grams, positions=block_positions, step=np.array(step))
+  atomic_files.write_npz(path, gram=grams, positions=block_positions, step=np.array(step))
   return grams
 
 
@@ -149,7 +148,7 @@ def ntk_velocity(ctx: Context) -> None:
   for fraction in ctx.config.ntk_velocity.label_noise_fractions:
     rows += run_one_noise_level(ctx.with_label_noise(fraction))
   artifacts.write_csv(ctx.workdir / f'{NAME}.csv', rows)
-  write_json_atomic(ctx.workdir / f'{NAME}.json', rows)
+  atomic_files.write_json(ctx.workdir / f'{NAME}.json', rows)
   _plot(rows, ctx.workdir / f'{NAME}.png')
   _markdown(ctx, rows)
 

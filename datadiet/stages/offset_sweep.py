@@ -29,10 +29,10 @@ import json
 import ml_collections
 import numpy as np
 
-from datadiet import errors, pruning
+from datadiet import atomic_files, errors, pruning
 from datadiet.data import noise
 from datadiet.stages import artifacts, pretrain_and_score
-from datadiet.stages.context import Context, write_json_atomic
+from datadiet.stages.context import Context
 from datadiet.train import loop
 
 NAME = 'offset_sweep'
@@ -116,7 +116,7 @@ def run_one_noise_level(ctx: Context) -> list[dict]:
           ctx.config, result_path.parent, ctx.data, seeds=list(ctx.config.retrain_seeds),
           keep_positions=_positions(ctx, window, pool), labels=ctx.train_labels,
           model_name=model, eval_splits={'validation': validation_split})
-      write_json_atomic(result_path, dict(
+      atomic_files.write_json(result_path, dict(
           window, model=model, seeds=result.seeds, steps=result.num_steps,
           validation_accuracy=result.evaluations['validation']['accuracy'].tolist(),
           test_accuracy=result.test['accuracy'].tolist()))
@@ -160,8 +160,8 @@ def offset_sweep(ctx: Context) -> None:
     rows += run_one_noise_level(ctx.with_label_noise(fraction))
   best = best_offsets(rows)
   artifacts.write_csv(ctx.workdir / f'{NAME}.csv', rows)
-  write_json_atomic(ctx.workdir / f'{NAME}.json', rows)
-  write_json_atomic(ctx.workdir / f'{NAME}_best.json', best)
+  atomic_files.write_json(ctx.workdir / f'{NAME}.json', rows)
+  atomic_files.write_json(ctx.workdir / f'{NAME}_best.json', best)
   _plot(rows, best, ctx.workdir / f'{NAME}.png')
   _markdown(ctx, rows, best)
 

@@ -14,8 +14,7 @@ import json
 
 import numpy as np
 
-from datadiet import errors, multihost, pruning, score_files, selectors
-from datadiet.score_files import write_npz_atomic
+from datadiet import atomic_files, errors, pruning, score_files, selectors
 from datadiet.stages.context import Context
 
 
@@ -82,8 +81,8 @@ def prune(ctx: Context) -> None:
     if ctx.data.name.startswith('image_folder:'):
       buffer = io.StringIO()
       csv.writer(buffer).writerows([['file']] + [[i] for i in kept])
-      multihost.write_text(ctx.subsets_dir / f'{entry["name"]}.csv', buffer.getvalue())
-    write_npz_atomic(path, ids=kept, metadata=np.array(json.dumps(entry, sort_keys=True)))
+      atomic_files.write_text(ctx.subsets_dir / f'{entry["name"]}.csv', buffer.getvalue())
+    atomic_files.write_npz(path, ids=kept, metadata=np.array(json.dumps(entry, sort_keys=True)))
 
 
 def load_subset(ctx: Context, name: str) -> tuple[np.ndarray, dict]:

@@ -17,13 +17,13 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics as sk_metrics
 
-from datadiet import multihost, score_files
+from datadiet import atomic_files, score_files
 from datadiet.dynamics import diagnostics
 from datadiet.scores import registry
 from datadiet.score_files import ScoreFile
 from datadiet.stages import artifacts
 from datadiet.stages import retrain as retrain_stage
-from datadiet.stages.context import Context, write_json_atomic
+from datadiet.stages.context import Context
 
 
 def _load_score_files(ctx: Context, model: str | None = None) -> dict[str, ScoreFile]:
@@ -178,26 +178,26 @@ def report(ctx: Context) -> None:
   rows = retrain_stage.load_results(ctx) if 'retrain' in ctx.config.stages else []
   if rows:
     artifacts.write_csv(workdir / 'results.csv', rows)
-    write_json_atomic(workdir / 'results.json', rows)
+    atomic_files.write_json(workdir / 'results.json', rows)
     _accuracy_plot(rows, workdir / 'accuracy.png')
   loaded = _load_score_files(ctx)
   scores = {name: score_file.score for name, score_file in loaded.items()}
   _, is_noisy = ctx.noise
   _histograms(scores, is_noisy, workdir / 'scores.png')
   spearman = spearman_matrix(scores)
-  write_json_atomic(workdir / 'spearman.json', spearman)
+  atomic_files.write_json(workdir / 'spearman.json', spearman)
   by_architecture = architecture_spearman(ctx, scores) if len(ctx.score_models) > 1 else {}
   if by_architecture:
-    write_json_atomic(workdir / 'spearman_architectures.json', by_architecture)
+    atomic_files.write_json(workdir / 'spearman_architectures.json', by_architecture)
   _heatmaps({'between scores': spearman,
              **{f'{name} between models': m for name, m in by_architecture.items()}},
             workdir / 'spearman.png')
   seed_checks = score_diagnostics(loaded)
-  write_json_atomic(workdir / 'score_diagnostics.json', seed_checks)
+  atomic_files.write_json(workdir / 'score_diagnostics.json', seed_checks)
   _diagnostics_plot(seed_checks['per_score'], workdir / 'score_diagnostics.png')
   detection = noise_detection(scores, is_noisy) if is_noisy.any() else {}
   if detection:
-    write_json_atomic(workdir / 'noise_detection.json', detection)
+    atomic_files.write_json(workdir / 'noise_detection.json', detection)
   write_summary(ctx, rows, spearman, by_architecture, seed_checks, detection)
 
 
@@ -236,7 +236,7 @@ def write_summary(ctx: Context, rows, spearman, by_architecture, seed_checks,
               '|---|---:|---:|']
     lines += [f'| {n} | {d["auroc"]:.3f} | {d["precision_at_k"]:.3f} |'
               for n, d in detection.items()]
-  multihost.write_text(ctx.workdir / 'summary.md', '\n'.join(lines) + '\n')
+  atomic_files.write_text(ctx.workdir / 'summary.md', '\n'.join(lines) + '\n')
 
 
 def _markdown_matrix(matrix: dict[str, dict[str, float]]) -> list[str]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 
+from datadiet import atomic_files
 from datadiet.data import sources
 from datadiet.stages import prune as prune_stage
-from datadiet.stages.context import Context, write_json_atomic
+from datadiet.stages.context import Context
 from datadiet.train import loop
 
 FULL = 'full'
@@ -39,7 +40,7 @@ def retrain(ctx: Context) -> None:
                                  seeds=list(ctx.config.retrain_seeds),
                                  keep_positions=positions, labels=ctx.train_labels,
                                  model_name=model)
-    write_json_atomic(result_path, dict(
+    atomic_files.write_json(result_path, dict(
         meta, model=model, seeds=result.seeds, steps=result.num_steps,
         test_accuracy=[float(a) for a in result.test['accuracy']],
         test_loss=[float(x) for x in result.test['loss']]))

@@ -22,9 +22,8 @@ from absl import logging
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from datadiet import errors, models, multihost
+from datadiet import atomic_files, errors, models, multihost
 from datadiet.data import feed, noise, pipeline, sources
-from datadiet.score_files import write_npz_atomic
 from datadiet.scores.trackers import Tracker
 from datadiet.train import checkpoints, ensemble, metrics, optim
 
@@ -258,7 +257,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
   if config.label_noise_fraction:
     labels, is_noisy = noise.corrupt_labels(data.train['label'], config.label_noise_fraction,
                                             data.num_classes, config.label_noise_seed)
-    write_npz_atomic(workdir / 'label_noise.npz', ids=data.train['id'], noisy_label=labels,
+    atomic_files.write_npz(workdir / 'label_noise.npz', ids=data.train['id'], noisy_label=labels,
                      is_noisy=is_noisy, true_label=data.train['label'])
   start = time.perf_counter()
   result = train_ensemble(config, workdir, data, seeds=list(config.seeds), labels=labels,
