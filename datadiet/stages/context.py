@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import ml_collections
 import numpy as np
@@ -84,13 +85,25 @@ class Context:
   def retrain_dir(self) -> Path:
     return self.workdir / 'retrain'
 
+  def score_step(self, step: int | None = None) -> int:
+    """``step``, or when it is None the last scoring step (what every "at step" field
+    defaults to)."""
+    return max(self.config.score_steps) if step is None else step
+
+  def once(self, path: Path, compute: Callable[[], Any]) -> Any:
+    """The JSON value at ``path``: computed, written atomically and read back the first time,
+    read on every later call and relaunch (so both return the same thing)."""
+    if not path.exists():
+      atomic_files.write_json(path, compute())
+    return json.loads(path.read_text())
+
   def score_path(self, score: str, step: int, model: str | None = None) -> Path:
     return self.scores_dir_for(model) / f'{score}@{step}.npz'
 
   def mean_score(self, score: str, step: int | None = None) -> np.ndarray:
     """The scoring model's K-seed mean ``score`` at ``step`` (default: the last scoring step),
     aligned to the training split."""
-    step = max(self.config.score_steps) if step is None else step
+    step = self.score_step(step)
     return score_files.load_scores(self.score_path(score, step), ids=self.data.train['id'],
                                    dataset=self.data.name, score=score, step=step,
                                    model=self.config.model, seeds=self.config.seeds).score

@@ -23,7 +23,7 @@ error and loss along α), ``error_barrier.png`` and ``error_barrier.md``.
 from __future__ import annotations
 
 import functools
-import json
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -122,11 +122,14 @@ def _children(ctx: Context, spawn_step: int, parent_like: Any,
               subsets: dict[str, np.ndarray]) -> dict:
   """Trains (or resumes) the two children spawned at ``spawn_step`` from the parent's
   checkpoint (restored like ``parent_like``); returns their errors and losses on ``subsets``."""
-  analysis = ctx.config.error_barrier
   directory = ctx.workdir / NAME / f'spawn_{spawn_step}'
-  errors_path = directory / 'errors.json'
-  if errors_path.exists():
-    return json.loads(errors_path.read_text())
+  return ctx.once(directory / 'errors.json',
+                  lambda: _train_children(ctx, spawn_step, directory, parent_like, subsets))
+
+
+def _train_children(ctx: Context, spawn_step: int, directory: Path, parent_like: Any,
+                    subsets: dict[str, np.ndarray]) -> dict:
+  analysis = ctx.config.error_barrier
   parent_state = checkpoints.restore(
       checkpoints.manager(ctx.workdir / NAME / 'parent' / 'checkpoints'), spawn_step,
       parent_like)
@@ -146,7 +149,6 @@ def _children(ctx: Context, spawn_step: int, parent_like: Any,
         barrier_at_half=_at_half(alphas, curves['error']),
         loss_barrier=lmc.error_barrier(alphas, curves['loss']),
         loss_barrier_at_half=_at_half(alphas, curves['loss']))
-  atomic_files.write_json(errors_path, record)
   return record
 
 
@@ -205,7 +207,7 @@ def _plot(records: list[dict], path) -> None:
 
 def _markdown(ctx: Context, rows: list[dict]) -> None:
   analysis = ctx.config.error_barrier
-  step = analysis.step if analysis.step is not None else max(ctx.config.score_steps)
+  step = ctx.score_step(analysis.step)
   def fmt(v):
     return 'n/a' if v is None else f'{v:.4f}'
   lines = ['## Error barriers between children spawned at step t*', '',

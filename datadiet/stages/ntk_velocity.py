@@ -173,7 +173,7 @@ def _plot(rows: list[dict], path) -> None:
 
 def _markdown(ctx: Context, rows: list[dict]) -> None:
   analysis = ctx.config.ntk_velocity
-  step = analysis.step if analysis.step is not None else max(ctx.config.score_steps)
+  step = ctx.score_step(analysis.step)
   lines = ['## NTK velocity by score rank', '',
            f'{analysis.num_blocks} blocks of {analysis.block_size} consecutive examples in the '
            f'{analysis.score}@{step} ranking; cosine distance of each block\'s logit-trace NTK '

@@ -24,7 +24,6 @@ test set would have picked), ``offset_sweep.png`` and ``offset_sweep.md`` (added
 
 from __future__ import annotations
 
-import json
 
 import ml_collections
 import numpy as np
@@ -110,17 +109,18 @@ def run_one_noise_level(ctx: Context) -> list[dict]:
   model = ctx.config.retrain_model or ctx.config.model
   rows = []
   for window in windows(ctx):
-    result_path = ctx.workdir / NAME / window['name'] / 'result.json'
-    if not result_path.exists():
-      result = loop.train_ensemble(
-          ctx.config, result_path.parent, ctx.data, seeds=list(ctx.config.retrain_seeds),
+    directory = ctx.workdir / NAME / window['name']
+
+    def train(window=window, directory=directory):
+      trained = loop.train_ensemble(
+          ctx.config, directory, ctx.data, seeds=list(ctx.config.retrain_seeds),
           keep_positions=_positions(ctx, window, pool), labels=ctx.train_labels,
           model_name=model, eval_splits={'validation': validation_split})
-      atomic_files.write_json(result_path, dict(
-          window, model=model, seeds=result.seeds, steps=result.num_steps,
-          validation_accuracy=result.evaluations['validation']['accuracy'].tolist(),
-          test_accuracy=result.test['accuracy'].tolist()))
-    result = json.loads(result_path.read_text())
+      return dict(window, model=model, seeds=trained.seeds, steps=trained.num_steps,
+                  validation_accuracy=trained.evaluations['validation']['accuracy'].tolist(),
+                  test_accuracy=trained.test['accuracy'].tolist())
+
+    result = ctx.once(directory / 'result.json', train)
     for seed, validation_accuracy, test_accuracy in zip(
         result['seeds'], result['validation_accuracy'], result['test_accuracy']):
       rows.append(dict(label_noise=ctx.config.label_noise_fraction, window=result['window'],
@@ -199,9 +199,8 @@ def _markdown(ctx: Context, rows: list[dict], best: dict) -> None:
   lines = ['## Offset sweep', '',
            f'Windows keeping {sweep.fraction_kept:g} of the training pool (after holding out '
            f'{sweep.validation_fraction:g} for validation), ranked by '
-           f'{sweep.score}@{sweep.step if sweep.step is not None else max(ctx.config.score_steps)}'
-           f', starting after the `offset` hardest; mean over retraining seeds '
-           f'{list(ctx.config.retrain_seeds)}.', '',
+           f'{sweep.score}@{ctx.score_step(sweep.step)}, starting after the `offset` hardest; '
+           f'mean over retraining seeds {list(ctx.config.retrain_seeds)}.', '',
            '| label noise | offset (fraction) | hardest dropped | validation acc. | '
            'test acc. |', '|---:|---:|---:|---:|---:|']
   keys = sorted({(r['label_noise'], r['window'], r['offset_fraction'] or 0.0, r['offset'])

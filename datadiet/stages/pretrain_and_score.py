@@ -72,7 +72,7 @@ def wanted(ctx: Context) -> list[tuple[str, int]]:
 def check_computed(ctx: Context, field: str, score_name: str, step: int | None) -> None:
   """Raises an InputError unless the run computes ``score_name`` at ``step`` (default: the last
   scoring step), which the analysis configured at ``config.<field>`` ranks by."""
-  step = max(ctx.config.score_steps) if step is None else step
+  step = ctx.score_step(step)
   computed = set(wanted(ctx))
   if (score_name, step) not in computed:
     raise errors.InputError(

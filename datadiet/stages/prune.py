@@ -22,7 +22,7 @@ def subset_plan(ctx: Context) -> list[dict]:
   """Every subset the config asks for, as metadata dicts with a unique ``name``."""
   config = ctx.config
   selectors.check(config.prune_methods)
-  default_step = config.prune_step if config.prune_step is not None else max(config.score_steps)
+  default_step = ctx.score_step(config.prune_step)
   prune_by = [_parse_prune_by(entry, default_step, ctx.score_models) for entry in config.prune_by]
   plan = []
   for fraction in config.fractions_pruned:

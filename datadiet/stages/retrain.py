@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-from datadiet import atomic_files
 from datadiet.data import sources
 from datadiet.stages import prune as prune_stage
 from datadiet.stages.context import Context
@@ -25,25 +24,25 @@ def runs(ctx: Context) -> list[str]:
 
 def retrain(ctx: Context) -> None:
   for name in runs(ctx):
-    result_path = ctx.retrain_dir / name / 'result.json'
-    if result_path.exists():
-      continue
-    if name == FULL:
-      positions, meta = None, dict(name=FULL, method=FULL, score=None, step=None,
-                                   score_model=None, fraction_pruned=0.0,
-                                   size=len(ctx.data.train['label']))
-    else:
-      ids, meta = prune_stage.load_subset(ctx, name)
-      positions = sources.positions_of(ctx.data.train, ids)
-    model = ctx.config.retrain_model or ctx.config.model  # Transfer: score with one, train another.
-    result = loop.train_ensemble(ctx.config, ctx.retrain_dir / name, ctx.data,
-                                 seeds=list(ctx.config.retrain_seeds),
-                                 keep_positions=positions, labels=ctx.train_labels,
-                                 model_name=model)
-    atomic_files.write_json(result_path, dict(
-        meta, model=model, seeds=result.seeds, steps=result.num_steps,
-        test_accuracy=[float(a) for a in result.test['accuracy']],
-        test_loss=[float(x) for x in result.test['loss']]))
+    ctx.once(ctx.retrain_dir / name / 'result.json', lambda name=name: _train(ctx, name))
+
+
+def _train(ctx: Context, name: str) -> dict:
+  """Trains the retraining seeds on subset ``name``; returns its result record."""
+  if name == FULL:
+    positions, meta = None, dict(name=FULL, method=FULL, score=None, step=None,
+                                 score_model=None, fraction_pruned=0.0,
+                                 size=len(ctx.data.train['label']))
+  else:
+    ids, meta = prune_stage.load_subset(ctx, name)
+    positions = sources.positions_of(ctx.data.train, ids)
+  model = ctx.config.retrain_model or ctx.config.model  # Transfer: score with one, train another.
+  result = loop.train_ensemble(ctx.config, ctx.retrain_dir / name, ctx.data,
+                               seeds=list(ctx.config.retrain_seeds), keep_positions=positions,
+                               labels=ctx.train_labels, model_name=model)
+  return dict(meta, model=model, seeds=result.seeds, steps=result.num_steps,
+              test_accuracy=[float(a) for a in result.test['accuracy']],
+              test_loss=[float(x) for x in result.test['loss']])
 
 
 def load_results(ctx: Context) -> list[dict]:
