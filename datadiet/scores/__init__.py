@@ -19,8 +19,8 @@ Example::
 """
 
 from datadiet.scores import forgetting
+from datadiet.seeds import over_seeds, stack_seeds  # The scoring form of the seed axis.
 from datadiet.scores.baselines import input_norm, random_score
-from datadiet.scores.ensemble import over_seeds, stack_seeds
 from datadiet.scores.grand import grand, grand_generic, linen_example_loss
 from datadiet.scores.grand_linen import SUPPORTED_LAYERS, UnsupportedModelError, grand_linen
 from datadiet.scores.logit_scores import el2n, entropy, loss, margin

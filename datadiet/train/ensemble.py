@@ -40,12 +40,13 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from datadiet import errors, multihost
+from datadiet import seeds as seeds_axis
 from datadiet.data import feed
 from datadiet.data.pipeline import ChannelStats
 from datadiet.scores import softmax_cross_entropy
 from datadiet.scores.trackers import Tracker
 
-STRATEGIES = ('vmap', 'unroll', 'map')
+STRATEGIES = seeds_axis.STRATEGIES
 STRATEGY_CHOICES = STRATEGIES + ('auto',)
 SEEDS = 'seeds'
 DATA = 'data'  # Also the BatchNorm axis name the engine builds its models with.
@@ -107,21 +108,6 @@ def resolve_strategy(strategy: str, params: Any, backend: str | None = None) -> 
   has_conv = any(leaf.ndim > 3 for leaf in jax.tree.leaves(params))
   backend = backend or jax.default_backend()
   return AUTO_STRATEGY.get((backend, has_conv), 'unroll' if has_conv else 'vmap')
-
-
-def _map_local_seeds(fn: Callable, strategy: str) -> Callable:
-  """Maps ``fn`` over the leading (local seed) axis of every argument."""
-  if strategy == 'vmap':
-    return jax.vmap(fn)
-  if strategy == 'map':
-    return lambda *args: jax.lax.map(lambda a: fn(*a), args)
-  if strategy == 'unroll':
-    def unrolled(*args):
-      count = jax.tree.leaves(args)[0].shape[0]
-      outs = [fn(*jax.tree.map(lambda a, i=i: a[i], args)) for i in range(count)]
-      return jax.tree.map(lambda *leaves: jnp.stack(leaves), *outs)
-    return unrolled
-  raise errors.InputError(f'Unknown seed strategy {strategy!r}; valid: {", ".join(STRATEGIES)}.')
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:
@@ -188,7 +174,7 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation, m
     return new_state, {'loss': loss, 'accuracy': jnp.mean(all_correct)}
 
   def local_step(state, batch, table):  # The table is shared by the local seeds.
-    return _map_local_seeds(lambda s, b: seed_step(s, b, table), strategy)(state, batch)
+    return seeds_axis.map_over_seeds(lambda s, b: seed_step(s, b, table), strategy)(state, batch)
 
   sharded = jax.shard_map(local_step, mesh=mesh, in_specs=(P(SEEDS), P(SEEDS, DATA), P()),
                           out_specs=P(SEEDS), check_vma=False)
@@ -207,7 +193,7 @@ def make_eval_step(model: nn.Module, mesh: Mesh, strategy: str, stats: ChannelSt
 
   def local_eval(params, batch_stats, batch, table):
     images, labels = feed.model_inputs(batch, table, stats)
-    per_seed = _map_local_seeds(
+    per_seed = seeds_axis.map_over_seeds(
         lambda p, s: seed_eval(p, s, images, labels, batch['mask']), strategy)
     return per_seed(params, batch_stats)
 

@@ -1,15 +1,15 @@
-"""Seed-averaged scores equal the mean of scores computed seed by seed."""
+"""The seed axis: every strategy maps a function as a loop over seeds would."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from datadiet import models
+from datadiet import errors, models, seeds
 from datadiet.scores import el2n, grand, over_seeds, stack_seeds
 
 
-@pytest.mark.parametrize('strategy', ['map', 'vmap'])
+@pytest.mark.parametrize('strategy', ['map', 'vmap', 'unroll'])
 @pytest.mark.parametrize('score', ['el2n', 'grand'])
 def test_over_seeds_equals_seed_by_seed(score, strategy):
   model = models.SmallCNN(num_classes=4, widths=(3, 5))
@@ -34,3 +34,9 @@ def test_over_seeds_equals_seed_by_seed(score, strategy):
 def test_mismatched_seed_axis_is_an_error():
   with pytest.raises(ValueError, match='seed axis'):
     over_seeds(lambda m: m['a'], {'a': jnp.zeros((2, 3)), 'b': jnp.zeros((3,))})
+
+
+def test_unknown_strategy_lists_the_valid_ones():
+  with pytest.raises(errors.InputError, match="Unknown seed strategy 'loop'; valid: vmap, "
+                                              'unroll, map'):
+    seeds.map_over_seeds(lambda x: x, 'loop')
