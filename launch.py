@@ -13,7 +13,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # TensorFlow's C++ start-up 
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from datadiet import errors, jobs, multihost, optional_deps  # noqa: E402
+from datadiet import errors, jobs, multihost  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Path to a config file.',
                                           lock_config=True)
@@ -44,37 +44,58 @@ def _bare_seed_counts(argv: list[str]) -> str | None:
     if (name.startswith('--config.') and field.endswith('seeds')
         and isinstance(_CONFIG.value.get(field), tuple) and value.strip().isdigit()):
       n = int(value)
+      many = (f"'{tuple(range(n))}'" if n <= 8 else f"'(0, 1, ..., {n - 1})' (every seed "
+              'written out)')
       return (f'{arg if equals else f"{name} {value}"} would be the one seed ({n},), not {n} '
-              f"seeds: write --config.{field}='{tuple(range(n))}' for {n} seeds, or "
+              f"seeds: write --config.{field}={many} for {n} seeds, or "
               f"--config.{field}='({n},)' for the seed {n} alone.")
   return None
 
 
 def _parse_flags(argv: list[str]) -> list[str]:
-  """absl's flag parsing; a config file that cannot be loaded or an override that cannot be
-  applied (a misspelt field, say) ends in one line instead of a chain of tracebacks."""
+  """absl's flag parsing; a config file that cannot be loaded (a syntax error, an unknown
+  setting, no ``get_config``) or an override that cannot be applied (a misspelt field, say) ends
+  in one line instead of a chain of tracebacks."""
   try:
     args = flags.FLAGS(argv)
     _CONFIG.value.keys()  # A config file that failed to load raises its error on first use.
-    if problem := _bare_seed_counts(argv):
-      sys.exit(f'datadiet: config: {problem}')
-    return args
   except flags.Error as e:  # A value of the wrong type: absl's message is one line.
-    sys.exit(f'datadiet: config: {e}')
-  except (AttributeError, KeyError, OSError, TypeError, ValueError) as e:
+    text = str(e)
+    if '--config=None' in text:  # get_config() returned None (absl warned why, above).
+      text = f'{_config_file(argv)}: get_config() returned None; it must return the config.'
+    elif 'Traceback' in text:  # get_config() raised: its error is the traceback's last line.
+      text = f'{_config_file(argv)}: {text.strip().splitlines()[-1]}'
+    sys.exit(f'datadiet: config: {text}')
+  except Exception as e:  # pylint: disable=broad-except  # Whatever loading the file raised.
     while e.args and isinstance(e.args[0], BaseException):  # ml_collections wraps its errors.
       e = e.args[0]
-    text = e.args[0] if e.args and isinstance(e.args[0], str) else str(e)
-    sys.exit(f'datadiet: config: {type(e).__name__}: {" ".join(text.split())}')
+    if isinstance(e, SyntaxError):
+      text = f'{e.filename}:{e.lineno}: {e.msg}'
+    else:
+      text = e.args[0] if e.args and isinstance(e.args[0], str) else str(e)
+      # ml_collections puts the loading error's traceback into its message: keep its last line.
+      lines = [line for line in text.splitlines() if line.strip()]
+      text = lines[-1] if len(lines) > 1 and 'Traceback' in text else ' '.join(text.split())
+      text = text.split(': ', 1)[1] if text.startswith(f'{type(e).__name__}: ') else text
+    sys.exit(f'datadiet: config: {type(e).__name__}: {text}')
+  if problem := _bare_seed_counts(argv):
+    sys.exit(f'datadiet: config: {problem}')
+  return args
+
+
+def _config_file(argv: list[str]) -> str:
+  for i, arg in enumerate(argv):
+    if arg.startswith('--config='):
+      return arg.split('=', 1)[1]
+    if arg == '--config' and i + 1 < len(argv):
+      return argv[i + 1]
+  return 'the config file'
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.get_absl_handler().addFilter(_QuietCheckpointing())
-  if optional_deps.tensorflow_available():  # Hidden from the GPUs before anything uses it.
-    optional_deps.import_tensorflow()
-  logging.info('Config:\n%s', _CONFIG.value)
   try:
     report = jobs.run(_CONFIG.value, _WORKDIR.value, _CONTINUE.value)
   except errors.DatadietError as e:  # A problem the user can fix: the message says how, once.

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import ml_collections
+from absl import logging
 import numpy as np
 
 from datadiet import errors, experiment, preflight, runtime
@@ -44,6 +45,9 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path,
     raise errors.InputError(f'Unknown job {config.job!r}; valid jobs: {", ".join(JOBS)}.')
   runtime.initialize_distributed(config)
   preflight.check(config)  # Before the workdir is touched.
+  if Path(config.get('compilation_cache_dir') or '.').is_absolute():  # Outside the workdir:
+    runtime.make_compilation_cache_dir(Path(config.compilation_cache_dir))  # checked before it.
   workdir = workdirs.claim(workdir, config, allow_config_change=continue_with_changed_config)
+  logging.info('Config:\n%s', config)  # After the checks: a refusal is not buried under it.
   runtime.enable_compilation_cache(runtime.compilation_cache_dir(config, workdir))
   return JOBS[config.job](config, workdir)

@@ -45,9 +45,35 @@ def _check_positive(config: ml_collections.ConfigDict, fields) -> None:
       raise errors.InputError(f'config.{field} must be a positive number, got {value!r}.')
 
 
+def _check_non_negative_ints(config: ml_collections.ConfigDict, fields) -> None:
+  for field in fields:
+    value = config.get(field)
+    if field in config and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+      raise errors.InputError(f'config.{field} must be an integer >= 0, got {value!r}.')
+
+
+def _check_optimizer(config: ml_collections.ConfigDict) -> None:
+  """Values no optimizer can use: they would only fail as a non-finite loss, mid-run."""
+  rate = config.get('learning_rate')
+  if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < float('inf'):
+    raise errors.InputError(f'config.learning_rate must be a positive finite number, got '
+                            f'{rate!r}.')
+  if 'momentum' in config and not 0 <= config.momentum < 1:
+    raise errors.InputError(f'config.momentum must be in [0, 1), got {config.momentum!r}.')
+  if 'weight_decay' in config and not config.weight_decay >= 0:
+    raise errors.InputError(f'config.weight_decay must be >= 0, got {config.weight_decay!r}.')
+  fractions = config.get('lr_decay_fractions', ())
+  if any(not 0 < f < 1 for f in fractions) or list(fractions) != sorted(fractions):
+    raise errors.InputError(f'config.lr_decay_fractions must be increasing fractions of the run '
+                            f'in (0, 1), got {fractions!r}.')
+
+
 def _check_fields(config: ml_collections.ConfigDict) -> None:
   """What the config alone decides: sizes, budgets, fractions, seeds, dtypes."""
-  _check_positive(config, ('batch_size', 'eval_batch_size', 'budget'))
+  _check_positive(config, ('batch_size', 'eval_batch_size', 'budget', 'log_every_steps'))
+  _check_non_negative_ints(config, ('checkpoint_every_steps', 'eval_every_steps', 'data_seed',
+                                    'label_noise_seed', 'prune_seed', 'random_score_seed'))
+  _check_optimizer(config)
   for field in ('compute_dtype', 'score_dtype'):
     if field in config:
       try:
@@ -58,7 +84,15 @@ def _check_fields(config: ml_collections.ConfigDict) -> None:
   if config.get('job') != 'pipeline':
     return
   _check_seeds('retrain_seeds', config.retrain_seeds)
+  shared = sorted(set(config.seeds) & set(config.retrain_seeds))
+  if shared:
+    raise errors.InputError(
+        f'config.retrain_seeds shares {shared} with config.seeds: a retrained model would start '
+        'from the very initialisation that chose its subset; give retraining seeds of their own.')
   _check_positive(config, ('score_batch_size',))
+  if not config.scores:
+    raise errors.InputError('config.scores is empty; name at least one score, e.g. '
+                            "--config.scores=\"('el2n',)\".")
   selectors.check(config.prune_methods)
   for method in config.prune_methods:
     selectors.get(method).check_config(config)
@@ -67,6 +101,8 @@ def _check_fields(config: ml_collections.ConfigDict) -> None:
       or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in steps)):
     raise errors.InputError(f'config.score_steps must be a non-empty tuple of steps >= 0 (0 is '
                             f'the initialisation), got {steps!r}.')
+  if len(set(steps)) != len(steps):
+    raise errors.InputError(f'config.score_steps repeats a step: {steps!r}; give each once.')
 
 
 def check(config: ml_collections.ConfigDict) -> None:
@@ -85,6 +121,10 @@ def check(config: ml_collections.ConfigDict) -> None:
   num_train = len(data.train['label'])
   num_steps = optim.total_steps(config, num_train)
   optim.make_optimizer(config, num_steps)  # Budget unit, schedule.
+  beyond = [s for s in config.get('checkpoint_steps', ()) if not 0 <= s <= num_steps]
+  if beyond:
+    raise errors.InputError(f'config.checkpoint_steps {beyond} lie outside the run\'s '
+                            f'{num_steps} steps; checkpoint at steps in [0, {num_steps}].')
   seed_groups = [('seeds', config.seeds)]
   model_names = [config.model]
   if config.get('job') == 'pipeline':

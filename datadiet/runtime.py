@@ -54,9 +54,21 @@ def compilation_cache_dir(config: ml_collections.ConfigDict, workdir: Path) -> P
   return Path(workdir) / directory  # An absolute path replaces the workdir.
 
 
+def make_compilation_cache_dir(directory: Path | None) -> None:
+  """Creates ``directory`` (no-op for ``None``), or one clear error naming the field."""
+  if directory is None:
+    return
+  try:
+    directory.mkdir(parents=True, exist_ok=True)
+  except OSError as e:
+    raise errors.InputError(
+        f'config.compilation_cache_dir {directory} cannot be created ({e.strerror or e}); give a '
+        "writable directory, or '' for no cache.") from e
+
+
 def enable_compilation_cache(directory: Path | None) -> None:
   """Caches every compiled program under ``directory`` (no-op for ``None``)."""
   if directory is None:
     return
-  directory.mkdir(parents=True, exist_ok=True)
+  make_compilation_cache_dir(directory)
   jax.config.update('jax_compilation_cache_dir', str(directory))

@@ -26,6 +26,16 @@ RUNTIME_FIELDS = ('distributed', 'compilation_cache_dir', 'log_every_steps', 'te
                   'input_pipeline', 'device_data_max_fraction')
 
 
+# The pipeline fields a --continue_with_changed_config may change: each only asks for more
+# results (new steps, scores, subsets, stages) or changes how they are computed, never what an
+# existing one holds. Any other change (the dataset, model, seeds, recipe, a subset's options)
+# would leave results in the workdir that the new config's report would mislabel.
+ADDITIVE_FIELDS = ('score_steps', 'scores', 'prune_by', 'prune_methods', 'fractions_pruned',
+                   'stages', 'compare_models', 'offset_sweep', 'error_barrier', 'ntk_velocity',
+                   'eval_batch_size', 'score_batch_size', 'checkpoint_every_steps',
+                   'eval_every_steps', 'checkpoint_steps', 'prune_step')
+
+
 class WorkdirConfigMismatchError(errors.InputError):
   """The workdir holds the results of a different config."""
 
@@ -49,6 +59,9 @@ def claim(workdir: str | Path, config: ml_collections.ConfigDict,
   again under the new config to compute what it now asks for and is missing (new scoring steps
   re-open pretraining from the checkpoint before them).
   """
+  if workdir is None or not str(workdir).strip():
+    raise errors.InputError('The workdir is empty (--workdir=); give the directory the run '
+                            'writes to, e.g. --workdir=/tmp/datadiet_run.')
   workdir = Path(workdir)
   if workdir.exists() and not workdir.is_dir():
     raise errors.InputError(f'The workdir {workdir} is a file, not a directory; give another '
@@ -74,6 +87,12 @@ def claim(workdir: str | Path, config: ml_collections.ConfigDict,
   if found == results:
     return workdir
   changed = sorted(k for k in set(found) | set(results) if found.get(k) != results.get(k))
+  altering = [k for k in changed if k not in ADDITIVE_FIELDS]
+  if allow_config_change and wanted.get('job') == 'pipeline' and altering:
+    raise WorkdirConfigMismatchError(
+        f'{workdir} holds results that the change of {altering} would contradict: '
+        '--continue_with_changed_config only adds to a run (its fields: '
+        f'{", ".join(ADDITIVE_FIELDS)}). Use a new --workdir for this config.')
   if not allow_config_change:
     raise WorkdirConfigMismatchError(
         f'{workdir} holds results of a different config (differs in {changed}). Use a new '

@@ -144,6 +144,28 @@ CONFIG_CASES = {
                            r"Unknown input_pipeline 'gpu'; valid: auto, device, tf_data"),
     'device share above 1': (dict(device_data_max_fraction=5.0),
                              r'device_data_max_fraction must be in \(0, 1\], got 5.0'),
+    'logging every 0 steps': (dict(log_every_steps=0),
+                              r'config.log_every_steps must be a positive number, got 0'),
+    'negative data seed': (dict(data_seed=-1), r'config.data_seed must be an integer >= 0'),
+    'negative checkpoint cadence': (dict(checkpoint_every_steps=-5),
+                                    r'config.checkpoint_every_steps must be an integer >= 0'),
+    'checkpoint beyond the budget': (dict(checkpoint_steps=(50,)),
+                                     r"config.checkpoint_steps \[50\] lie outside the run's 30 "
+                                     r'steps'),
+    'NaN learning rate': (dict(learning_rate=float('nan')),
+                          r'config.learning_rate must be a positive finite number, got nan'),
+    'momentum of 2': (dict(momentum=2.0), r'config.momentum must be in \[0, 1\), got 2.0'),
+    'negative weight decay': (dict(weight_decay=-1.0), r'config.weight_decay must be >= 0'),
+    'decay after the run': (dict(lr_decay_fractions=(1.5,)),
+                            r'config.lr_decay_fractions must be increasing fractions of the run '
+                            r'in \(0, 1\)'),
+    'no scores': (dict(scores=()), r'config.scores is empty; name at least one score'),
+    'a score step twice': (dict(score_steps=(10, 10)), r'config.score_steps repeats a step'),
+    'retraining from a scoring seed': (dict(retrain_seeds=(1, 100)),
+                                       r'config.retrain_seeds shares \[1\] with config.seeds'),
+    'offset sweep keeping nothing': (
+        {'stages': ('offset_sweep',), 'offset_sweep.fraction_kept': 0.0},
+        r'offset_sweep.fraction_kept must be in \(0, 1\], got 0.0'),
     'analysis by a score never computed': (
         {'stages': ('ntk_velocity',), 'ntk_velocity.score': 'grand'},
         r'config.ntk_velocity ranks by grand at step 10, which this run does not compute; '
@@ -169,6 +191,8 @@ def test_bad_config_is_refused_before_touching_the_workdir(case, finished):
      r'4×4 \(2 sizes in all\)'),
     (('cat', 'dog'), True, 'unseen class', r"has test images of classes with no training images: "
      r"\['fox'\]"),
+    (('cat', 'dog'), True, 'test size', r'the test images of .* are 6×6×3 \(e.g. .*test/cat/0.png\) '
+     r'but the training images are 4×4×3'),
 ])
 def test_bad_image_folder(classes, images, damage, message, tmp_path, finished):
   dataset = _image_folder(tmp_path / 'images', classes, images)
@@ -182,6 +206,10 @@ def test_bad_image_folder(classes, images, damage, message, tmp_path, finished):
     odd.write_bytes(odd.read_bytes()[:40])
   elif damage == 'other size':
     Image.fromarray(np.zeros((5, 5, 3), np.uint8)).save(odd)
+  elif damage == 'test size':
+    for name in classes:
+      Image.fromarray(np.zeros((6, 6, 3), np.uint8)).save(tmp_path / 'images' / 'test' / name /
+                                                          '0.png')
   elif damage == 'unseen class':
     (tmp_path / 'images' / 'test' / 'fox').mkdir()
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / 'images' / 'test' / 'fox' /
@@ -330,9 +358,10 @@ def test_final_evaluation_is_logged_by_the_relaunch_if_the_run_stopped_before_it
                                                    'metrics.jsonl')
 
 
-def _launch(*args, env=None):
-  return subprocess.run([sys.executable, 'launch.py', *args], cwd=ROOT, capture_output=True,
-                        text=True, env=env)
+def _launch(*args, env=None, cwd=None):
+  """launch.py as a user runs it (from ``cwd``, the repository root by default)."""
+  return subprocess.run([sys.executable, str(ROOT / 'launch.py'), *args], cwd=cwd or ROOT,
+                        capture_output=True, text=True, env=env)
 
 
 def test_launch_exits_non_zero_with_one_line_and_no_traceback(tmp_path):
@@ -365,6 +394,44 @@ def test_config_that_cannot_be_read_is_one_line(args, message, tmp_path):
   assert last.startswith('datadiet: config:') and message in last
   assert 'Traceback' not in result.stderr
   assert not (tmp_path / 'run').exists()
+
+
+@pytest.mark.parametrize('source, message', [
+    ('def get_config(:\n  pass\n', r'SyntaxError: .*broken.py:1: invalid syntax'),
+    ('def get_config():\n  return None\n', r'broken.py: get_config\(\) returned None; it must '
+     r'return the config'),
+    ('def get_config(setting="a"):\n  raise ValueError("Unknown setting; valid: a, b.")\n',
+     r'broken.py:gpu: ValueError: Unknown setting; valid: a, b.'),
+])
+def test_config_file_that_fails_to_load_is_one_line(source, message, tmp_path):
+  (tmp_path / 'broken.py').write_text(source)
+  config = f'{tmp_path / "broken.py"}' + (':gpu' if 'setting' in source else '')
+  result = _launch('--config', config, '--workdir', str(tmp_path / 'run'))
+  assert result.returncode == 1 and 'Traceback' not in result.stderr
+  assert re.search('datadiet: config: .*' + message, result.stderr.strip().splitlines()[-1])
+  assert not (tmp_path / 'run').exists()
+
+
+@pytest.mark.parametrize('args, message', [
+    (('--workdir=',), r'The workdir is empty \(--workdir=\); give the directory'),
+    (('--workdir', 'RUN', '--config.compilation_cache_dir=/proc/no/cache'),
+     r'config.compilation_cache_dir /proc/no/cache cannot be created'),
+])
+def test_workdir_and_cache_paths_are_refused_before_anything(args, message, tmp_path):
+  args = [a.replace('RUN', str(tmp_path / 'run')) for a in args]
+  result = _launch('--config', str(ROOT / 'configs' / 'train.py'), *args, cwd=tmp_path)
+  assert result.returncode == 1 and 'Traceback' not in result.stderr
+  assert re.search(message, result.stderr)
+  assert list(tmp_path.iterdir()) == []  # Nothing written, not even in the current directory.
+
+
+def test_changed_config_that_contradicts_the_results_is_refused(finished):
+  before = _snapshot(finished)
+  with pytest.raises(errors.InputError, match=r"holds results that the change of \['model', "
+                                              r"'seeds'\] would contradict: "
+                                              r'--continue_with_changed_config only adds'):
+    jobs.run(_tiny(model='small_cnn', seeds=(0, 2)), finished, continue_with_changed_config=True)
+  assert _snapshot(finished) == before
 
 
 def test_distributed_without_a_coordinator_is_one_line(tmp_path):

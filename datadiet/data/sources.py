@@ -153,8 +153,15 @@ def _image_folder(root: str) -> Dataset:
         'label': np.array([label_of[p.parent.name] for p in paths], np.int32),
         'id': np.array([f'{p.parent.name}/{p.name}' for p in paths])})
 
-  return Dataset(f'image_folder:{root}', load_split('train'), load_split('test'),
-                 num_classes=len(class_names), class_names=class_names)
+  train, test = load_split('train'), load_split('test')
+  if train['image'].shape[1:] != test['image'].shape[1:]:  # A model takes one input shape.
+    shape = lambda a: '×'.join(map(str, a['image'].shape[1:]))  # noqa: E731
+    raise errors.InputError(
+        f'image_folder: the test images of {root!r} are {shape(test)} (e.g. '
+        f'{files["test"][0]}) but the training images are {shape(train)}; resize them to one '
+        'size.')
+  return Dataset(f'image_folder:{root}', train, test, num_classes=len(class_names),
+                 class_names=class_names)
 
 
 @contextlib.contextmanager

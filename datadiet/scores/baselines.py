@@ -11,6 +11,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from datadiet.scores import checks
+
 Array = jax.Array
 
 
@@ -20,12 +22,14 @@ def random_score(key: Array, example_ids: Array, mask: Array | None = None) -> A
   Keyed by id, not position: an example gets the same score in any batch, order or padding.
   Integer ids only (map string ids such as file names to their index first).
   """
+  checks.check_batch(jnp.shape(example_ids)[0], None, mask, what='random_score')
   scores = jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(key, i)))(example_ids)
   return scores if mask is None else jnp.where(mask, scores, 0.0)
 
 
 def input_norm(inputs: Array, mask: Array | None = None) -> Array:
   """``‖x‖₂`` over all non-batch axes (Kirsch 2023: GraNd at initialisation tracks it)."""
+  checks.check_batch(inputs.shape[0], None, mask, what='input_norm')
   x = inputs.astype(jnp.float32).reshape(inputs.shape[0], -1)
   norms = jnp.linalg.norm(x, axis=-1)
   return norms if mask is None else jnp.where(mask, norms, 0.0)

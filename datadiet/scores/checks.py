@@ -35,6 +35,10 @@ def check_batch(batch_size: int, labels, mask, *, what: str, class_labels: bool 
     raise errors.InputError(
         f'{what}: mask must have shape ({batch_size},), one flag per example of the batch, '
         f'got {jnp.shape(mask)}.')
+  if mask is not None and jnp.result_type(mask) != jnp.bool_:
+    raise errors.InputError(
+        f'{what}: mask must be boolean (True for a real example, False for padding), got dtype '
+        f'{jnp.result_type(mask)}; pass mask.astype(bool) if 0/1 is meant.')
 
 
 def valid_labels(labels, num_classes: int, mask, *, what: str) -> jax.Array:

@@ -103,6 +103,8 @@ def grand(model: nn.Module, variables: Mapping[str, Any], inputs: Array, labels:
   """
   if method not in GRAND_METHODS:
     raise ValueError(f'Unknown GraNd method {method!r}; valid: {", ".join(GRAND_METHODS)}.')
+  if loss_fn is softmax_cross_entropy:  # The paper's loss takes class indices.
+    checks.check_batch(jax.tree.leaves(inputs)[0].shape[0], labels, mask, what='grand')
   if method != 'generic':
     try:
       return grand_linen(model, variables, inputs, labels, mask, loss_fn=loss_fn,

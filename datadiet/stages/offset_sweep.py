@@ -44,6 +44,9 @@ def check(ctx: Context, num_train: int) -> None:
   if not 0.0 < sweep.validation_fraction < 1.0:
     raise errors.InputError(f'offset_sweep.validation_fraction must be in (0, 1), got '
                             f'{sweep.validation_fraction}.')
+  if not 0.0 < sweep.fraction_kept <= 1.0:
+    raise errors.InputError(f'offset_sweep.fraction_kept must be in (0, 1], got '
+                            f'{sweep.fraction_kept}.')
   if not sweep.offsets:
     raise errors.InputError('offset_sweep.offsets is empty; give at least one offset.')
   pool = num_train - validation_size(config, num_train)

@@ -1,8 +1,11 @@
 """Model-free baselines: random scores keyed by id, input norms."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import pytest
 
+from datadiet import errors
 from datadiet.scores import input_norm, random_score
 
 
@@ -29,3 +32,10 @@ def test_input_norm_matches_numpy():
                              np.sqrt((x.astype(np.float64) ** 2).sum((1, 2, 3))), rtol=1e-6)
   masked = np.asarray(input_norm(x, np.arange(6) < 2))
   assert np.all(masked[2:] == 0)
+
+
+def test_a_mask_of_another_length_is_one_clear_error():
+  with pytest.raises(errors.InputError, match=r'random_score: mask must have shape \(4,\)'):
+    random_score(jax.random.key(0), jnp.arange(4), jnp.ones(3, bool))
+  with pytest.raises(errors.InputError, match=r'input_norm: mask must have shape \(4,\)'):
+    input_norm(jnp.ones((4, 2, 2)), jnp.ones(3, bool))

@@ -254,7 +254,8 @@ def test_bfloat16_products_accumulate_in_float32():
 def test_mismatched_labels_and_mask_are_refused(path):
   model, variables, x, y = _setup('mlp')
   call = functools.partial(grand, model, variables, method=path)
-  with pytest.raises(errors.InputError, match=rf'labels must have a leading axis of {len(y)}'):
+  with pytest.raises(errors.InputError, match=rf'labels must have (a leading axis of|shape \()'
+                                              rf'{len(y)}'):
     call(x, y[:-1])
   with pytest.raises(errors.InputError, match=rf'mask must have shape \({len(y)},\)'):
     call(x, y, np.ones(len(y) + 1, bool))
@@ -291,3 +292,10 @@ def test_padding_may_hold_a_placeholder_label(path):
       grand(model, variables, x, placeholder, method=path)
   else:
     assert np.isnan(np.asarray(grand(model, variables, x, placeholder, method=path))[~mask]).all()
+
+
+def test_one_hot_labels_for_the_default_loss_are_one_clear_error():
+  model, variables, x, y = _setup('mlp')
+  with pytest.raises(errors.InputError, match=r'grand: labels must have shape \(7,\).*pass class '
+                                              'indices, not one-hot'):
+    grand(model, variables, x, jax.nn.one_hot(y, 3))

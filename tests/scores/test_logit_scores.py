@@ -97,3 +97,11 @@ def test_shapes_are_checked_eagerly_and_under_jit(fn, use_jit):
     call(logits, labels[:8])
   with pytest.raises(errors.InputError, match='labels must be integer class indices'):
     call(logits, labels.astype(np.float32))
+
+
+@pytest.mark.parametrize('fn', [el2n, loss, margin, entropy])
+def test_a_mask_that_is_not_boolean_is_refused(fn):
+  logits, labels = _batch(6)
+  with pytest.raises(errors.InputError, match=r'mask must be boolean .* got dtype float32; pass '
+                                              r'mask.astype\(bool\)'):
+    fn(logits, labels, np.linspace(0, 2, len(labels)).astype(np.float32))
