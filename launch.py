@@ -4,12 +4,14 @@
       [--config.budget=600 ...]
 """
 
+import difflib
 import logging as py_logging
 import os
 import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # TensorFlow's C++ start-up chatter.
 
+import ml_collections  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
@@ -52,6 +54,32 @@ def _bare_seed_counts(argv: list[str]) -> str | None:
   return None
 
 
+def _fields(config: ml_collections.ConfigDict, prefix: str = '') -> set[str]:
+  """Every field of ``config``, nested ones dotted (``offset_sweep.offsets``)."""
+  fields = set()
+  for key, value in config.items():
+    if isinstance(value, ml_collections.ConfigDict):
+      fields |= _fields(value, f'{prefix}{key}.')
+    else:
+      fields.add(prefix + key)
+  return fields
+
+
+def _unknown_fields(config: ml_collections.ConfigDict) -> str | None:
+  """A field that a config file sets but no job reads (``c.budgett = 30``) would be silently
+  ignored: every config builds on ``configs/default.py`` (the pipeline) or ``configs/train.py``,
+  so a field outside the base of its job is a misspelling."""
+  from configs import default, train  # pylint: disable=g-import-not-at-top
+  known = _fields((default if config.get('job') == 'pipeline' else train).get_config())
+  unknown = sorted(_fields(config) - known)
+  if not unknown:
+    return None
+  hints = [f'{field!r} (did you mean {close[0]!r}?)' if (close := difflib.get_close_matches(
+      field, known, n=1)) else repr(field) for field in unknown]
+  return (f'{_config_file(sys.argv)} sets fields no job reads: {", ".join(hints)}; fix the '
+          'names (see configs/default.py or configs/train.py for every field).')
+
+
 def _parse_flags(argv: list[str]) -> list[str]:
   """absl's flag parsing; a config file that cannot be loaded (a syntax error, an unknown
   setting, no ``get_config``) or an override that cannot be applied (a misspelt field, say) ends
@@ -78,7 +106,7 @@ def _parse_flags(argv: list[str]) -> list[str]:
       text = lines[-1] if len(lines) > 1 and 'Traceback' in text else ' '.join(text.split())
       text = text.split(': ', 1)[1] if text.startswith(f'{type(e).__name__}: ') else text
     sys.exit(f'datadiet: config: {type(e).__name__}: {text}')
-  if problem := _bare_seed_counts(argv):
+  if problem := _bare_seed_counts(argv) or _unknown_fields(_CONFIG.value):
     sys.exit(f'datadiet: config: {problem}')
   return args
 

@@ -402,6 +402,9 @@ def test_config_that_cannot_be_read_is_one_line(args, message, tmp_path):
      r'return the config'),
     ('def get_config(setting="a"):\n  raise ValueError("Unknown setting; valid: a, b.")\n',
      r'broken.py:gpu: ValueError: Unknown setting; valid: a, b.'),
+    ('from configs import default\ndef get_config():\n  c = default.get_config()\n'
+     '  c.budgett = 30\n  return c\n',
+     r"broken.py sets fields no job reads: 'budgett' \(did you mean 'budget'\?\)"),
 ])
 def test_config_file_that_fails_to_load_is_one_line(source, message, tmp_path):
   (tmp_path / 'broken.py').write_text(source)
