@@ -11,12 +11,13 @@ line below, its test.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import ml_collections
 import numpy as np
 
 from datadiet import errors, pruning
+from datadiet.registries import Registry
 
 # (scores or None, labels, size, seed, config) -> sorted kept positions.
 SelectFn = Callable[[np.ndarray | None, np.ndarray, int, int, ml_collections.ConfigDict],
@@ -43,27 +44,13 @@ class Method:
   check_subset: Callable[[ml_collections.ConfigDict, int, int, dict], None] = _no_subset_check
 
 
-METHODS: dict[str, Method] = {}
-
-
-def register(method: Method) -> Method:
-  """Adds ``method`` under its name (which must be new)."""
-  if method.name in METHODS:
-    raise ValueError(f'A pruning method named {method.name!r} is registered already.')
-  METHODS[method.name] = method
-  return method
-
-
-def check(names: Sequence[str]) -> None:
-  """Raises an InputError naming the valid methods if any name is unknown."""
-  unknown = sorted(set(names) - set(METHODS))
-  if unknown:
-    raise errors.InputError(
-        f'Unknown pruning methods {unknown}; valid methods: {", ".join(METHODS)}.')
+METHODS: Registry[Method] = Registry('pruning method', 'methods')
+register = METHODS.register
+check = METHODS.check
 
 
 def get(name: str) -> Method:
-  check([name])
+  """The registered method ``name``; an unknown name lists the valid ones."""
   return METHODS[name]
 
 

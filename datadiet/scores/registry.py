@@ -22,7 +22,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Literal
 
-from datadiet import errors
+from datadiet.registries import Registry
 from datadiet.scores import aum, baselines, forgetting, logit_scores
 from datadiet.scores.grand import grand
 from datadiet.scores.trackers import Tracker
@@ -50,33 +50,19 @@ class Score:
     return self.needs != 'tracker'
 
 
-SCORES: dict[str, Score] = {}
-
-
-def register(score: Score) -> Score:
-  """Adds ``score`` under its name (which must be new)."""
-  if score.name in SCORES:
-    raise ValueError(f'A score named {score.name!r} is registered already.')
-  SCORES[score.name] = score
-  return score
+SCORES: Registry[Score] = Registry('score', 'scores')
+register = SCORES.register
+check = SCORES.check
 
 
 def get(name: str) -> Score:
   """The registered score ``name``; an unknown name lists the valid ones."""
-  check([name])
   return SCORES[name]
-
-
-def check(names: Sequence[str]) -> None:
-  """Raises an InputError naming the valid scores if any name is unknown."""
-  unknown = sorted(set(names) - set(SCORES))
-  if unknown:
-    raise errors.InputError(f'Unknown scores {unknown}; valid scores: {", ".join(SCORES)}.')
 
 
 def trackers_for(names: Sequence[str]) -> tuple[Tracker, ...]:
   """The trackers the training step must carry for the scores ``names`` (each once)."""
-  trackers = [SCORES[name].tracker for name in names if get(name).needs == 'tracker']
+  trackers = [get(name).tracker for name in names if get(name).needs == 'tracker']
   return tuple({tracker.name: tracker for tracker in trackers}.values())
 
 
