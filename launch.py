@@ -127,7 +127,12 @@ def main(argv):
   try:
     report = jobs.run(_CONFIG.value, _WORKDIR.value, _CONTINUE.value)
   except errors.DatadietError as e:  # A problem the user can fix: the message says how, once.
-    sys.exit(f'datadiet: {type(e).__name__}: {e}')
+    print(f'datadiet: {type(e).__name__}: {e}', file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    # Every result is already committed (atomic writes); exiting at once skips the interpreter's
+    # shutdown, where orbax/TensorStore threads of a checkpoint that failed to load would print
+    # tracebacks ("Event loop is closed") after the message.
+    os._exit(1)
   if multihost.is_writer():
     print(report)
 

@@ -311,6 +311,26 @@ def test_damaged_checkpoint_is_one_line_and_the_fix_it_names_works(damage, finis
   assert (workdir / 'pretrain' / 'checkpoints' / '10').is_dir()
 
 
+def test_damaged_checkpoint_through_launch_is_the_only_line(finished, tmp_path):
+  workdir = _damaged_copy(finished, tmp_path, redo='score')
+  (workdir / 'scores' / 'el2n@10.npz').unlink()
+  # A garbled OCDBT manifest: the damage that made TensorStore's threads print at exit.
+  (workdir / 'pretrain' / 'checkpoints' / '10' / 'default' / 'manifest.ocdbt').write_text(
+      'garbage\n')
+  overrides = ["--config.seeds=(0,1)", '--config.budget=30', "--config.score_steps=(0,10)",
+               "--config.scores=('el2n','random')", "--config.prune_by=('el2n',)",
+               "--config.prune_methods=('keep_hardest','offset','random')",
+               "--config.fractions_pruned=(0.5,)", "--config.retrain_seeds=(100,)",
+               '--config.tensorboard=False', '--config.log_every_steps=10',
+               "--config.error_barrier.spawn_steps=(0,10)",
+               "--config.ntk_velocity.checkpoint_steps=(0,10,30)"]
+  result = _launch('--config', 'configs/default.py', '--workdir', str(workdir), *overrides)
+  assert result.returncode == 1
+  # Orbax/TensorStore threads used to print "Event loop is closed" tracebacks at exit.
+  assert 'Traceback' not in result.stderr, result.stderr[-2000:]
+  assert result.stderr.strip().splitlines()[-1].startswith('datadiet: CheckpointError: ')
+
+
 def _metric_values(path):
   """Rows without their timings: the values a rerun must reproduce."""
   return [{k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()

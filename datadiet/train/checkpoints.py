@@ -58,7 +58,6 @@ def restore(mngr: ocp.CheckpointManager, step: int, like: Any) -> Any:
     state = mngr.restore(step, args=ocp.args.StandardRestore(_abstract(like)))
   except Exception as e:  # Orbax raises many types for a damaged checkpoint.
     directory = Path(mngr.directory)
-    mngr.close()  # Its background threads, left open, print tracebacks at interpreter exit.
     cause = ' '.join(str(e).split('See full TensorStore details')[0].split()).rstrip(' .;:')
     cause = f'{type(e).__name__}: {cause[:150]}{"…" if len(cause) > 150 else ""}'
     raise CheckpointError(
