@@ -103,7 +103,7 @@ def save_scores(path: str | os.PathLike, ids: Sequence[Any] | np.ndarray,
   scores = ScoreFile(ids=ids, per_seed=per_seed, score=per_seed.mean(axis=0),
                      metadata=dict(metadata))
   atomic_files.write_npz(path, ids=ids, per_seed=per_seed, score=scores.score,
-                   metadata=np.array(json.dumps(metadata, sort_keys=True)))
+                         metadata=np.array(json.dumps(metadata, sort_keys=True)))
   return scores
 
 

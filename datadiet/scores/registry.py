@@ -62,7 +62,7 @@ def get(name: str) -> Score:
 
 def trackers_for(names: Sequence[str]) -> tuple[Tracker, ...]:
   """The trackers the training step must carry for the scores ``names`` (each once)."""
-  trackers = [get(name).tracker for name in names if get(name).needs == 'tracker']
+  trackers = [score.tracker for score in map(get, names) if score.needs == 'tracker']
   return tuple({tracker.name: tracker for tracker in trackers}.values())
 
 

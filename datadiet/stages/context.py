@@ -40,8 +40,8 @@ class Context:
                                            self.data.num_classes, self.config.label_noise_seed)
     path = self.workdir / 'label_noise.npz'
     if not path.exists():
-      atomic_files.write_npz(path, ids=self.data.train['id'], noisy_label=noisy, is_noisy=is_noisy,
-                       true_label=labels)
+      atomic_files.write_npz(path, ids=self.data.train['id'], noisy_label=noisy,
+                             is_noisy=is_noisy, true_label=labels)
     return noisy, is_noisy
 
   @property

@@ -257,8 +257,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
   if config.label_noise_fraction:
     labels, is_noisy = noise.corrupt_labels(data.train['label'], config.label_noise_fraction,
                                             data.num_classes, config.label_noise_seed)
-    atomic_files.write_npz(workdir / 'label_noise.npz', ids=data.train['id'], noisy_label=labels,
-                     is_noisy=is_noisy, true_label=data.train['label'])
+    atomic_files.write_npz(workdir / 'label_noise.npz', ids=data.train['id'],
+                           noisy_label=labels, is_noisy=is_noisy, true_label=data.train['label'])
   start = time.perf_counter()
   result = train_ensemble(config, workdir, data, seeds=list(config.seeds), labels=labels,
                           checkpoint_steps=tuple(config.checkpoint_steps))
