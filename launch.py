@@ -1,7 +1,9 @@
 """Runs a datadiet experiment from an ml_collections config file.
 
   python launch.py --config configs/default.py --workdir /tmp/datadiet_default \
-      [--config.budget=600 ...]
+      [--config.optim.budget=600 ...]
+
+Every field, by block, is in ``configs/base.py``.
 """
 
 import difflib
@@ -36,15 +38,15 @@ class _QuietCheckpointing(py_logging.Filter):
 
 
 def _bare_seed_counts(argv: list[str]) -> str | None:
-  """``--config.seeds=4`` parses as the one seed ``(4,)``, though it reads as "4 seeds": refuse
-  a bare integer for any tuple of seeds and show both spellings."""
+  """``--config.pretrain.seeds=4`` parses as the one seed ``(4,)``, though it reads as "4 seeds":
+  refuse a bare integer for any tuple of seeds and show both spellings."""
   for i, arg in enumerate(argv):
     name, equals, value = arg.partition('=')
-    if not equals and i + 1 < len(argv):  # '--config.seeds 4'
+    if not equals and i + 1 < len(argv):  # '--config.pretrain.seeds 4'
       value = argv[i + 1]
     field = name.removeprefix('--config.')
     if (name.startswith('--config.') and field.endswith('seeds')
-        and isinstance(_CONFIG.value.get(field), tuple) and value.strip().isdigit()):
+        and isinstance(_field_value(_CONFIG.value, field), tuple) and value.strip().isdigit()):
       n = int(value)
       many = (f"'{tuple(range(n))}'" if n <= 8 else f"'(0, 1, ..., {n - 1})' (every seed "
               'written out)')
@@ -54,10 +56,25 @@ def _bare_seed_counts(argv: list[str]) -> str | None:
   return None
 
 
+def _field_value(config: ml_collections.ConfigDict, field: str):
+  """The value of a dotted field, or None if there is none."""
+  for key in field.split('.'):
+    if not isinstance(config, ml_collections.ConfigDict) or key not in config:
+      return None
+    config = config[key]
+  return config
+
+
+# Free-form blocks: the model and each pruning method check their own arguments (preflight).
+_FREE_FORM = ('model.kwargs', 'prune.kwargs')
+
+
 def _fields(config: ml_collections.ConfigDict, prefix: str = '') -> set[str]:
-  """Every field of ``config``, nested ones dotted (``offset_sweep.offsets``)."""
+  """Every field of ``config``, nested ones dotted (``analyses.offset_sweep.offsets``)."""
   fields = set()
   for key, value in config.items():
+    if prefix + key in _FREE_FORM:
+      continue
     if isinstance(value, ml_collections.ConfigDict):
       fields |= _fields(value, f'{prefix}{key}.')
     else:
@@ -66,18 +83,18 @@ def _fields(config: ml_collections.ConfigDict, prefix: str = '') -> set[str]:
 
 
 def _unknown_fields(config: ml_collections.ConfigDict) -> str | None:
-  """A field that a config file sets but no job reads (``c.budgett = 30``) would be silently
-  ignored: every config builds on ``configs/default.py`` (the pipeline) or ``configs/train.py``,
-  so a field outside the base of its job is a misspelling."""
-  from configs import default, train  # pylint: disable=g-import-not-at-top
-  known = _fields((default if config.get('job') == 'pipeline' else train).get_config())
+  """A field that a config file sets but no job reads (``c.optim.budgett = 30``) would be
+  silently ignored: every config builds on ``configs/base.py``, so a field outside it is a
+  misspelling."""
+  from configs import base  # pylint: disable=g-import-not-at-top
+  known = _fields(base.get_config())
   unknown = sorted(_fields(config) - known)
   if not unknown:
     return None
   hints = [f'{field!r} (did you mean {close[0]!r}?)' if (close := difflib.get_close_matches(
       field, known, n=1)) else repr(field) for field in unknown]
   return (f'{_config_file(sys.argv)} sets fields no job reads: {", ".join(hints)}; fix the '
-          'names (see configs/default.py or configs/train.py for every field).')
+          'names (see configs/base.py for every field).')
 
 
 def _parse_flags(argv: list[str]) -> list[str]:

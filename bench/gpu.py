@@ -6,8 +6,8 @@
 (a) ``micro``: ResNet18 on 32×32 images, the engine's own jitted steps on device-resident data
     (the in-step crop and flip included): the training step in float32 and bfloat16 at batch
     128 and 512; forward, EL2N and the GraNd fast path at the same sizes, as ratios to the
-    training step; 4 seeds × 128 as one ensemble step with each ``seed_strategy``, against one
-    seed alone (and the MLP's, where ``auto`` picks ``vmap``).
+    training step; 4 seeds × 128 as one ensemble step with each ``runtime.seed_strategy``,
+    against one seed alone (and the MLP's, where ``auto`` picks ``vmap``).
 (b) ``figure1``: ``configs/cifar10_resnet18_mini.py`` through ``launch.py`` on CIFAR-10 (4
     bfloat16 ResNet18 scoring seeds, EL2N and GraNd after 2 of 8 epochs, 50% kept by each and
     at random, 2 seeds × 8 full-set epochs per subset): every stage's images/s and seconds, and
@@ -224,8 +224,9 @@ def figure1(scratch: Path) -> tuple[list[dict], list[str]]:
   workdir = Path(_WORKDIR.value) / ('figure1_smoke' if _SMOKE.value else 'figure1')
   config = 'configs/cifar10_resnet18_mini.py' + (':smoke' if _SMOKE.value else '')
   command = [sys.executable, 'launch.py', f'--config={config}', f'--workdir={workdir}',
-             f'--config.dataset=image_folder:{folder.resolve()}',
-             f'--config.compilation_cache_dir={Path(_WORKDIR.value).resolve() / "jax_cache"}']
+             f'--config.data.name=image_folder:{folder.resolve()}',
+             '--config.runtime.compilation_cache_dir='
+             f'{Path(_WORKDIR.value).resolve() / "jax_cache"}']
   start = time.perf_counter()
   try:
     subprocess.run(command, cwd=ROOT, check=True, env=_CHILD_ENV,
@@ -246,7 +247,7 @@ def figure1(scratch: Path) -> tuple[list[dict], list[str]]:
     if stage == 'pretrain':
       row['images_per_s'] = _training_rate(workdir / 'pretrain')
     elif stage == 'score':
-      row['examples_scored_per_s'] = (len(config_values['seeds']) * num_train
+      row['examples_scored_per_s'] = (len(config_values['pretrain']['seeds']) * num_train
                                       / done['seconds'])
     rows.append(row)
   for run in sorted((workdir / 'retrain').iterdir()) if (workdir / 'retrain').is_dir() else ():

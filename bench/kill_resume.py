@@ -30,12 +30,13 @@ _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the kill times.')
 _OUT = flags.DEFINE_string('out', None, 'Also append the JSON lines to this file.')
 # A small but complete pipeline on the offline digits (≈ 40 s on 2 cores): every stage, a
 # mid-run checkpoint in every training run, scores at two steps, three pruning methods.
-OVERRIDES = ['--config.seeds=(0,1)', '--config.budget=60', '--config.score_steps=(0,30)',
-             "--config.scores=('el2n','grand','random')", "--config.prune_by=('el2n',)",
-             "--config.prune_methods=('keep_hardest','ccs','random')",
-             '--config.fractions_pruned=(0.3,0.6)', '--config.retrain_seeds=(100,)',
-             '--config.checkpoint_every_steps=20', '--config.log_every_steps=20',
-             '--config.tensorboard=False']
+OVERRIDES = ['--config.pretrain.seeds=(0,1)', '--config.optim.budget=60',
+             '--config.scores.steps=(0,30)',
+             "--config.scores.names=('el2n','grand','random')", "--config.prune.by=('el2n',)",
+             "--config.prune.methods=('keep_hardest','ccs','random')",
+             '--config.prune.fractions=(0.3,0.6)', '--config.retrain.seeds=(100,)',
+             '--config.runtime.checkpoint_every_steps=20', '--config.runtime.log_every_steps=20',
+             '--config.runtime.tensorboard=False']
 
 
 def _command(workdir: Path) -> list[str]:

@@ -15,15 +15,15 @@ def base_config(setting: str, stage: str, paper_score_step: int) -> ml_collectio
     raise ValueError(f'Unknown setting {setting!r}; valid: {", ".join(SETTINGS)}.')
   if setting == 'cpu':
     config = cifar10_cpu.get_config()
-    config.budget = 782  # 2 epochs of the full training set.
-    config.checkpoint_every_steps = 0
-    config.seeds = (0, 1)
-    config.score_steps = (391,)  # Epoch 1.
+    config.optim.budget = 782  # 2 epochs of the full training set.
+    config.runtime.checkpoint_every_steps = 0
+    config.pretrain.seeds = (0, 1)
+    config.scores.steps = (391,)  # Epoch 1.
   else:
     config = cifar10_resnet18.get_config()
-    config.seeds = (0, 1, 2, 3)
-    config.score_steps = (paper_score_step,)
+    config.pretrain.seeds = (0, 1, 2, 3)
+    config.scores.steps = (paper_score_step,)
   config.stages = ('pretrain', 'score', stage, 'report')
-  config.scores = ('el2n',)
-  config.prune_by = ('el2n',)
+  config.scores.names = ('el2n',)
+  config.prune.by = ('el2n',)
   return config

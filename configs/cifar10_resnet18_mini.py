@@ -1,7 +1,7 @@
 """A miniature Figure 1 on one GPU: ResNet18 in bfloat16 on CIFAR-10 (minutes on an H100).
 
   python launch.py --config configs/cifar10_resnet18_mini.py --workdir /tmp/mini_fig1 \
-      --config.dataset=image_folder:../shared/datasets/cifar10_jpeg
+      --config.data.name=image_folder:../shared/datasets/cifar10_jpeg
 
 4 scoring seeds train 2 epochs of an 8-epoch run (the schedule spans the whole run, as in the
 paper's scoring runs, where scores come at epoch 20 of 200), then EL2N and GraNd score every
@@ -12,10 +12,10 @@ every stage's images/s and the accuracy table; the paper's 200-epoch budget is
 ``configs/cifar10_resnet18.py``.
 
 ``:smoke`` is the same pipeline in miniature for a CPU (a small CNN, a few steps; point
-``dataset`` at a small image folder), run by ``bench/gpu.py --smoke`` in the test suite:
+``data.name`` at a small image folder), run by ``bench/gpu.py --smoke`` in the test suite:
 
   python launch.py --config configs/cifar10_resnet18_mini.py:smoke --workdir /tmp/mini_smoke \
-      --config.dataset=image_folder:<folder>
+      --config.data.name=image_folder:<folder>
 """
 
 import ml_collections
@@ -29,26 +29,26 @@ def get_config(setting: str = 'gpu') -> ml_collections.ConfigDict:
   if setting not in ('gpu', 'smoke'):
     raise ValueError(f"Unknown setting {setting!r}; valid: gpu, smoke.")
   config = cifar10_resnet18.get_config()
-  config.dataset = 'image_folder:../shared/datasets/cifar10_jpeg'
-  config.compute_dtype = 'bfloat16'
-  config.seeds = (0, 1, 2, 3)
-  config.budget = 8 * STEPS_PER_EPOCH
-  config.score_steps = (2 * STEPS_PER_EPOCH,)
-  config.scores = ('el2n', 'grand')
-  config.prune_by = ('el2n', 'grand')
-  config.prune_methods = ('keep_hardest', 'random')
-  config.fractions_pruned = (0.5,)
-  config.retrain_seeds = (100, 101)
-  config.checkpoint_every_steps = 0
-  config.log_every_steps = 200
-  config.eval_batch_size = 1000
-  config.score_batch_size = 1000
+  config.data.name = 'image_folder:../shared/datasets/cifar10_jpeg'
+  config.model.compute_dtype = 'bfloat16'
+  config.pretrain.seeds = (0, 1, 2, 3)
+  config.optim.budget = 8 * STEPS_PER_EPOCH
+  config.scores.steps = (2 * STEPS_PER_EPOCH,)
+  config.scores.names = ('el2n', 'grand')
+  config.prune.by = ('el2n', 'grand')
+  config.prune.methods = ('keep_hardest', 'random')
+  config.prune.fractions = (0.5,)
+  config.retrain.seeds = (100, 101)
+  config.runtime.checkpoint_every_steps = 0
+  config.runtime.log_every_steps = 200
+  config.runtime.eval_batch_size = 1000
+  config.runtime.score_batch_size = 1000
   if setting == 'smoke':
-    config.model = 'small_cnn'
-    config.batch_size = 16
-    config.eval_batch_size = 64
-    config.score_batch_size = 64
-    config.budget = 20
-    config.score_steps = (8,)
-    config.log_every_steps = 5
+    config.model.name = 'small_cnn'
+    config.optim.batch_size = 16
+    config.runtime.eval_batch_size = 64
+    config.runtime.score_batch_size = 64
+    config.optim.budget = 20
+    config.scores.steps = (8,)
+    config.runtime.log_every_steps = 5
   return config

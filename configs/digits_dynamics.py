@@ -17,6 +17,6 @@ from configs import default
 def get_config() -> ml_collections.ConfigDict:
   config = default.get_config()
   config.stages = ('pretrain', 'score', 'offset_sweep', 'error_barrier', 'ntk_velocity', 'report')
-  config.scores = ('el2n', 'grand')
-  config.prune_by = ('el2n',)
+  config.scores.names = ('el2n', 'grand')
+  config.prune.by = ('el2n',)
   return config

@@ -15,11 +15,12 @@ from configs import default
 
 def get_config() -> ml_collections.ConfigDict:
   config = default.get_config()
-  config.label_noise_fraction = 0.2
-  config.label_noise_seed = 0
-  config.scores = ('el2n', 'grand', 'loss', 'margin', 'entropy', 'input_norm', 'random')
-  config.prune_by = ('el2n',)
-  config.prune_methods = ('keep_hardest', 'offset', 'ccs', 'random')
-  config.offset_fraction = 0.2  # Drop as many of the hardest as there are noisy labels.
-  config.ccs_hard_cutoff = 0.2
+  config.data.label_noise_fraction = 0.2
+  config.data.label_noise_seed = 0
+  config.scores.names = ('el2n', 'grand', 'loss', 'margin', 'entropy', 'input_norm', 'random')
+  config.prune.by = ('el2n',)
+  config.prune.methods = ('keep_hardest', 'offset', 'ccs', 'random')
+  # Drop as many of the hardest as there are noisy labels.
+  config.prune.kwargs.offset.fraction = 0.2
+  config.prune.kwargs.ccs.hard_cutoff = 0.2
   return config

@@ -14,10 +14,10 @@ from configs import default
 
 def get_config() -> ml_collections.ConfigDict:
   config = default.get_config()
-  config.model = 'small_cnn'  # Scores come from this architecture...
-  config.retrain_model = 'mlp'  # ...and prune the data for this one,
-  config.compare_models = ('mlp',)  # which is scored too, for comparison.
-  config.scores = ('el2n', 'grand', 'random')
-  config.prune_by = ('el2n', 'grand', 'mlp:el2n', 'mlp:grand')
-  config.prune_methods = ('keep_hardest', 'random')
+  config.model.name = 'small_cnn'  # Scores come from this architecture...
+  config.retrain.model = 'mlp'  # ...and prune the data for this one,
+  config.scores.compare_models = ('mlp',)  # which is scored too, for comparison.
+  config.scores.names = ('el2n', 'grand', 'random')
+  config.prune.by = ('el2n', 'grand', 'mlp:el2n', 'mlp:grand')
+  config.prune.methods = ('keep_hardest', 'random')
   return config

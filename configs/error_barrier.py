@@ -13,7 +13,7 @@ images, BatchNorm statistics recomputed from 20 batches of 128 training images f
 The paper's setting (a GPU/TPU job: ResNet18, 78,000 steps, t* up to epoch 40):
 
   python launch.py --config configs/error_barrier.py:paper --workdir /tmp/error_barrier_r18 \
-      --config.data_dir=$HOME/tensorflow_datasets
+      --config.data.dir=$HOME/tensorflow_datasets
 """
 
 import ml_collections
@@ -25,10 +25,10 @@ def get_config(setting: str = 'cpu') -> ml_collections.ConfigDict:
   # The paper scores at epoch 20.
   config = _cifar10_dynamics.base_config(setting, 'error_barrier', paper_score_step=7_800)
   if setting == 'cpu':
-    config.error_barrier.spawn_steps = (0, 25, 100, 250, 500)
+    config.analyses.error_barrier.spawn_steps = (0, 25, 100, 250, 500)
   else:
     # Epochs 0, 1, 2, 5, 10, 20, 40 (391 steps each).
-    config.error_barrier.spawn_steps = (0, 391, 782, 1_955, 3_910, 7_820, 15_640)
-  config.error_barrier.num_examples = 1000
-  config.error_barrier.bn_batches = 20
+    config.analyses.error_barrier.spawn_steps = (0, 391, 782, 1_955, 3_910, 7_820, 15_640)
+  config.analyses.error_barrier.num_examples = 1000
+  config.analyses.error_barrier.bn_batches = 20
   return config

@@ -14,7 +14,7 @@ every epoch for 10 epochs; a block's Jacobian, 45 GB, does not fit, so the Gram 
 from Jacobian-vector products):
 
   python launch.py --config configs/ntk_velocity.py:paper --workdir /tmp/ntk_velocity_r18 \
-      --config.data_dir=$HOME/tensorflow_datasets
+      --config.data.dir=$HOME/tensorflow_datasets
 """
 
 import ml_collections
@@ -26,16 +26,16 @@ def get_config(setting: str = 'cpu') -> ml_collections.ConfigDict:
   # The paper scores at epoch 20.
   config = _cifar10_dynamics.base_config(setting, 'ntk_velocity', paper_score_step=7_800)
   if setting == 'cpu':
-    config.ntk_velocity.checkpoint_steps = (0, 195, 391, 586, 782)
+    config.analyses.ntk_velocity.checkpoint_steps = (0, 195, 391, 586, 782)
     # Blocks of 50 (the paper's are 100): a block's Gram matrix costs B·K single-image backward
     # passes, one image at a time (chunk_size 1: on XLA:CPU a batch of per-image convolution
     # gradients is a grouped convolution, 2.5× slower here; bench/ntk.py).
-    config.ntk_velocity.block_size = 50
-    config.ntk_velocity.num_blocks = 10
-    config.ntk_velocity.chunk_size = 1
+    config.analyses.ntk_velocity.block_size = 50
+    config.analyses.ntk_velocity.num_blocks = 10
+    config.analyses.ntk_velocity.chunk_size = 1
   else:
-    config.ntk_velocity.checkpoint_steps = tuple(391 * epoch for epoch in range(11))
-    config.ntk_velocity.block_size = 100
-    config.ntk_velocity.num_blocks = 25
-  config.ntk_velocity.label_noise_fractions = (0.0, 0.1)
+    config.analyses.ntk_velocity.checkpoint_steps = tuple(391 * epoch for epoch in range(11))
+    config.analyses.ntk_velocity.block_size = 100
+    config.analyses.ntk_velocity.num_blocks = 25
+  config.analyses.ntk_velocity.label_noise_fractions = (0.0, 0.1)
   return config

@@ -12,7 +12,7 @@ the full set, 5 of a window); all of it with clean labels and with 10% of the la
 The paper's setting (a GPU/TPU job: ResNet18, EL2N at epoch 10 from 4 seeds, 78,000 steps):
 
   python launch.py --config configs/offset_sweep.py:paper --workdir /tmp/offset_sweep_r18 \
-      --config.data_dir=$HOME/tensorflow_datasets
+      --config.data.dir=$HOME/tensorflow_datasets
 """
 
 import ml_collections
@@ -23,11 +23,11 @@ from configs import _cifar10_dynamics
 def get_config(setting: str = 'cpu') -> ml_collections.ConfigDict:
   # The paper scores at epoch 10.
   config = _cifar10_dynamics.base_config(setting, 'offset_sweep', paper_score_step=3_900)
-  config.retrain_seeds = (100, 101)
+  config.retrain.seeds = (100, 101)
   if setting == 'cpu':
-    config.offset_sweep.offsets = (0.0, 0.02, 0.05, 0.1, 0.3, 0.6)
+    config.analyses.offset_sweep.offsets = (0.0, 0.02, 0.05, 0.1, 0.3, 0.6)
   else:
-    config.offset_sweep.offsets = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.45, 0.6)
-  config.offset_sweep.fraction_kept = 0.4
-  config.offset_sweep.label_noise_fractions = (0.0, 0.1)
+    config.analyses.offset_sweep.offsets = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.45, 0.6)
+  config.analyses.offset_sweep.fraction_kept = 0.4
+  config.analyses.offset_sweep.label_noise_fractions = (0.0, 0.1)
   return config

@@ -11,6 +11,7 @@ import numpy as np
 
 from datadiet import errors, experiment, preflight, runtime
 from datadiet import workdir as workdirs
+from datadiet.stages import registry as stage_registry
 from datadiet.train import loop
 
 
@@ -45,9 +46,11 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path,
     raise errors.InputError(f'Unknown job {config.job!r}; valid jobs: {", ".join(JOBS)}.')
   runtime.initialize_distributed(config)
   preflight.check(config)  # Before the workdir is touched.
-  if Path(config.get('compilation_cache_dir') or '.').is_absolute():  # Outside the workdir:
-    runtime.make_compilation_cache_dir(Path(config.compilation_cache_dir))  # checked before it.
-  workdir = workdirs.claim(workdir, config, allow_config_change=continue_with_changed_config)
+  # Outside the workdir: checked before it.
+  if Path(config.runtime.compilation_cache_dir or '.').is_absolute():
+    runtime.make_compilation_cache_dir(Path(config.runtime.compilation_cache_dir))
+  workdir = workdirs.claim(workdir, config, stage_registry.reads,
+                           allow_config_change=continue_with_changed_config)
   logging.info('Config:\n%s', config)  # After the checks: a refusal is not buried under it.
   runtime.enable_compilation_cache(runtime.compilation_cache_dir(config, workdir))
   return JOBS[config.job](config, workdir)

@@ -8,7 +8,7 @@ Example::
   SCORES = Registry('score', 'scores')
   SCORES.register(Score('el2n', ...))
   SCORES['el2n']          # the entry;  SCORES['grnd'] → InputError naming the valid scores
-  SCORES.check(config.scores)
+  SCORES.check(config.scores.names)
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ split is walked in fixed-size padded batches, each batch scored by all K models 
 compiled program, and only the requested scores are computed (GraNd costs a backward pass).
 The split comes as :class:`datadiet.data.feed.Examples`: uint8 images normalised inside the
 program, read from their device copy on the ``device`` input path. Scores are computed by
-``model`` in its own dtype: pass a float32 model (the default ``score_dtype``) to score a
+``model`` in its own dtype: pass a float32 model (the default ``config.scores.dtype``) to score a
 bfloat16-trained ensemble in full precision; the parameters are float32 either way.
 
 Example::
@@ -61,10 +61,7 @@ def score_split(model, state: ensemble.EnsembleState, examples: feed.Examples, i
   eval_kwargs = {'train': False}
   seed_strategy = _SCORE_STRATEGY[ensemble.resolve_strategy(strategy, state.params)]
   mesh = ensemble.mesh_of(state)
-  if batch_size % mesh.shape[ensemble.DATA]:
-    raise errors.InputError(
-        f'score_batch_size {batch_size} does not split over the {mesh.shape[ensemble.DATA]} '
-        f'devices of the data axis; use a multiple of {mesh.shape[ensemble.DATA]}.')
+  ensemble.check_batch_split(batch_size, mesh, 'runtime.score_batch_size')
 
   def member_scores(variables, images, labels, batch):
     mask = batch['mask']

@@ -2,16 +2,19 @@
 
 A :class:`Method` turns the K-seed mean scores of the training split (``None`` for a method that
 uses none), its labels, the number of examples to keep and the prune seed into the kept
-positions, reading its options from the config. ``check_config`` refuses options it cannot use
-and ``check_subset`` a subset it cannot make; preflight runs both for every configured method
-before any work. Adding a method: its selector in :mod:`datadiet.pruning`, one :func:`register`
-line below, its test.
+positions, with its options as keyword arguments. Its ``defaults`` are the options it takes
+(``configs/base.py`` puts them in ``config.prune.kwargs.<method>``, where a config or
+``--config.prune.kwargs.offset.fraction=0.05`` changes them); ``check_options`` refuses values it
+cannot use and ``check_subset`` a subset it cannot make; preflight runs both for every configured
+method before any work. Adding a method: its selector in :mod:`datadiet.pruning`, one
+:func:`register` line below, its test.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import ml_collections
 import numpy as np
@@ -19,18 +22,16 @@ import numpy as np
 from datadiet import errors, pruning
 from datadiet.registries import Registry
 
-# (scores or None, labels, size, seed, config) -> sorted kept positions.
-SelectFn = Callable[[np.ndarray | None, np.ndarray, int, int, ml_collections.ConfigDict],
-                    np.ndarray]
+# (scores or None, labels, size, seed, **options) -> sorted kept positions.
+SelectFn = Callable[..., np.ndarray]
 
 
-def _no_config_check(config: ml_collections.ConfigDict) -> None:
-  del config
+def _no_options_check(options: dict) -> None:
+  del options
 
 
-def _no_subset_check(config: ml_collections.ConfigDict, num_examples: int, size: int,
-                     subset: dict) -> None:
-  del config, num_examples, size, subset
+def _no_subset_check(options: dict, num_examples: int, size: int, subset: dict) -> None:
+  del options, num_examples, size, subset
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,9 +40,23 @@ class Method:
   name: str
   uses_scores: bool
   select: SelectFn
-  check_config: Callable[[ml_collections.ConfigDict], None] = _no_config_check
-  # (config, number of examples, kept size, the subset's plan entry) -> None, or InputError.
-  check_subset: Callable[[ml_collections.ConfigDict, int, int, dict], None] = _no_subset_check
+  # Its options and their default values (the paper's, or its authors').
+  defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  check_options: Callable[[dict], None] = _no_options_check
+  # (options, number of examples, kept size, the subset's plan entry) -> None, or InputError.
+  check_subset: Callable[[dict, int, int, dict], None] = _no_subset_check
+
+  def options(self, config: ml_collections.ConfigDict) -> dict:
+    """This method's options in ``config.prune.kwargs.<name>`` (its defaults where unset); an
+    option it does not take is an InputError."""
+    given = config.prune.kwargs.get(self.name)
+    given = {} if given is None else given.to_dict()
+    unknown = sorted(set(given) - set(self.defaults))
+    if unknown:
+      raise errors.InputError(
+          f'config.prune.kwargs.{self.name} sets {", ".join(unknown)}, which the {self.name} '
+          f'method does not take; its options: {", ".join(self.defaults) or "none"}.')
+    return {**self.defaults, **given}
 
 
 METHODS: Registry[Method] = Registry('pruning method', 'methods')
@@ -54,50 +69,56 @@ def get(name: str) -> Method:
   return METHODS[name]
 
 
-def _check_fraction(config: ml_collections.ConfigDict, field: str) -> None:
-  value = config.get(field)
+def default_kwargs() -> dict[str, dict]:
+  """``{method: its default options}`` for every method that has options (``prune.kwargs``)."""
+  return {name: dict(method.defaults) for name, method in METHODS.items() if method.defaults}
+
+
+def _check_fraction(method: str, option: str, value) -> None:
   if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-    raise errors.InputError(f'config.{field} must be in [0, 1), got {value!r}.')
+    raise errors.InputError(f'config.prune.kwargs.{method}.{option} must be in [0, 1), got '
+                            f'{value!r}.')
 
 
-def offset_size(config: ml_collections.ConfigDict, num_examples: int) -> int:
+def offset_size(fraction: float, num_examples: int) -> int:
   """How many of the hardest examples the ``offset`` method drops."""
-  return int(round(config.offset_fraction * num_examples))
+  return int(round(fraction * num_examples))
 
 
-def _check_offset_band(config, num_examples, size, subset):
-  offset = offset_size(config, num_examples)
+def _check_offset_band(options, num_examples, size, subset):
+  offset = offset_size(options['fraction'], num_examples)
   if offset + size > num_examples:
     raise errors.InputError(
-        f'Subset {subset["name"]}: dropping the {offset} hardest (offset_fraction '
-        f'{config.offset_fraction}) and keeping the next {size} needs {offset + size} '
-        f'examples, but the dataset has {num_examples}; lower offset_fraction below '
+        f'Subset {subset["name"]}: dropping the {offset} hardest (prune.kwargs.offset.fraction '
+        f'{options["fraction"]}) and keeping the next {size} needs {offset + size} examples, '
+        f'but the dataset has {num_examples}; lower prune.kwargs.offset.fraction below '
         f'{subset["fraction_pruned"]:g} (the fraction pruned).')
 
 
-def _check_ccs(config):
-  _check_fraction(config, 'ccs_hard_cutoff')
-  if isinstance(config.ccs_num_strata, bool) or not isinstance(config.ccs_num_strata, int) \
-      or config.ccs_num_strata < 1:
+def _check_ccs(options):
+  _check_fraction('ccs', 'hard_cutoff', options['hard_cutoff'])
+  strata = options['num_strata']
+  if isinstance(strata, bool) or not isinstance(strata, int) or strata < 1:
     raise errors.InputError(
-        f'config.ccs_num_strata must be an integer >= 1, got {config.ccs_num_strata!r}.')
+        f'config.prune.kwargs.ccs.num_strata must be an integer >= 1, got {strata!r}.')
 
 
 register(Method('keep_hardest', True,
-                lambda scores, labels, size, seed, config: pruning.keep_hardest(scores, size)))
+                lambda scores, labels, size, seed: pruning.keep_hardest(scores, size)))
 register(Method('offset', True,
-                lambda scores, labels, size, seed, config: pruning.keep_hardest(
-                    scores, size, offset=offset_size(config, len(scores))),
-                check_config=lambda config: _check_fraction(config, 'offset_fraction'),
+                lambda scores, labels, size, seed, fraction: pruning.keep_hardest(
+                    scores, size, offset=offset_size(fraction, len(scores))),
+                defaults=dict(fraction=0.02),
+                check_options=lambda options: _check_fraction('offset', 'fraction',
+                                                              options['fraction']),
                 check_subset=_check_offset_band))
 register(Method('class_balanced', True,
-                lambda scores, labels, size, seed, config: pruning.class_balanced(
+                lambda scores, labels, size, seed: pruning.class_balanced(
                     pruning.keep_hardest, scores, labels, size)))
 register(Method('ccs', True,
-                lambda scores, labels, size, seed, config: pruning.coverage_centric(
-                    scores, size, seed=seed, num_strata=config.ccs_num_strata,
-                    hard_cutoff=config.ccs_hard_cutoff),
-                check_config=_check_ccs))
+                lambda scores, labels, size, seed, num_strata, hard_cutoff:
+                pruning.coverage_centric(scores, size, seed=seed, num_strata=num_strata,
+                                         hard_cutoff=hard_cutoff),
+                defaults=dict(num_strata=50, hard_cutoff=0.02), check_options=_check_ccs))
 register(Method('random', False,
-                lambda scores, labels, size, seed, config: pruning.random_subset(
-                    len(labels), size, seed)))
+                lambda scores, labels, size, seed: pruning.random_subset(len(labels), size, seed)))

@@ -11,7 +11,9 @@ import hashlib
 import itertools
 import json
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import ml_collections
 from absl import logging
@@ -19,40 +21,65 @@ from absl import logging
 from datadiet import atomic_files, errors, multihost
 
 
-# Fields that change how a run executes, not what it computes: they may differ between
-# relaunches (and between the processes of one multi-process run).
-# The input path is one of them: both paths realise the same batches.
-RUNTIME_FIELDS = ('distributed', 'compilation_cache_dir', 'log_every_steps', 'tensorboard',
-                  'input_pipeline', 'device_data_max_fraction')
+# The fields a --continue_with_changed_config may change (dotted; a block stands for all its
+# fields): each only asks for more results (new steps, scores, subsets, stages) or changes an
+# analysis that runs again, never what an existing result holds. Any other change (the dataset,
+# model, seeds, recipe, a subset's options) would leave results in the workdir that the new
+# config's report would mislabel. The runtime block never binds a workdir at all.
+ADDITIVE_FIELDS = ('stages', 'scores.steps', 'scores.names', 'scores.compare_models', 'prune.by',
+                   'prune.methods', 'prune.fractions', 'prune.step', 'analyses')
 
-
-# The pipeline fields a --continue_with_changed_config may change: each only asks for more
-# results (new steps, scores, subsets, stages) or changes how they are computed, never what an
-# existing one holds. Any other change (the dataset, model, seeds, recipe, a subset's options)
-# would leave results in the workdir that the new config's report would mislabel.
-ADDITIVE_FIELDS = ('score_steps', 'scores', 'prune_by', 'prune_methods', 'fractions_pruned',
-                   'stages', 'compare_models', 'offset_sweep', 'error_barrier', 'ntk_velocity',
-                   'eval_batch_size', 'score_batch_size', 'checkpoint_every_steps',
-                   'eval_every_steps', 'checkpoint_steps', 'prune_step')
+# Reads: the blocks (or dotted fields) a config's results depend on, from a plain dict config.
+ReadsFn = Callable[[dict], Iterable[str]]
 
 
 class WorkdirConfigMismatchError(errors.InputError):
   """The workdir holds the results of a different config."""
 
 
-def _results_fields(config: dict) -> dict:
-  return {k: v for k, v in config.items() if k not in RUNTIME_FIELDS}
+def flatten(config: dict, prefix: str = '') -> dict[str, Any]:
+  """``{'optim.batch_size': 128, ...}``: every leaf of a nested dict config (an empty block is
+  a leaf)."""
+  fields = {}
+  for key, value in config.items():
+    if isinstance(value, dict) and value:
+      fields.update(flatten(value, f'{prefix}{key}.'))
+    else:
+      fields[prefix + key] = value
+  return fields
 
 
-def results_digest(config: ml_collections.ConfigDict) -> str:
-  """A short hash of the config's results fields: equal for configs that compute the same."""
-  fields = _results_fields(json.loads(config.to_json()))
+def _within(field: str, blocks: Iterable[str]) -> bool:
+  return any(field == b or field.startswith(f'{b}.') for b in blocks)
+
+
+def results_fields(config: dict, reads: Iterable[str]) -> dict[str, Any]:
+  """The fields of ``config`` (a plain dict) inside the blocks ``reads``."""
+  reads = tuple(reads)
+  return {k: v for k, v in flatten(config).items() if _within(k, reads)}
+
+
+def results_digest(config: ml_collections.ConfigDict, reads: Iterable[str]) -> str:
+  """A short hash of the fields in ``reads``: equal for configs that compute the same there."""
+  fields = results_fields(json.loads(config.to_json()), reads)
   return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def claim(workdir: str | Path, config: ml_collections.ConfigDict,
+def changed_fields(found: dict, wanted: dict, reads_of: ReadsFn) -> list[str]:
+  """The dotted fields that differ between two configs within the blocks both read."""
+  both = set(reads_of(found)) & set(reads_of(wanted))
+  old, new = results_fields(found, both), results_fields(wanted, both)
+  missing = object()
+  return sorted(k for k in set(old) | set(new) if old.get(k, missing) != new.get(k, missing))
+
+
+def claim(workdir: str | Path, config: ml_collections.ConfigDict, reads_of: ReadsFn,
           allow_config_change: bool = False) -> Path:
   """Creates ``workdir`` or checks that it belongs to ``config``; returns it as a Path.
+
+  Only the blocks ``reads_of(config)`` names (those its job's stages read) bind the workdir: a
+  change elsewhere (an analysis the run does not include, logging, checkpoint cadence, caches,
+  evaluation batch sizes) resumes the run as it is.
 
   With ``allow_config_change`` a workdir of a different config is taken over: the old config is
   kept as ``config.<n>.json``, every result already there is kept as it is, and each stage runs
@@ -83,11 +110,16 @@ def claim(workdir: str | Path, config: ml_collections.ConfigDict,
   if found_text is None:
     atomic_files.write_text(config_path, text)
     return workdir
-  found, results = _results_fields(json.loads(found_text)), _results_fields(wanted)
-  if found == results:
+  found = json.loads(found_text)
+  if not isinstance(found.get('data'), dict):  # A flat config: fields such as 'dataset'.
+    raise WorkdirConfigMismatchError(
+        f'{workdir} holds a run of an older datadiet, whose config.json is flat (fields such as '
+        '"dataset" and "budget"; now data.name and optim.budget): its results cannot be '
+        'resumed by this version. Use a new --workdir.')
+  changed = changed_fields(found, wanted, reads_of)
+  if not changed:
     return workdir
-  changed = sorted(k for k in set(found) | set(results) if found.get(k) != results.get(k))
-  altering = [k for k in changed if k not in ADDITIVE_FIELDS]
+  altering = [k for k in changed if not _within(k, ADDITIVE_FIELDS)]
   if allow_config_change and wanted.get('job') == 'pipeline' and altering:
     raise WorkdirConfigMismatchError(
         f'{workdir} holds results that the change of {altering} would contradict: '

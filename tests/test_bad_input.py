@@ -25,15 +25,16 @@ from datadiet import errors, jobs
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _tiny(**overrides):
+def _tiny(overrides=None):
   config = pipeline_config.get_config()
-  config.update(dict(
-      seeds=(0, 1), budget=30, score_steps=(0, 10), scores=('el2n', 'random'),
-      prune_by=('el2n',), prune_methods=('keep_hardest', 'offset', 'random'),
-      fractions_pruned=(0.5,), retrain_seeds=(100,), tensorboard=False, log_every_steps=10))
-  config.error_barrier.spawn_steps = (0, 10)
-  config.ntk_velocity.checkpoint_steps = (0, 10, 30)
-  config.update_from_flattened_dict(overrides)  # 'offset_sweep.offsets' sets a nested field.
+  config.update_from_flattened_dict({
+      'pretrain.seeds': (0, 1), 'optim.budget': 30, 'scores.steps': (0, 10),
+      'scores.names': ('el2n', 'random'), 'prune.by': ('el2n',),
+      'prune.methods': ('keep_hardest', 'offset', 'random'), 'prune.fractions': (0.5,),
+      'retrain.seeds': (100,), 'runtime.tensorboard': False, 'runtime.log_every_steps': 10})
+  config.analyses.error_barrier.spawn_steps = (0, 10)
+  config.analyses.ntk_velocity.checkpoint_steps = (0, 10, 30)
+  config.update_from_flattened_dict(overrides or {})
   return config
 
 
@@ -59,116 +60,130 @@ def _image_folder(root, classes, images=True):
 
 
 CONFIG_CASES = {
-    'unknown dataset': (dict(dataset='cifar_ten'),
+    'unknown dataset': ({'data.name': 'cifar_ten'},
                         r"Unknown dataset 'cifar_ten'; valid forms: digits, image_folder:<path>"),
-    'unknown model': (dict(model='resnet19'), r"Unknown model 'resnet19'; valid models: .*mlp"),
-    'unknown retrain model': (dict(retrain_model='vit'), r"Unknown model 'vit'"),
-    'unknown score': (dict(scores=('el2n', 'grandd')),
+    'unknown model': ({'model.name': 'resnet19'}, r"Unknown model 'resnet19'; valid models: .*mlp"),
+    'unknown retrain model': ({'retrain.model': 'vit'}, r"Unknown model 'vit'"),
+    'unknown score': ({'scores.names': ('el2n', 'grandd')},
                       r"Unknown scores \['grandd'\]; valid scores: el2n, loss"),
-    'unknown pruning method': (dict(prune_methods=('easiest',)),
+    'unknown pruning method': ({'prune.methods': ('easiest',)},
                                r"Unknown pruning methods \['easiest'\]; valid methods: "
                                r'keep_hardest, offset'),
-    'unknown stage': (dict(stages=('pretrain', 'scoring')),
+    'unknown stage': ({'stages': ('pretrain', 'scoring')},
                       r"Unknown stages \['scoring'\]; valid stages: pretrain, score, prune"),
-    'fraction pruned of 1': (dict(fractions_pruned=(0.5, 1.0)),
+    'fraction pruned of 1': ({'prune.fractions': (0.5, 1.0)},
                              r'fraction_pruned must be in \[0, 1\), got 1.0'),
-    'negative fraction': (dict(fractions_pruned=(-0.1,)),
+    'negative fraction': ({'prune.fractions': (-0.1,)},
                           r'fraction_pruned must be in \[0, 1\), got -0.1'),
-    'empty subset': (dict(fractions_pruned=(0.9999,)), r'Pruning 0.9999 of 1438 examples keeps none'),
+    'empty subset': ({'prune.fractions': (0.9999,)}, r'Pruning 0.9999 of 1438 examples keeps none'),
     'offset + size beyond the dataset': (
-        dict(offset_fraction=0.6), r'dropping the 863 hardest .* needs 1582 examples, but the '
-        r'dataset has 1438; lower offset_fraction below 0.5'),
+        {'prune.kwargs.offset.fraction': 0.6},
+        r'dropping the 863 hardest .* needs 1582 examples, but the dataset has 1438; lower '
+        r'prune.kwargs.offset.fraction below 0.5'),
     'pruning by a score never computed': (
-        dict(prune_by=('loss',)), r'prunes by loss at step 10, which this run does not compute; '
+        {'prune.by': ('loss',)}, r'prunes by loss at step 10, which this run does not compute; '
         r'computed: el2n@0, el2n@10, random@0'),
-    'pruning by an unscored model': (dict(prune_by=('small_cnn:el2n',)),
+    'pruning by an unscored model': ({'prune.by': ('small_cnn:el2n',)},
                                      r"names model 'small_cnn', which is not scored"),
-    'label noise of 1.5': (dict(label_noise_fraction=1.5),
+    'label noise of 1.5': ({'data.label_noise_fraction': 1.5},
                            r'label_noise_fraction must be in \[0, 1\), got 1.5'),
-    'negative label noise': (dict(label_noise_fraction=-0.2),
+    'negative label noise': ({'data.label_noise_fraction': -0.2},
                              r'label_noise_fraction must be in \[0, 1\), got -0.2'),
-    'unknown schedule': (dict(schedule='linear'), r"Unknown schedule 'linear'; valid: piecewise"),
-    'no retraining seeds': (dict(retrain_seeds=()), r'config.retrain_seeds is empty'),
-    'image_folder path missing': (dict(dataset='image_folder:/no/such/dir'),
+    'unknown schedule': ({'optim.schedule': 'linear'},
+                         r"Unknown schedule 'linear'; valid: piecewise"),
+    'no retraining seeds': ({'retrain.seeds': ()}, r'config.retrain.seeds is empty'),
+    'image_folder path missing': ({'data.name': 'image_folder:/no/such/dir'},
                                   r"image_folder: no directory at '/no/such/dir'"),
     'offset window past the end': (
-        {'stages': ('pretrain', 'score', 'offset_sweep'), 'offset_sweep.offsets': (0.0, 0.7)},
+        {'stages': ('pretrain', 'score', 'offset_sweep'),
+         'analyses.offset_sweep.offsets': (0.0, 0.7)},
         r'offset_sweep: offset 0.7 \+ fraction_kept 0.4 runs past the 1294 examples outside the '
         r'validation split; offsets must be in \[0, 0.6\]'),
     'validation split of everything': (
-        {'stages': ('offset_sweep',), 'offset_sweep.validation_fraction': 1.0},
+        {'stages': ('offset_sweep',), 'analyses.offset_sweep.validation_fraction': 1.0},
         r'offset_sweep.validation_fraction must be in \(0, 1\), got 1.0'),
     'noise level out of range': (
-        {'stages': ('offset_sweep',), 'offset_sweep.label_noise_fractions': (0.0, 1.2)},
+        {'stages': ('offset_sweep',), 'analyses.offset_sweep.label_noise_fractions': (0.0, 1.2)},
         r'label_noise_fraction must be in \[0, 1\), got 1.2'),
     'spawn step beyond the budget': (
-        {'stages': ('error_barrier',), 'error_barrier.spawn_steps': (0, 30)},
+        {'stages': ('error_barrier',), 'analyses.error_barrier.spawn_steps': (0, 30)},
         r'error_barrier.spawn_steps \[0, 30\] must be non-empty and in \[0, 30\)'),
     'α grid without both networks': (
-        {'stages': ('error_barrier',), 'error_barrier.alphas': (0.25, 0.5, 1.0)},
+        {'stages': ('error_barrier',), 'analyses.error_barrier.alphas': (0.25, 0.5, 1.0)},
         r'error_barrier.alphas: The α grid must include 0 and 1'),
     'more NTK blocks than examples': (
-        {'stages': ('ntk_velocity',), 'ntk_velocity.block_size': 100,
-         'ntk_velocity.num_blocks': 20},
+        {'stages': ('ntk_velocity',), 'analyses.ntk_velocity.block_size': 100,
+         'analyses.ntk_velocity.num_blocks': 20},
         r'20 blocks of 100 examples need 2000, but the training set has 1438'),
-    'unknown NTK method': ({'stages': ('ntk_velocity',), 'ntk_velocity.method': 'exact'},
+    'unknown NTK method': ({'stages': ('ntk_velocity',), 'analyses.ntk_velocity.method': 'exact'},
                            r"Unknown ntk_velocity.method 'exact'; valid: auto, per_example"),
-    'zero batch size': (dict(batch_size=0), r'config.batch_size must be a positive number, got 0'),
-    'zero evaluation batch': (dict(eval_batch_size=0),
-                              r'config.eval_batch_size must be a positive number, got 0'),
-    'zero scoring batch': (dict(score_batch_size=0),
-                           r'config.score_batch_size must be a positive number, got 0'),
-    'negative budget': (dict(budget=-3), r'config.budget must be a positive number, got -3'),
-    'repeated seeds': (dict(seeds=(0, 0)), r'config.seeds repeats \[0\]: equal seeds train '
-                                           r'identical models'),
-    'repeated retraining seeds': (dict(retrain_seeds=(100, 100)),
-                                  r'config.retrain_seeds repeats \[100\]'),
-    'negative seed': (dict(seeds=(0, -1)), r'config.seeds holds \[-1\]; seeds are integers'),
+    'zero batch size': ({'optim.batch_size': 0},
+                        r'config.optim.batch_size must be a positive number, got 0'),
+    'zero evaluation batch': ({'runtime.eval_batch_size': 0},
+                              r'config.runtime.eval_batch_size must be a positive number, got 0'),
+    'zero scoring batch': ({'runtime.score_batch_size': 0},
+                           r'config.runtime.score_batch_size must be a positive number, got 0'),
+    'negative budget': ({'optim.budget': -3},
+                        r'config.optim.budget must be a positive number, got -3'),
+    'repeated seeds': ({'pretrain.seeds': (0, 0)},
+                       r'config.pretrain.seeds repeats \[0\]: equal seeds train '
+                       r'identical models'),
+    'repeated retraining seeds': ({'retrain.seeds': (100, 100)},
+                                  r'config.retrain.seeds repeats \[100\]'),
+    'negative seed': ({'pretrain.seeds': (0, -1)},
+                      r'config.pretrain.seeds holds \[-1\]; seeds are integers'),
     'score step beyond the budget': (
-        dict(score_steps=(0, 1000)), r'config.score_steps \[1000\] lie beyond the run\'s 30 '
+        {'scores.steps': (0, 1000)}, r'config.scores.steps \[1000\] lie beyond the run\'s 30 '
         r'steps \(budget 30 steps\)'),
-    'no score steps': (dict(score_steps=()), r'config.score_steps must be a non-empty tuple'),
-    'CCS without strata': (dict(prune_methods=('ccs',), ccs_num_strata=0),
-                           r'config.ccs_num_strata must be an integer >= 1, got 0'),
-    'negative offset fraction': (dict(offset_fraction=-0.1),
-                                 r'config.offset_fraction must be in \[0, 1\), got -0.1'),
-    'CCS cutoff of everything': (dict(ccs_hard_cutoff=1.0, prune_methods=('ccs',)),
-                                 r'config.ccs_hard_cutoff must be in \[0, 1\), got 1.0'),
-    'unparsable prune_by': (dict(prune_by=('el2n@abc',)),
+    'no score steps': ({'scores.steps': ()}, r'config.scores.steps must be a non-empty tuple'),
+    'CCS without strata': ({'prune.methods': ('ccs',), 'prune.kwargs.ccs.num_strata': 0},
+                           r'config.prune.kwargs.ccs.num_strata must be an integer >= 1, got 0'),
+    'negative offset fraction': ({'prune.kwargs.offset.fraction': -0.1},
+                                 r'config.prune.kwargs.offset.fraction must be in \[0, 1\), '
+                                 r'got -0.1'),
+    'CCS cutoff of everything': ({'prune.kwargs.ccs.hard_cutoff': 1.0, 'prune.methods': ('ccs',)},
+                                 r'config.prune.kwargs.ccs.hard_cutoff must be in \[0, 1\), '
+                                 r'got 1.0'),
+    'unparsable prune_by': ({'prune.by': ('el2n@abc',)},
                             r"prune_by entry 'el2n@abc' is not of the form <score>, "
                             r'<score>@<step>'),
-    'float16 compute': (dict(compute_dtype='float16'),
-                        r"config.compute_dtype: Unknown compute dtype 'float16'; valid: "
+    'float16 compute': ({'model.compute_dtype': 'float16'},
+                        r"config.model.compute_dtype: Unknown compute dtype 'float16'; valid: "
                         r'float32, bfloat16'),
-    'unknown input path': (dict(input_pipeline='gpu'),
+    'unknown input path': ({'runtime.input_pipeline': 'gpu'},
                            r"Unknown input_pipeline 'gpu'; valid: auto, device, tf_data"),
-    'device share above 1': (dict(device_data_max_fraction=5.0),
+    'device share above 1': ({'runtime.device_data_max_fraction': 5.0},
                              r'device_data_max_fraction must be in \(0, 1\], got 5.0'),
-    'logging every 0 steps': (dict(log_every_steps=0),
-                              r'config.log_every_steps must be a positive number, got 0'),
-    'negative data seed': (dict(data_seed=-1), r'config.data_seed must be an integer >= 0'),
-    'negative checkpoint cadence': (dict(checkpoint_every_steps=-5),
-                                    r'config.checkpoint_every_steps must be an integer >= 0'),
-    'checkpoint beyond the budget': (dict(checkpoint_steps=(50,)),
-                                     r"config.checkpoint_steps \[50\] lie outside the run's 30 "
-                                     r'steps'),
-    'NaN learning rate': (dict(learning_rate=float('nan')),
-                          r'config.learning_rate must be a positive finite number, got nan'),
-    'momentum of 2': (dict(momentum=2.0), r'config.momentum must be in \[0, 1\), got 2.0'),
-    'negative weight decay': (dict(weight_decay=-1.0), r'config.weight_decay must be >= 0'),
-    'decay after the run': (dict(lr_decay_fractions=(1.5,)),
-                            r'config.lr_decay_fractions must be increasing fractions of the run '
-                            r'in \(0, 1\)'),
-    'no scores': (dict(scores=()), r'config.scores is empty; name at least one score'),
-    'a score step twice': (dict(score_steps=(10, 10)), r'config.score_steps repeats a step'),
-    'retraining from a scoring seed': (dict(retrain_seeds=(1, 100)),
-                                       r'config.retrain_seeds shares \[1\] with config.seeds'),
+    'logging every 0 steps': ({'runtime.log_every_steps': 0},
+                              r'config.runtime.log_every_steps must be a positive number, got 0'),
+    'negative data seed': ({'data.order_seed': -1},
+                           r'config.data.order_seed must be an integer >= 0'),
+    'negative checkpoint cadence': ({'runtime.checkpoint_every_steps': -5},
+                                    r'config.runtime.checkpoint_every_steps must be an integer '
+                                    r'>= 0'),
+    'checkpoint beyond the budget': ({'runtime.checkpoint_steps': (50,)},
+                                     r"config.runtime.checkpoint_steps \[50\] lie outside the "
+                                     r"run's 30 steps"),
+    'NaN learning rate': ({'optim.learning_rate': float('nan')},
+                          r'config.optim.learning_rate must be a positive finite number, got nan'),
+    'momentum of 2': ({'optim.momentum': 2.0},
+                      r'config.optim.momentum must be in \[0, 1\), got 2.0'),
+    'negative weight decay': ({'optim.weight_decay': -1.0},
+                              r'config.optim.weight_decay must be >= 0'),
+    'decay after the run': ({'optim.lr_decay_fractions': (1.5,)},
+                            r'config.optim.lr_decay_fractions must be increasing fractions of '
+                            r'the run in \(0, 1\)'),
+    'no scores': ({'scores.names': ()}, r'config.scores.names is empty; name at least one score'),
+    'a score step twice': ({'scores.steps': (10, 10)}, r'config.scores.steps repeats a step'),
+    'retraining from a scoring seed': ({'retrain.seeds': (1, 100)},
+                                       r'config.retrain.seeds shares \[1\] with '
+                                       r'config.pretrain.seeds'),
     'offset sweep keeping nothing': (
-        {'stages': ('offset_sweep',), 'offset_sweep.fraction_kept': 0.0},
+        {'stages': ('offset_sweep',), 'analyses.offset_sweep.fraction_kept': 0.0},
         r'offset_sweep.fraction_kept must be in \(0, 1\], got 0.0'),
     'analysis by a score never computed': (
-        {'stages': ('ntk_velocity',), 'ntk_velocity.score': 'grand'},
-        r'config.ntk_velocity ranks by grand at step 10, which this run does not compute; '
+        {'stages': ('ntk_velocity',), 'analyses.ntk_velocity.score': 'grand'},
+        r'config.analyses.ntk_velocity ranks by grand at step 10, which this run does not compute; '
         r'computed: el2n@0, el2n@10, random@0'),
 }
 
@@ -178,7 +193,7 @@ def test_bad_config_is_refused_before_touching_the_workdir(case, finished):
   overrides, message = CONFIG_CASES[case]
   before = _snapshot(finished)
   with pytest.raises(errors.InputError, match=message):
-    jobs.run(_tiny(**overrides), finished, continue_with_changed_config=True)
+    jobs.run(_tiny(overrides), finished, continue_with_changed_config=True)
   assert _snapshot(finished) == before
 
 
@@ -191,8 +206,8 @@ def test_bad_config_is_refused_before_touching_the_workdir(case, finished):
      r'4×4 \(2 sizes in all\)'),
     (('cat', 'dog'), True, 'unseen class', r"has test images of classes with no training images: "
      r"\['fox'\]"),
-    (('cat', 'dog'), True, 'test size', r'the test images of .* are 6×6×3 \(e.g. .*test/cat/0.png\) '
-     r'but the training images are 4×4×3'),
+    (('cat', 'dog'), True, 'test size', r'the test images of .* are 6×6×3 \(e.g. '
+     r'.*test/cat/0.png\) but the training images are 4×4×3'),
 ])
 def test_bad_image_folder(classes, images, damage, message, tmp_path, finished):
   dataset = _image_folder(tmp_path / 'images', classes, images)
@@ -216,7 +231,7 @@ def test_bad_image_folder(classes, images, damage, message, tmp_path, finished):
                                                         '0.png')
   before = _snapshot(finished)
   with pytest.raises(errors.InputError, match=message):
-    jobs.run(_tiny(dataset=dataset), finished, continue_with_changed_config=True)
+    jobs.run(_tiny({'data.name': dataset}), finished, continue_with_changed_config=True)
   assert _snapshot(finished) == before
 
 
@@ -317,13 +332,14 @@ def test_damaged_checkpoint_through_launch_is_the_only_line(finished, tmp_path):
   # A garbled OCDBT manifest: the damage that made TensorStore's threads print at exit.
   (workdir / 'pretrain' / 'checkpoints' / '10' / 'default' / 'manifest.ocdbt').write_text(
       'garbage\n')
-  overrides = ["--config.seeds=(0,1)", '--config.budget=30', "--config.score_steps=(0,10)",
-               "--config.scores=('el2n','random')", "--config.prune_by=('el2n',)",
-               "--config.prune_methods=('keep_hardest','offset','random')",
-               "--config.fractions_pruned=(0.5,)", "--config.retrain_seeds=(100,)",
-               '--config.tensorboard=False', '--config.log_every_steps=10',
-               "--config.error_barrier.spawn_steps=(0,10)",
-               "--config.ntk_velocity.checkpoint_steps=(0,10,30)"]
+  overrides = ["--config.pretrain.seeds=(0,1)", '--config.optim.budget=30',
+               "--config.scores.steps=(0,10)",
+               "--config.scores.names=('el2n','random')", "--config.prune.by=('el2n',)",
+               "--config.prune.methods=('keep_hardest','offset','random')",
+               "--config.prune.fractions=(0.5,)", "--config.retrain.seeds=(100,)",
+               '--config.runtime.tensorboard=False', '--config.runtime.log_every_steps=10',
+               "--config.analyses.error_barrier.spawn_steps=(0,10)",
+               "--config.analyses.ntk_velocity.checkpoint_steps=(0,10,30)"]
   result = _launch('--config', 'configs/default.py', '--workdir', str(workdir), *overrides)
   assert result.returncode == 1
   # Orbax/TensorStore threads used to print "Event loop is closed" tracebacks at exit.
@@ -345,7 +361,7 @@ def test_changed_config_with_a_new_score_step_reopens_pretraining(finished, tmp_
   workdir = tmp_path / 'copy'
   shutil.copytree(finished, workdir)
   before = _snapshot(workdir)
-  config = _tiny(score_steps=(0, 10, 20), prune_by=('el2n@10', 'el2n@20'))
+  config = _tiny({'scores.steps': (0, 10, 20), 'prune.by': ('el2n@10', 'el2n@20')})
   jobs.run(config, workdir, continue_with_changed_config=True)
   # Pretraining went on from step 10 to the new step 20; scoring, pruning and retraining added
   # what the new step asks for; nothing that was there changed.
@@ -386,7 +402,7 @@ def _launch(*args, env=None, cwd=None):
 
 def test_launch_exits_non_zero_with_one_line_and_no_traceback(tmp_path):
   result = _launch('--config', 'configs/default.py', '--workdir', str(tmp_path / 'run'),
-                   '--config.model=resnet19')
+                   '--config.model.name=resnet19')
   assert result.returncode == 1
   assert result.stderr.count("Unknown model 'resnet19'") == 1  # Said once, not logged as well.
   assert "datadiet: InputError: Unknown model 'resnet19'; valid models:" in result.stderr
@@ -395,17 +411,19 @@ def test_launch_exits_non_zero_with_one_line_and_no_traceback(tmp_path):
 
 
 @pytest.mark.parametrize('args, message', [
-    (('--config', 'configs/default.py', '--config.budgte=2'),
+    (('--config', 'configs/default.py', '--config.optim.budgte=2'),
      'datadiet: config: KeyError: \'budgte\' Did you mean "budget" instead of "budgte"?'),
-    (('--config', 'configs/train.py', '--config.budget=abc'),
-     "datadiet: config: flag --config.budget=abc: invalid literal for int() with base 10: 'abc'"),
+    (('--config', 'configs/train.py', '--config.optim.budget=abc'),
+     "datadiet: config: flag --config.optim.budget=abc: invalid literal for int() with base 10: "
+     "'abc'"),
     (('--config', 'configs/no_such_config.py'),
      "No such file or directory: 'configs/no_such_config.py'"),
-    (('--config', 'configs/default.py', '--config.seeds=4'),
-     "--config.seeds=4 would be the one seed (4,), not 4 seeds: write "
-     "--config.seeds='(0, 1, 2, 3)' for 4 seeds, or --config.seeds='(4,)' for the seed 4 alone."),
-    (('--config', 'configs/default.py', '--config.retrain_seeds', '2'),
-     "--config.retrain_seeds 2 would be the one seed (2,), not 2 seeds"),
+    (('--config', 'configs/default.py', '--config.pretrain.seeds=4'),
+     "--config.pretrain.seeds=4 would be the one seed (4,), not 4 seeds: write "
+     "--config.pretrain.seeds='(0, 1, 2, 3)' for 4 seeds, or --config.pretrain.seeds='(4,)' "
+     "for the seed 4 alone."),
+    (('--config', 'configs/default.py', '--config.retrain.seeds', '2'),
+     "--config.retrain.seeds 2 would be the one seed (2,), not 2 seeds"),
 ])
 def test_config_that_cannot_be_read_is_one_line(args, message, tmp_path):
   result = _launch(*args, '--workdir', str(tmp_path / 'run'))
@@ -423,8 +441,9 @@ def test_config_that_cannot_be_read_is_one_line(args, message, tmp_path):
     ('def get_config(setting="a"):\n  raise ValueError("Unknown setting; valid: a, b.")\n',
      r'broken.py:gpu: ValueError: Unknown setting; valid: a, b.'),
     ('from configs import default\ndef get_config():\n  c = default.get_config()\n'
-     '  c.budgett = 30\n  return c\n',
-     r"broken.py sets fields no job reads: 'budgett' \(did you mean 'budget'\?\)"),
+     '  c.optim.budgett = 30\n  c.model.kwargs.widths = (8,)\n  return c\n',
+     r"broken.py sets fields no job reads: 'optim.budgett' \(did you mean 'optim.budget'\?\)"
+     r'; fix the names \(see configs/base.py for every field\)\.$'),
 ])
 def test_config_file_that_fails_to_load_is_one_line(source, message, tmp_path):
   (tmp_path / 'broken.py').write_text(source)
@@ -437,8 +456,8 @@ def test_config_file_that_fails_to_load_is_one_line(source, message, tmp_path):
 
 @pytest.mark.parametrize('args, message', [
     (('--workdir=',), r'The workdir is empty \(--workdir=\); give the directory'),
-    (('--workdir', 'RUN', '--config.compilation_cache_dir=/proc/no/cache'),
-     r'config.compilation_cache_dir /proc/no/cache cannot be created'),
+    (('--workdir', 'RUN', '--config.runtime.compilation_cache_dir=/proc/no/cache'),
+     r'config.runtime.compilation_cache_dir /proc/no/cache cannot be created'),
 ])
 def test_workdir_and_cache_paths_are_refused_before_anything(args, message, tmp_path):
   args = [a.replace('RUN', str(tmp_path / 'run')) for a in args]
@@ -450,20 +469,21 @@ def test_workdir_and_cache_paths_are_refused_before_anything(args, message, tmp_
 
 def test_changed_config_that_contradicts_the_results_is_refused(finished):
   before = _snapshot(finished)
-  with pytest.raises(errors.InputError, match=r"holds results that the change of \['model', "
-                                              r"'seeds'\] would contradict: "
+  with pytest.raises(errors.InputError, match=r"holds results that the change of \['model.name', "
+                                              r"'pretrain.seeds'\] would contradict: "
                                               r'--continue_with_changed_config only adds'):
-    jobs.run(_tiny(model='small_cnn', seeds=(0, 2)), finished, continue_with_changed_config=True)
+    jobs.run(_tiny({'model.name': 'small_cnn', 'pretrain.seeds': (0, 2)}), finished,
+             continue_with_changed_config=True)
   assert _snapshot(finished) == before
 
 
 def test_distributed_without_a_coordinator_is_one_line(tmp_path):
   result = _launch('--config', 'configs/train.py', '--workdir', str(tmp_path / 'run'),
-                   '--config.distributed.enabled=True')
+                   '--config.runtime.distributed.enabled=True')
   assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1].startswith(
-      'datadiet: InputError: config.distributed.enabled is True but ')
-  assert '--config.distributed.coordinator_address=host:port' in result.stderr
+      'datadiet: InputError: config.runtime.distributed.enabled is True but ')
+  assert '--config.runtime.distributed.coordinator_address=host:port' in result.stderr
   assert 'Traceback' not in result.stderr
   assert not (tmp_path / 'run').exists()
 
@@ -490,17 +510,18 @@ def test_workdir_that_is_not_writable(finished, monkeypatch):
 def test_batch_that_does_not_split_over_the_devices(tmp_path):
   env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=4')
   result = _launch('--config', 'configs/train.py', '--workdir', str(tmp_path / 'run'),
-                   '--config.seeds=(0,)', '--config.batch_size=30', env=env)
+                   '--config.pretrain.seeds=(0,)', '--config.optim.batch_size=30', env=env)
   assert result.returncode == 1
-  assert ('batch_size 30 does not split over the 4 devices of the data axis (4 devices, 1 of '
-          'them for 1 seeds); use a batch size divisible by 4.') in result.stderr
+  assert ('config.optim.batch_size 30 does not split over the 4 devices of the data axis (4 '
+          'devices, 1 of them for the seeds); use a multiple of 4.') in result.stderr
   assert not (tmp_path / 'run').exists()
 
 
 def test_non_finite_loss_stops_with_the_seeds_and_steps(tmp_path):
   config = train_config.get_config()
-  config.update(dict(learning_rate=1e12, budget=3, checkpoint_every_steps=1, log_every_steps=1,
-                     tensorboard=False))
+  config.update_from_flattened_dict({
+      'optim.learning_rate': 1e12, 'optim.budget': 3, 'runtime.checkpoint_every_steps': 1,
+      'runtime.log_every_steps': 1, 'runtime.tensorboard': False})
   with pytest.raises(errors.DatadietError, match=r'Non-finite training loss for seed\(s\) '
                                                  r'\[0, 1, 2, 3\] between steps'):
     jobs.run(config, tmp_path)

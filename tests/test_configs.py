@@ -8,9 +8,10 @@ import pytest
 import tensorflow_datasets as tfds
 
 from datadiet import experiment, jobs, models
-from datadiet.experiment import ANALYSES
-from datadiet.stages import prune
+from datadiet.stages import prune, registry
 from datadiet.stages.context import Context
+
+ANALYSES = ('offset_sweep', 'error_barrier', 'ntk_velocity')
 
 CONFIGS = sorted(p.stem for p in (Path(__file__).parents[1] / 'configs').glob('*.py')
                  if not p.stem.startswith('_'))  # _helpers are not configs.
@@ -20,98 +21,100 @@ CONFIGS = sorted(p.stem for p in (Path(__file__).parents[1] / 'configs').glob('*
 def test_config_is_consistent(name, tmp_path, write_image_folder):
   config = importlib.import_module(f'configs.{name}').get_config()
   assert config.job in jobs.JOBS
-  models.get_model(config.model, num_classes=10)  # A registered model.
+  models.get_model(config.model.name, num_classes=10)  # A registered model.
   assert 'launch.py --config configs/' + name in importlib.import_module(f'configs.{name}').__doc__
   if config.job != 'pipeline':
     return
-  if config.dataset.startswith('image_folder:'):
+  if config.data.name.startswith('image_folder:'):
     # A stand-in folder: the plan depends on the config, not on the images.
     write_image_folder(tmp_path / 'images', per_class=5)
-    config.dataset = f'image_folder:{tmp_path / "images"}'
+    config.data.name = f'image_folder:{tmp_path / "images"}'
     plan = prune.subset_plan(Context(config, tmp_path))
   else:
     with tfds.testing.mock_data(num_examples=20):
       plan = prune.subset_plan(Context(config, tmp_path))
   assert plan and len({entry['name'] for entry in plan}) == len(plan)
-  steps = set(config.score_steps) | {config.budget}
+  steps = set(config.scores.steps) | {config.optim.budget}
   assert all(entry['step'] in steps for entry in plan if entry['step'] is not None)
 
 
-@pytest.mark.parametrize('name', [c.NAME for c in ANALYSES])
+@pytest.mark.parametrize('name', ANALYSES)
 @pytest.mark.parametrize('setting', ['cpu', 'paper'])
 def test_analysis_configs_fit_cifar10(name, setting):
   """Both settings of every analysis config pass its checks on CIFAR-10's 50,000 images."""
   config = importlib.import_module(f'configs.{name}').get_config(setting)
   assert name in config.stages and config.job == 'pipeline'
-  analysis = next(c for c in ANALYSES if c.NAME == name)
-  analysis.check(Context(config, workdir=None), num_train=50_000)
+  with tfds.testing.mock_data(num_examples=20):  # For the class count of the model checks.
+    registry.STAGES[name].check(Context(config, workdir=None), num_train=50_000)
   if setting == 'paper':
-    assert config.dataset == 'cifar10' and config.model == 'resnet18'
+    assert config.data.name == 'cifar10' and config.model.name == 'resnet18'
   else:
-    assert config.dataset.startswith('image_folder:') and config.model == 'small_cnn'
+    assert config.data.name.startswith('image_folder:') and config.model.name == 'small_cnn'
 
 
 def _in_miniature(config, dataset):
   """The config's own models, scores and methods, on ``dataset``, with every step count scaled to
   a 4-step run (scoring steps keep their order; 0 stays the initialisation)."""
   steps = 4
-  budget = config.budget
+  budget = config.optim.budget
   to_mini = lambda step: 0 if step == 0 else max(1, round(step * steps / budget))  # noqa: E731
-  prune_by = config.prune_by[0]
+  prune_by = config.prune.by[0]
   if '@' in prune_by:
     name, step = prune_by.split('@')
     prune_by = f'{name}@{to_mini(int(step))}'
-  config.update(dict(
-      dataset=dataset, budget_unit='steps', budget=steps, batch_size=8, eval_batch_size=16,
-      score_batch_size=16, log_every_steps=2, tensorboard=False,
-      checkpoint_every_steps=2 if config.checkpoint_every_steps else 0,
-      seeds=config.seeds[:1], retrain_seeds=config.retrain_seeds[:1],
-      score_steps=tuple(sorted({to_mini(s) for s in config.score_steps})),
-      prune_by=(prune_by,), fractions_pruned=config.fractions_pruned[:1]))
+  config.update_from_flattened_dict({
+      'data.name': dataset, 'optim.budget_unit': 'steps', 'optim.budget': steps,
+      'optim.batch_size': 8, 'runtime.eval_batch_size': 16, 'runtime.score_batch_size': 16,
+      'runtime.log_every_steps': 2, 'runtime.tensorboard': False,
+      'runtime.checkpoint_every_steps': 2 if config.runtime.checkpoint_every_steps else 0,
+      'pretrain.seeds': config.pretrain.seeds[:1], 'retrain.seeds': config.retrain.seeds[:1],
+      'scores.steps': tuple(sorted({to_mini(s) for s in config.scores.steps})),
+      'prune.by': (prune_by,), 'prune.fractions': config.prune.fractions[:1]})
   # The analyses keep their α grid and noise levels, and their first two offsets (like the first
   # fraction above); their steps shrink like the run's and their example counts fit a 16-image
   # folder.
-  config.offset_sweep.offsets = config.offset_sweep.offsets[:2]
-  config.error_barrier.spawn_steps = tuple(sorted({to_mini(s) for s in
-                                                   config.error_barrier.spawn_steps} - {steps}))
-  config.error_barrier.num_examples = 4
-  config.ntk_velocity.checkpoint_steps = tuple(sorted(
-      {to_mini(s) for s in config.ntk_velocity.checkpoint_steps}))
-  config.ntk_velocity.block_size, config.ntk_velocity.num_blocks = 2, 3
+  config.analyses.offset_sweep.offsets = config.analyses.offset_sweep.offsets[:2]
+  analyses = config.analyses
+  analyses.error_barrier.spawn_steps = tuple(sorted(
+      {to_mini(s) for s in analyses.error_barrier.spawn_steps} - {steps}))
+  config.analyses.error_barrier.num_examples = 4
+  config.analyses.ntk_velocity.checkpoint_steps = tuple(sorted(
+      {to_mini(s) for s in config.analyses.ntk_velocity.checkpoint_steps}))
+  config.analyses.ntk_velocity.block_size, config.analyses.ntk_velocity.num_blocks = 2, 3
   return config
 
 
-# One end-to-end run per path. Left out, with what covers them: cifar10_resnet50 and
+# One end-to-end run per path. Left out, with what covers them: base is cifar10_resnet18;
+# cifar10_resnet50 and
 # cifar100_resnet18 are cifar10_resnet18 with another model or class count (test_models builds
 # ResNet50; compiling either on a CPU costs ~45 s for no new path); cifar10_resnet18_mini is
 # cifar10_resnet18 in bfloat16 (its smoke setting runs in test_bench_gpu); offset_sweep,
 # error_barrier and ntk_velocity are the stages digits_dynamics runs, at CIFAR sizes that
 # test_analysis_configs_fit_cifar10 checks.
-COVERED_ELSEWHERE = ('train', 'cifar10_resnet50', 'cifar100_resnet18', 'cifar10_resnet18_mini',
-                     'offset_sweep', 'error_barrier', 'ntk_velocity')
+COVERED_ELSEWHERE = ('base', 'train', 'cifar10_resnet50', 'cifar100_resnet18',
+                     'cifar10_resnet18_mini', 'offset_sweep', 'error_barrier', 'ntk_velocity')
 
 
 @pytest.mark.parametrize('name', [n for n in CONFIGS if n not in COVERED_ELSEWHERE])
 def test_config_runs_end_to_end_in_miniature(name, tmp_path, write_image_folder):
   config = importlib.import_module(f'configs.{name}').get_config()
-  if config.dataset.startswith('image_folder:'):
+  if config.data.name.startswith('image_folder:'):
     write_image_folder(tmp_path / 'images', per_class=8)
     dataset = f'image_folder:{tmp_path / "images"}'
   else:
-    dataset = config.dataset
+    dataset = config.data.name
   config = _in_miniature(config, dataset)
   with tfds.testing.mock_data(num_examples=24):
     ctx = experiment.run(config, tmp_path / 'run')
   assert sorted(p.stem for p in (tmp_path / 'run' / 'stages').glob('*.done')) == sorted(
       config.stages)
-  for score in config.scores:
+  for score in config.scores.names:
     assert list(ctx.scores_dir.glob(f'{score}@*.npz')), score
   for analysis in ANALYSES:
-    assert (tmp_path / 'run' / f'{analysis.NAME}.json').exists() == (
-        analysis.NAME in config.stages)
+    assert (tmp_path / 'run' / f'{analysis}.json').exists() == (analysis in config.stages)
   if 'retrain' not in config.stages:
     return
   rows = json.loads((tmp_path / 'run' / 'results.json').read_text())
-  expected = 1 + len(config.prune_methods) * len(config.fractions_pruned)
-  assert len(rows) == expected * len(config.retrain_seeds)
-  assert all(r['model'] == (config.retrain_model or config.model) for r in rows)
+  expected = 1 + len(config.prune.methods) * len(config.prune.fractions)
+  assert len(rows) == expected * len(config.retrain.seeds)
+  assert all(r['model'] == (config.retrain.model or config.model.name) for r in rows)

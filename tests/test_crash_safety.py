@@ -13,12 +13,13 @@ import pytest
 from datadiet import run_digest
 
 ROOT = Path(__file__).resolve().parents[1]
-OVERRIDES = ['--config.seeds=(0,1)', '--config.budget=40', '--config.score_steps=(0,20)',
-             "--config.scores=('el2n','grand','random')", "--config.prune_by=('el2n',)",
-             "--config.prune_methods=('keep_hardest','ccs','random')",
-             '--config.fractions_pruned=(0.5,)', '--config.retrain_seeds=(100,)',
-             '--config.checkpoint_every_steps=10', '--config.log_every_steps=10',
-             '--config.tensorboard=False']
+OVERRIDES = ['--config.pretrain.seeds=(0,1)', '--config.optim.budget=40',
+             '--config.scores.steps=(0,20)',
+             "--config.scores.names=('el2n','grand','random')", "--config.prune.by=('el2n',)",
+             "--config.prune.methods=('keep_hardest','ccs','random')",
+             '--config.prune.fractions=(0.5,)', '--config.retrain.seeds=(100,)',
+             '--config.runtime.checkpoint_every_steps=10', '--config.runtime.log_every_steps=10',
+             '--config.runtime.tensorboard=False']
 # Kill as soon as each of these appears: mid-pretraining (a checkpoint is saved, later ones are
 # not), mid-scoring, mid-pruning, mid-retraining (one run finished, the next one going), and in
 # the report.
@@ -72,7 +73,8 @@ def test_same_seeds_same_scores_other_seeds_other_scores(uninterrupted, tmp_path
   scoring_only = ["--config.stages=('pretrain','score')"]
   for name, seeds in (('same', '(0,1)'), ('other', '(2,3)')):
     # A repeated tuple flag would append to the first one: replace the seeds instead.
-    command = [f'--config.seeds={seeds}' if arg.startswith('--config.seeds=') else arg
+    command = [f'--config.pretrain.seeds={seeds}'
+               if arg.startswith('--config.pretrain.seeds=') else arg
                for arg in _command(tmp_path / name)]
     subprocess.run(command + scoring_only, cwd=ROOT, check=True, capture_output=True)
   same, other = run_digest.digest(tmp_path / 'same'), run_digest.digest(tmp_path / 'other')

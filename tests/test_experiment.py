@@ -14,14 +14,14 @@ from datadiet.stages import prune, report, retrain
 from datadiet.stages.context import Context
 
 
-def _tiny_config(**overrides):
+def _tiny_config(overrides=None):
   config = pipeline_config.get_config()
-  config.update(dict(
-      seeds=(0, 1), budget=30, log_every_steps=10, score_steps=(0, 10),
-      scores=('el2n', 'grand', 'random'), prune_by=('el2n',),
-      prune_methods=('keep_hardest', 'offset', 'random'), fractions_pruned=(0.5, 0.8),
-      retrain_seeds=(100,), tensorboard=False))
-  config.update(overrides)
+  config.update_from_flattened_dict({
+      'pretrain.seeds': (0, 1), 'optim.budget': 30, 'runtime.log_every_steps': 10,
+      'scores.steps': (0, 10), 'scores.names': ('el2n', 'grand', 'random'), 'prune.by': ('el2n',),
+      'prune.methods': ('keep_hardest', 'offset', 'random'), 'prune.fractions': (0.5, 0.8),
+      'retrain.seeds': (100,), 'runtime.tensorboard': False})
+  config.update_from_flattened_dict(overrides or {})
   return config
 
 
@@ -61,7 +61,7 @@ def test_subsets_are_exact_and_follow_the_scores(finished):
 
 def test_random_subsets_differ_by_seed(finished, tmp_path):
   _, ctx = finished
-  other = Context(_tiny_config(prune_seed=1), tmp_path)
+  other = Context(_tiny_config({'prune.seed': 1}), tmp_path)
   entry = dict(method='random', fraction_pruned=0.5)
   assert not np.array_equal(prune.select(ctx, entry), prune.select(other, entry))
 
@@ -89,9 +89,10 @@ def test_noise_detection_is_perfect_for_a_score_that_marks_the_noise():
 
 
 def test_interrupted_run_finishes_without_redoing_stages(tmp_path, monkeypatch):
-  config = _tiny_config(fractions_pruned=(0.5,), prune_methods=('keep_hardest', 'random'))
-  partial = _tiny_config(fractions_pruned=(0.5,), prune_methods=('keep_hardest', 'random'),
-                         stages=('pretrain', 'score'))
+  config = _tiny_config({'prune.fractions': (0.5,), 'prune.methods': ('keep_hardest', 'random')})
+  partial = _tiny_config({
+      'prune.fractions': (0.5,), 'prune.methods': ('keep_hardest', 'random'),
+      'stages': ('pretrain', 'score')})
   experiment.run(partial, tmp_path)
   score_file = tmp_path / 'scores' / 'el2n@10.npz'
   before = score_file.stat().st_mtime_ns
@@ -119,31 +120,32 @@ def test_interrupted_run_finishes_without_redoing_stages(tmp_path, monkeypatch):
 
 def test_unknown_stage_and_method():
   with pytest.raises(ValueError, match=r"Unknown stages \['scoring'\]; valid stages: pretrain"):
-    experiment.run(_tiny_config(stages=('scoring',)), '/nonexistent')
-  ctx = Context(_tiny_config(prune_methods=('easiest',)), Path('/nonexistent'))
+    experiment.run(_tiny_config({'stages': ('scoring',)}), '/nonexistent')
+  ctx = Context(_tiny_config({'prune.methods': ('easiest',)}), Path('/nonexistent'))
   with pytest.raises(ValueError, match=r"Unknown pruning methods \['easiest'\]"):
     prune.subset_plan(ctx)
 
 
 def test_keep_list_csv_for_an_image_folder(tmp_path, write_image_folder):
   write_image_folder(tmp_path / 'images', per_class=4)
-  config = _tiny_config(dataset=f'image_folder:{tmp_path / "images"}', score_steps=(0,),
-                        prune_by=('el2n',), prune_methods=('keep_hardest',),
-                        fractions_pruned=(0.75,))
+  config = _tiny_config({
+      'data.name': f'image_folder:{tmp_path / "images"}', 'scores.steps': (0,),
+      'prune.by': ('el2n',), 'prune.methods': ('keep_hardest',), 'prune.fractions': (0.75,)})
   ctx = Context(config, tmp_path / 'run')
   ids = ctx.data.train['id']
   score_files.save_scores(ctx.score_path('el2n', 0), ids, np.arange(len(ids), dtype=float),
                           score='el2n', dataset=ctx.data.name, model='mlp', step=0,
-                          seeds=list(config.seeds))
+                          seeds=list(config.pretrain.seeds))
   prune.prune(ctx)
   lines = (ctx.subsets_dir / 'keep_hardest-el2n@0-p0.75.csv').read_text().splitlines()
   assert lines == ['file', 'dog/02.png', 'dog/03.png']  # The two highest scores.
 
 
 def test_transfer_scores_two_architectures_and_correlates_them(tmp_path):
-  config = _tiny_config(model='small_cnn', retrain_model='mlp', compare_models=('mlp',),
-                        scores=('el2n', 'random'), prune_by=('el2n', 'mlp:el2n'),
-                        prune_methods=('keep_hardest',), fractions_pruned=(0.5,))
+  config = _tiny_config({
+      'model.name': 'small_cnn', 'retrain.model': 'mlp', 'scores.compare_models': ('mlp',),
+      'scores.names': ('el2n', 'random'), 'prune.by': ('el2n', 'mlp:el2n'),
+      'prune.methods': ('keep_hardest',), 'prune.fractions': (0.5,)})
   ctx = experiment.run(config, tmp_path)
   ids = ctx.data.train['id']
   cnn = score_files.load_scores(tmp_path / 'scores' / 'el2n@10.npz', ids=ids).score
@@ -167,9 +169,9 @@ def test_transfer_scores_two_architectures_and_correlates_them(tmp_path):
 
 
 def test_prune_by_an_unscored_model_is_refused():
-  ctx = Context(_tiny_config(prune_by=('resnet18:el2n',)), Path('/nonexistent'))
+  ctx = Context(_tiny_config({'prune.by': ('resnet18:el2n',)}), Path('/nonexistent'))
   with pytest.raises(ValueError, match=r"names model 'resnet18', which is not scored; scored "
-                                       r"models: mlp \(add it to config.compare_models\)"):
+                                       r"models: mlp \(add it to config.scores.compare_models\)"):
     prune.subset_plan(ctx)
 
 

@@ -1,5 +1,6 @@
 """launch.py and jobs: locked configs, workdirs bound to one config, unknown jobs."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -23,14 +24,14 @@ def test_typo_in_an_override_is_an_error(tmp_path):
 
 def test_workdir_of_another_config_is_refused_untouched(tmp_path):
   config = train.get_config()
-  config.budget = 1
-  config.tensorboard = False
+  config.optim.budget = 1
+  config.runtime.tensorboard = False
   jobs.run(config, tmp_path)
   before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob('*') if p.is_file()}
   other = train.get_config()
-  other.budget = 2
-  other.tensorboard = False
-  with pytest.raises(ValueError, match=r"different config \(differs in \['budget'\]\)"):
+  other.optim.budget = 2
+  other.runtime.tensorboard = False
+  with pytest.raises(ValueError, match=r"different config \(differs in \['optim.budget'\]\)"):
     jobs.run(other, tmp_path)
   assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob('*') if p.is_file()} == before
   assert 'Trained seeds [0, 1, 2, 3]' in jobs.run(config, tmp_path)  # Same config: resumes.
@@ -45,17 +46,29 @@ def test_unknown_job():
 
 def test_continue_with_a_changed_config_keeps_the_old_one(tmp_path):
   config = train.get_config()
-  config.budget = 1
-  config.tensorboard = False
+  config.optim.budget = 1
+  config.runtime.tensorboard = False
   jobs.run(config, tmp_path)
   first = (tmp_path / 'config.json').read_text()
   relaunch = train.get_config()
-  relaunch.update(dict(budget=1, tensorboard=False, log_every_steps=3))  # Runtime only.
+  # Runtime fields, and blocks the train job does not read (pruning, analyses), bind nothing.
+  relaunch.update_from_flattened_dict({
+      'optim.budget': 1, 'runtime.tensorboard': False, 'runtime.log_every_steps': 3,
+      'runtime.checkpoint_every_steps': 5, 'runtime.eval_batch_size': 64,
+      'prune.fractions': (0.2,), 'analyses.offset_sweep.offsets': (0.1,)})
   jobs.run(relaunch, tmp_path)
   assert not (tmp_path / 'config.1.json').exists()  # Not a different config.
   changed = train.get_config()
-  changed.update(dict(budget=2, tensorboard=False))
+  changed.update_from_flattened_dict({'optim.budget': 2, 'runtime.tensorboard': False})
   assert 'Trained seeds [0, 1, 2, 3] for 24 steps' in jobs.run(  # 2 epochs, resumed at 12.
       changed, tmp_path, continue_with_changed_config=True)
   assert (tmp_path / 'config.1.json').read_text() == first
-  assert '"budget": 2' in (tmp_path / 'config.json').read_text()
+  assert json.loads((tmp_path / 'config.json').read_text())['optim']['budget'] == 2
+
+
+def test_a_workdir_of_the_flat_config_format_is_refused(tmp_path):
+  (tmp_path / 'config.json').write_text(json.dumps({'job': 'train', 'dataset': 'digits',
+                                                    'budget': 1}))
+  with pytest.raises(ValueError, match=r'holds a run of an older datadiet, whose config.json is '
+                                       r'flat .* Use a new --workdir\.'):
+    jobs.run(train.get_config(), tmp_path)

@@ -2,9 +2,10 @@
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import pytest
 
-from datadiet import models
+from datadiet import errors, models
 
 
 @pytest.mark.parametrize('name,count', [
@@ -31,3 +32,20 @@ def test_logits_shape_in_both_modes(name):
 def test_unknown_model_lists_valid_names():
   with pytest.raises(ValueError, match='valid models: mlp, small_cnn, resnet20, resnet18'):
     models.get_model('vgg16', num_classes=10)
+
+
+def test_arguments_and_kwargs_from_the_config():
+  assert models.arguments('small_cnn') == ('widths',)
+  assert models.arguments('mlp') == ('hidden',)
+  config = ml_collections.ConfigDict(dict(model=dict(name='small_cnn', kwargs=dict(widths=[8, 16]),
+                                                     compute_dtype='float32')))
+  narrow = models.from_config(config, num_classes=10)
+  assert narrow.widths == (8, 16)
+  shapes = jax.eval_shape(lambda: narrow.init(jax.random.key(0), jnp.zeros((1, 8, 8, 3))))
+  assert shapes['params']['Conv_0']['kernel'].shape == (3, 3, 3, 8)
+  # Another architecture of the run (compare_models, retrain.model) takes its defaults.
+  assert models.from_config(config, num_classes=10, name='mlp').hidden == (256, 256)
+  config.model.kwargs = dict(widht=(8,))
+  with pytest.raises(errors.InputError, match=r'Model small_cnn takes no argument widht; its '
+                                              r'arguments: widths\.'):
+    models.from_config(config, num_classes=10)

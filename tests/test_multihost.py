@@ -15,11 +15,12 @@ from datadiet import score_files
 ROOT = Path(__file__).resolve().parents[1]
 # Three seeds on two devices: gcd(3, 2) = 1 seed-group, so the data axis spans both processes.
 # Every training batch, BatchNorm statistic and scoring batch is split between them.
-OVERRIDES = ['--config.model=small_cnn', '--config.seeds=(0,1,2)', '--config.budget=12',
-             '--config.score_steps=(0,8)', "--config.stages=('pretrain','score')",
-             "--config.scores=('el2n','grand','loss','input_norm','random')",
-             '--config.batch_size=32', '--config.score_batch_size=128',
-             '--config.log_every_steps=4', '--config.tensorboard=False']
+OVERRIDES = ['--config.model.name=small_cnn', '--config.pretrain.seeds=(0,1,2)',
+             '--config.optim.budget=12', '--config.scores.steps=(0,8)',
+             "--config.stages=('pretrain','score')",
+             "--config.scores.names=('el2n','grand','loss','input_norm','random')",
+             '--config.optim.batch_size=32', '--config.runtime.score_batch_size=128',
+             '--config.runtime.log_every_steps=4', '--config.runtime.tensorboard=False']
 
 
 def _launch(workdir, *extra, env=None):
@@ -38,10 +39,10 @@ def _free_port():
 def test_two_processes_score_like_one(tmp_path):
   env = dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS='')  # One CPU device per process.
   address = f'localhost:{_free_port()}'
-  procs = [_launch(tmp_path / 'two', '--config.distributed.enabled=True',
-                   f'--config.distributed.coordinator_address={address}',
-                   '--config.distributed.num_processes=2',
-                   f'--config.distributed.process_id={i}', env=env) for i in range(2)]
+  procs = [_launch(tmp_path / 'two', '--config.runtime.distributed.enabled=True',
+                   f'--config.runtime.distributed.coordinator_address={address}',
+                   '--config.runtime.distributed.num_processes=2',
+                   f'--config.runtime.distributed.process_id={i}', env=env) for i in range(2)]
   single = _launch(tmp_path / 'one', env=env)
   outputs = []
   for proc in procs + [single]:

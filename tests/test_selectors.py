@@ -7,15 +7,15 @@ import pytest
 from datadiet import errors, pruning, selectors
 
 
-def _config(**fields):
-  return ml_collections.ConfigDict(dict(dict(offset_fraction=0.1, ccs_num_strata=3,
-                                             ccs_hard_cutoff=0.2), **fields))
+def _config(**kwargs):
+  """A config whose prune.kwargs holds ``kwargs`` (method -> options)."""
+  return ml_collections.ConfigDict(dict(prune=dict(kwargs=kwargs)))
 
 
 def test_every_method_selects_as_its_pruning_function():
   rng = np.random.default_rng(0)
   scores, labels = rng.random(40), rng.integers(0, 3, 40)
-  config = _config()
+  config = _config(offset=dict(fraction=0.1), ccs=dict(num_strata=3, hard_cutoff=0.2))
   want = {
       'keep_hardest': pruning.keep_hardest(scores, 10),
       'offset': pruning.keep_hardest(scores, 10, offset=4),
@@ -25,7 +25,8 @@ def test_every_method_selects_as_its_pruning_function():
   }
   assert list(selectors.METHODS) == list(want)
   for name, method in selectors.METHODS.items():
-    got = method.select(scores if method.uses_scores else None, labels, 10, 7, config)
+    got = method.select(scores if method.uses_scores else None, labels, 10, 7,
+                        **method.options(config))
     np.testing.assert_array_equal(got, want[name], err_msg=name)
 
 
@@ -38,14 +39,28 @@ def test_unknown_method_and_duplicate_registration():
     selectors.register(selectors.Method('random', False, lambda *a: None))
 
 
+def test_options_default_to_the_registration_and_unknown_ones_are_refused():
+  offset = selectors.get('offset')
+  assert offset.options(_config()) == dict(fraction=0.02)
+  assert offset.options(_config(offset=dict(fraction=0.3))) == dict(fraction=0.3)
+  assert selectors.get('keep_hardest').options(_config(offset=dict(fraction=0.3))) == {}
+  with pytest.raises(errors.InputError, match=r'config.prune.kwargs.offset sets fractoin, which '
+                                              r'the offset method does not take; its options: '
+                                              r'fraction\.'):
+    offset.options(_config(offset=dict(fractoin=0.3)))
+  assert selectors.default_kwargs() == dict(offset=dict(fraction=0.02),
+                                            ccs=dict(num_strata=50, hard_cutoff=0.02))
+
+
 def test_options_and_subsets_are_checked_by_their_method():
-  with pytest.raises(errors.InputError, match=r'config.offset_fraction must be in \[0, 1\)'):
-    selectors.get('offset').check_config(_config(offset_fraction=1.5))
-  selectors.get('keep_hardest').check_config(_config(offset_fraction=1.5))  # Not its option.
-  with pytest.raises(errors.InputError, match='ccs_num_strata must be an integer >= 1'):
-    selectors.get('ccs').check_config(_config(ccs_num_strata=True))
+  with pytest.raises(errors.InputError,
+                     match=r'config.prune.kwargs.offset.fraction must be in \[0, 1\)'):
+    selectors.get('offset').check_options(dict(fraction=1.5))
+  with pytest.raises(errors.InputError,
+                     match='config.prune.kwargs.ccs.num_strata must be an integer >= 1'):
+    selectors.get('ccs').check_options(dict(num_strata=True, hard_cutoff=0.1))
   subset = dict(name='offset-el2n@10-p0.5', fraction_pruned=0.5)
   with pytest.raises(errors.InputError, match=r'dropping the 24 hardest .* needs 44 examples, '
                                               r'but the dataset has 40'):
-    selectors.get('offset').check_subset(_config(offset_fraction=0.6), 40, 20, subset)
-  selectors.get('offset').check_subset(_config(offset_fraction=0.5), 40, 20, subset)
+    selectors.get('offset').check_subset(dict(fraction=0.6), 40, 20, subset)
+  selectors.get('offset').check_subset(dict(fraction=0.5), 40, 20, subset)

@@ -23,10 +23,11 @@ for module in pkgutil.walk_packages(datadiet.__path__, 'datadiet.'):
 
 workdir, folder = sys.argv[1], sys.argv[2]
 sys.argv = ['launch.py', '--config=configs/default.py', f'--workdir={workdir}/pipeline',
-            '--config.budget=16', '--config.score_steps=(0,8)', '--config.seeds=(0,1)',
-            '--config.retrain_seeds=(100,)', '--config.fractions_pruned=(0.5,)',
-            "--config.prune_methods=('keep_hardest','random')", "--config.prune_by=('el2n',)",
-            "--config.scores=('el2n','grand','random')"]
+            '--config.optim.budget=16', '--config.scores.steps=(0,8)',
+            '--config.pretrain.seeds=(0,1)', '--config.retrain.seeds=(100,)',
+            '--config.prune.fractions=(0.5,)',
+            "--config.prune.methods=('keep_hardest','random')", "--config.prune.by=('el2n',)",
+            "--config.scores.names=('el2n','grand','random')"]
 try:
   runpy.run_path('launch.py', run_name='__main__')
 except SystemExit as e:
@@ -36,10 +37,11 @@ from configs import train
 from datadiet import errors, jobs
 from datadiet.data import sources
 config = train.get_config()
-config.update(dict(dataset=f'image_folder:{folder}', budget=2, batch_size=4, eval_batch_size=4))
+config.update_from_flattened_dict({'data.name': f'image_folder:{folder}', 'optim.budget': 2,
+                                   'optim.batch_size': 4, 'runtime.eval_batch_size': 4})
 jobs.run(config, f'{workdir}/train')
 refusals = []
-config.input_pipeline = 'tf_data'
+config.runtime.input_pipeline = 'tf_data'
 for attempt in (lambda: sources.load('cifar10'), lambda: jobs.run(config, f'{workdir}/tf_data')):
   try:
     attempt()

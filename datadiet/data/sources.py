@@ -182,7 +182,7 @@ def _few_download_retries(retries: int = 2):
 
 def _placing_help(name: str, root: Path) -> str:
   return (f'Prepare it on a machine with internet (`tfds build {name} --data_dir=<dir>`), copy '
-          f'<dir>/{name} to {root / name}, and pass --config.data_dir={root}; or use an '
+          f'<dir>/{name} to {root / name}, and pass --config.data.dir={root}; or use an '
           'image_folder:<path> copy of the images.')
 
 

@@ -8,7 +8,11 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+
 import flax.linen as nn
+import ml_collections
 import jax.numpy as jnp
 from jax.typing import DTypeLike
 
@@ -40,12 +44,47 @@ def compute_dtype(dtype: DTypeLike) -> jnp.dtype:
   return jnp.dtype(name)
 
 
+# Set by the code that builds a model, never by a config's model.kwargs.
+_RESERVED_ARGUMENTS = ('num_classes', 'dtype', 'batch_norm_axis_name', 'parent', 'name')
+
+
+def arguments(name: str) -> tuple[str, ...]:
+  """The keyword arguments a config may give the architecture ``name`` (``model.kwargs``)."""
+  check(name)
+  module = MODELS[name]
+  while isinstance(module, functools.partial):
+    module = module.func
+  return tuple(f.name for f in dataclasses.fields(module) if f.name not in _RESERVED_ARGUMENTS)
+
+
+def check(name: str) -> None:
+  """Raises an InputError naming the valid models if ``name`` is not one."""
+  if name not in MODELS:
+    raise errors.InputError(f'Unknown model {name!r}; valid models: {", ".join(MODELS)}.')
+
+
 def get_model(name: str, num_classes: int, dtype: DTypeLike | None = None,
               **kwargs) -> nn.Module:
   """Builds the model registered as ``name`` with ``num_classes`` outputs, computing in
   ``dtype`` (parameters float32, logits at least float32); ``None`` takes the dtype from the
-  inputs and parameters, as Flax does (float64 under x64)."""
-  if name not in MODELS:
-    raise errors.InputError(f'Unknown model {name!r}; valid models: {", ".join(MODELS)}.')
+  inputs and parameters, as Flax does (float64 under x64). ``kwargs`` go to the architecture
+  (see :func:`arguments`)."""
+  check(name)
+  unknown = sorted(set(kwargs) - set(arguments(name)) - {'batch_norm_axis_name'})
+  if unknown:
+    raise errors.InputError(f'Model {name} takes no argument {", ".join(unknown)}; its '
+                            f'arguments: {", ".join(arguments(name)) or "none"}.')
   dtype = None if dtype is None else compute_dtype(dtype)
   return MODELS[name](num_classes=num_classes, dtype=dtype, **kwargs)
+
+
+def from_config(config: ml_collections.ConfigDict, num_classes: int, name: str | None = None,
+                **kwargs) -> nn.Module:
+  """The architecture ``name`` (default ``config.model.name``) with ``config.model.kwargs``
+  when it is that architecture; other architectures of a run (``scores.compare_models``,
+  ``retrain.model``) take their defaults. ``kwargs`` (dtype, BatchNorm axis) go to
+  :func:`get_model`."""
+  name = name or config.model.name
+  own = config.model.kwargs.to_dict() if name == config.model.name else {}
+  own = {k: tuple(v) if isinstance(v, list) else v for k, v in own.items()}  # Hashable fields.
+  return get_model(name, num_classes=num_classes, **own, **kwargs)

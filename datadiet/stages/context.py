@@ -8,7 +8,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ml_collections
 import numpy as np
@@ -17,6 +17,9 @@ from absl import logging
 from datadiet import atomic_files, score_files
 from datadiet import workdir as workdirs
 from datadiet.data import noise, pipeline, sources
+
+if TYPE_CHECKING:
+  from datadiet.stages.protocol import Stage
 
 
 @dataclasses.dataclass
@@ -28,16 +31,16 @@ class Context:
 
   @functools.cached_property
   def data(self) -> sources.Dataset:
-    return sources.load(self.config.dataset, data_dir=self.config.get('data_dir'))
+    return sources.load(self.config.data.name, data_dir=self.config.data.dir)
 
   @functools.cached_property
   def noise(self) -> tuple[np.ndarray, np.ndarray]:
     """``(training labels, is_noisy)``; saved by id in ``label_noise.npz`` when noise is on."""
     labels = self.data.train['label']
-    if not self.config.label_noise_fraction:
+    if not self.config.data.label_noise_fraction:
       return labels, np.zeros(len(labels), bool)
-    noisy, is_noisy = noise.corrupt_labels(labels, self.config.label_noise_fraction,
-                                           self.data.num_classes, self.config.label_noise_seed)
+    noisy, is_noisy = noise.corrupt_labels(labels, self.config.data.label_noise_fraction,
+                                           self.data.num_classes, self.config.data.label_noise_seed)
     path = self.workdir / 'label_noise.npz'
     if not path.exists():
       atomic_files.write_npz(path, ids=self.data.train['id'], noisy_label=noisy,
@@ -55,13 +58,14 @@ class Context:
 
   @property
   def score_models(self) -> list[str]:
-    """Architectures pretrained and scored: ``config.model`` first, then ``compare_models``."""
-    extra = [m for m in self.config.get('compare_models', ()) if m != self.config.model]
-    return [self.config.model] + list(dict.fromkeys(extra))
+    """Architectures pretrained and scored: ``config.model.name`` first, then
+    ``scores.compare_models``."""
+    extra = [m for m in self.config.scores.compare_models if m != self.config.model.name]
+    return [self.config.model.name] + list(dict.fromkeys(extra))
 
   def _suffix(self, model: str | None) -> str:
     # The scoring model keeps the plain names; other architectures get their own directories.
-    return '' if model in (None, self.config.model) else f'_{model}'
+    return '' if model in (None, self.config.model.name) else f'_{model}'
 
   def pretrain_dir_for(self, model: str | None = None) -> Path:
     return self.workdir / f'pretrain{self._suffix(model)}'
@@ -88,7 +92,7 @@ class Context:
   def score_step(self, step: int | None = None) -> int:
     """``step``, or when it is None the last scoring step (what every "at step" field
     defaults to)."""
-    return max(self.config.score_steps) if step is None else step
+    return max(self.config.scores.steps) if step is None else step
 
   def once(self, path: Path, compute: Callable[[], Any]) -> Any:
     """The JSON value at ``path``: computed, written atomically and read back the first time,
@@ -106,19 +110,21 @@ class Context:
     step = self.score_step(step)
     return score_files.load_scores(self.score_path(score, step), ids=self.data.train['id'],
                                    dataset=self.data.name, score=score, step=step,
-                                   model=self.config.model, seeds=self.config.seeds).score
+                                   model=self.config.model.name,
+                                   seeds=self.config.pretrain.seeds).score
 
-  def run_stage(self, name: str, stage: Callable[['Context'], None],
-                complete: Callable[['Context'], bool] | None = None) -> None:
+  def run_stage(self, stage: 'Stage') -> None:
     """Runs ``stage`` unless ``stages/<name>.done`` says it finished; writes that marker.
 
     A finished stage runs again (keeping every output it finds, computing the missing ones)
-    when the config it finished under differs in a results field (``--continue_with_changed_
-    config``), when ``complete`` says an output it owes is missing (a damaged checkpoint moved
-    aside), or when an earlier stage ran again in this launch (its new outputs flow on).
+    when the config blocks it reads differ from those it finished under
+    (``--continue_with_changed_config``), when its ``complete`` says an output it owes is
+    missing (a damaged checkpoint moved aside), or when an earlier stage ran again in this
+    launch (its new outputs flow on).
     """
+    name, complete = stage.name, stage.complete
     marker = self.workdir / 'stages' / f'{name}.done'
-    digest = workdirs.results_digest(self.config)
+    digest = workdirs.results_digest(self.config, stage.reads)
     if marker.exists():
       recorded = json.loads(marker.read_text()).get('config')
       why = ('the config changed' if recorded not in (None, digest) else
@@ -132,7 +138,7 @@ class Context:
       self._reopened = True
     start = time.perf_counter()
     logging.info('Stage %s: starting.', name)
-    stage(self)
+    stage.run(self)
     seconds = time.perf_counter() - start
     atomic_files.write_json(marker, {'seconds': seconds, 'config': digest})
     logging.info('Stage %s: done in %.0fs.', name, seconds)
@@ -141,10 +147,10 @@ class Context:
     """The same experiment with ``fraction`` of the training labels corrupted: this context if
     that is its own noise level, else one in ``<workdir>/label_noise_<fraction>/`` (its own
     pretraining, scores and analyses), for analyses that compare clean and noisy labels."""
-    if fraction == self.config.label_noise_fraction:
+    if fraction == self.config.data.label_noise_fraction:
       return self
     config = self.config.copy_and_resolve_references()
     with config.unlocked():
-      config.label_noise_fraction = float(fraction)
+      config.data.label_noise_fraction = float(fraction)
     workdir = None if self.workdir is None else self.workdir / f'label_noise_{fraction:g}'
     return Context(config, workdir)

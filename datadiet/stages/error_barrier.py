@@ -34,6 +34,7 @@ from datadiet import atomic_files, errors, models, multihost
 from datadiet.dynamics import lmc
 from datadiet.scores import softmax_cross_entropy
 from datadiet.stages import artifacts, pretrain_and_score
+from datadiet.stages.protocol import Stage
 from datadiet.stages.context import Context
 from datadiet.train import checkpoints, loop, optim
 
@@ -43,29 +44,33 @@ SUBSETS = ('highest', 'lowest', 'random')
 
 def check(ctx: Context, num_train: int) -> None:
   """Raises an InputError for an analysis this config cannot run."""
-  config, analysis = ctx.config, ctx.config.error_barrier
+  config, analysis = ctx.config, ctx.config.analyses.error_barrier
   total = optim.total_steps(config, num_train)
   if not analysis.spawn_steps or any(not 0 <= t < total for t in analysis.spawn_steps):
-    raise errors.InputError(f'error_barrier.spawn_steps {list(analysis.spawn_steps)} must be '
-                            f'non-empty and in [0, {total}) (the run trains {total} steps).')
+    raise errors.InputError(
+        f'config.analyses.error_barrier.spawn_steps {list(analysis.spawn_steps)} must be '
+        f'non-empty and in [0, {total}) (the run trains {total} steps).')
   if len(set(analysis.child_seeds)) != 2:
-    raise errors.InputError(f'error_barrier.child_seeds must be two different seeds, got '
-                            f'{list(analysis.child_seeds)}.')
+    raise errors.InputError(
+        f'config.analyses.error_barrier.child_seeds must be two different seeds, got '
+        f'{list(analysis.child_seeds)}.')
   if not 0 < analysis.num_examples <= num_train:
-    raise errors.InputError(f'error_barrier.num_examples must be in [1, {num_train}], got '
-                            f'{analysis.num_examples}.')
+    raise errors.InputError(
+        f'config.analyses.error_barrier.num_examples must be in [1, {num_train}], got '
+        f'{analysis.num_examples}.')
   if analysis.bn_batches < 1:
-    raise errors.InputError('error_barrier.bn_batches must be at least 1.')
+    raise errors.InputError('config.analyses.error_barrier.bn_batches must be at least 1.')
   try:
     lmc.error_barrier(analysis.alphas, np.zeros(len(analysis.alphas)))
   except ValueError as e:
-    raise errors.InputError(f'error_barrier.alphas: {e}') from e
-  pretrain_and_score.check_computed(ctx, NAME, analysis.score, analysis.step)
+    raise errors.InputError(f'config.analyses.error_barrier.alphas: {e}') from e
+  pretrain_and_score.check_computed(ctx, f'config.analyses.{NAME} ranks by', analysis.score,
+                                    analysis.step)
 
 
 def example_subsets(ctx: Context) -> dict[str, np.ndarray]:
   """Positions of the ``num_examples`` highest-score, lowest-score and random examples."""
-  analysis = ctx.config.error_barrier
+  analysis = ctx.config.analyses.error_barrier
   scores = ctx.mean_score(analysis.score, analysis.step)
   hardest_first = np.argsort(-scores, kind='stable')
   n = analysis.num_examples
@@ -77,8 +82,8 @@ def example_subsets(ctx: Context) -> dict[str, np.ndarray]:
 def _bn_images(ctx: Context) -> list[np.ndarray]:
   """Fixed, equal-sized batches of normalised (un-augmented) training images for BatchNorm
   statistics: ``bn_batches`` of ``batch_size``, fewer if the training set is smaller."""
-  analysis, images = ctx.config.error_barrier, ctx.normalized_train_images
-  size = min(ctx.config.batch_size, len(images))
+  analysis, images = ctx.config.analyses.error_barrier, ctx.normalized_train_images
+  size = min(ctx.config.optim.batch_size, len(images))
   count = max(1, min(analysis.bn_batches, len(images) // size))
   chosen = np.random.default_rng(analysis.subset_seed + 1).permutation(len(images))
   return np.split(images[np.sort(chosen[:count * size])], count)
@@ -97,18 +102,18 @@ def along_line(ctx: Context, params: list, batch_stats: list,
   params[1]`` for α in the config's grid: ``{subset: {'error': [...], 'loss': [...]}}``."""
   config = ctx.config
   # Statistics are recomputed outside the training mesh: the model normalises per batch.
-  model = models.get_model(config.model, num_classes=ctx.data.num_classes)
+  model = models.from_config(config, num_classes=ctx.data.num_classes)
   bn_images = _bn_images(ctx)
   out = {name: {'error': [], 'loss': []} for name in subsets}
-  for alpha in config.error_barrier.alphas:
+  for alpha in config.analyses.error_barrier.alphas:
     mixed = lmc.interpolate(params[0], params[1], float(alpha))
     stats = batch_stats[0]
     if jax.tree.leaves(stats):  # Models without BatchNorm have nothing to recompute.
       stats = lmc.recompute_batch_stats(model, mixed, stats, bn_images)
     for name, positions in subsets.items():
       wrong = loss = 0.0
-      for start in range(0, len(positions), config.eval_batch_size):
-        chunk = positions[start:start + config.eval_batch_size]
+      for start in range(0, len(positions), config.runtime.eval_batch_size):
+        chunk = positions[start:start + config.runtime.eval_batch_size]
         chunk_wrong, chunk_loss = _wrong_and_loss(model, mixed, stats,
                                                   ctx.normalized_train_images[chunk],
                                                   ctx.train_labels[chunk])
@@ -129,7 +134,7 @@ def _children(ctx: Context, spawn_step: int, parent_like: Any,
 
 def _train_children(ctx: Context, spawn_step: int, directory: Path, parent_like: Any,
                     subsets: dict[str, np.ndarray]) -> dict:
-  analysis = ctx.config.error_barrier
+  analysis = ctx.config.analyses.error_barrier
   parent_state = checkpoints.restore(
       checkpoints.manager(ctx.workdir / NAME / 'parent' / 'checkpoints'), spawn_step,
       parent_like)
@@ -160,7 +165,7 @@ def _at_half(alphas: list[float], values: list[float]) -> float | None:
 
 def error_barrier(ctx: Context) -> None:
   """The stage: parent, children at every spawn step, barriers, table, plot and section."""
-  analysis = ctx.config.error_barrier
+  analysis = ctx.config.analyses.error_barrier
   spawn_steps = sorted(set(analysis.spawn_steps))
   parent = loop.train_ensemble(ctx.config, ctx.workdir / NAME / 'parent', ctx.data,
                                seeds=[analysis.parent_seed], labels=ctx.train_labels,
@@ -206,7 +211,7 @@ def _plot(records: list[dict], path) -> None:
 
 
 def _markdown(ctx: Context, rows: list[dict]) -> None:
-  analysis = ctx.config.error_barrier
+  analysis = ctx.config.analyses.error_barrier
   step = ctx.score_step(analysis.step)
   def fmt(v):
     return 'n/a' if v is None else f'{v:.4f}'
@@ -218,7 +223,8 @@ def _markdown(ctx: Context, rows: list[dict]) -> None:
            f'α ∈ {list(analysis.alphas)}, BatchNorm statistics recomputed for every α from '
            f'{analysis.bn_batches} training batches.', '',
            '| t* | subset | error barrier (max over α) | at α = ½ | error of child 0 | '
-           'error of child 1 | loss barrier | at α = ½ |', '|---:|---|---:|---:|---:|---:|---:|---:|']
+           'error of child 1 | loss barrier | at α = ½ |',
+           '|---:|---|---:|---:|---:|---:|---:|---:|']
   lines += [f'| {r["spawn_step"]} | {r["subset"]} | {fmt(r["barrier"])} | '
             f'{fmt(r["barrier_at_half"])} | {fmt(r["error_child_0"])} | '
             f'{fmt(r["error_child_1"])} | {fmt(r["loss_barrier"])} | '
@@ -226,3 +232,8 @@ def _markdown(ctx: Context, rows: list[dict]) -> None:
   lines += ['', f'![error barrier]({NAME}.png)']
   artifacts.write_markdown_section(ctx.workdir, NAME, lines)
 
+
+
+STAGE = Stage(NAME, error_barrier, reads=(*pretrain_and_score.READS, f'analyses.{NAME}'),
+              check=check, outputs=(f'{NAME}/*/errors.json', f'{NAME}.json', f'{NAME}.csv',
+                                    f'{NAME}.md'))

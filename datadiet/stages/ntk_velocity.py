@@ -33,6 +33,7 @@ from datadiet import atomic_files, errors, models, multihost
 from datadiet.data import noise
 from datadiet.dynamics import ntk
 from datadiet.stages import artifacts, pretrain_and_score
+from datadiet.stages.protocol import Stage
 from datadiet.stages.context import Context
 from datadiet.train import checkpoints, loop, optim
 
@@ -41,12 +42,13 @@ NAME = 'ntk_velocity'
 
 def check(ctx: Context, num_train: int) -> None:
   """Raises an InputError for an analysis this config cannot run."""
-  analysis = ctx.config.ntk_velocity
+  analysis = ctx.config.analyses.ntk_velocity
   total = optim.total_steps(ctx.config, num_train)
   steps = sorted(set(analysis.checkpoint_steps))
   if len(steps) < 2 or steps[0] < 0 or steps[-1] > total:
-    raise errors.InputError(f'ntk_velocity.checkpoint_steps {list(analysis.checkpoint_steps)} '
-                            f'must hold at least two steps in [0, {total}].')
+    raise errors.InputError(
+        f'config.analyses.ntk_velocity.checkpoint_steps {list(analysis.checkpoint_steps)} '
+        f'must hold at least two steps in [0, {total}].')
   if analysis.block_size < 1 or analysis.num_blocks < 1 or (
       analysis.block_size * analysis.num_blocks > num_train):
     raise errors.InputError(
@@ -57,7 +59,8 @@ def check(ctx: Context, num_train: int) -> None:
                             f'{", ".join(ntk.METHODS)}.')
   for fraction in analysis.label_noise_fractions:
     noise.check_fraction(fraction)
-  pretrain_and_score.check_computed(ctx, NAME, analysis.score, analysis.step)
+  pretrain_and_score.check_computed(ctx, f'config.analyses.{NAME} ranks by', analysis.score,
+                                    analysis.step)
 
 
 def blocks(scores: np.ndarray, block_size: int, num_blocks: int) -> np.ndarray:
@@ -71,7 +74,7 @@ def blocks(scores: np.ndarray, block_size: int, num_blocks: int) -> np.ndarray:
 def gram_path(ctx: Context, step: int):
   """Where a checkpoint's Gram matrices are kept; named by the block layout, so a relaunch with
   other blocks computes its own instead of reading these."""
-  analysis = ctx.config.ntk_velocity
+  analysis = ctx.config.analyses.ntk_velocity
   return (ctx.workdir / NAME /
           f'gram@{step}-{analysis.num_blocks}x{analysis.block_size}-{analysis.score}.npz')
 
@@ -90,7 +93,7 @@ def _block_gram(params, batch_stats, images, *, model, method, chunk_size, max_j
 def _grams(ctx: Context, step: int, block_positions: np.ndarray, like: Any) -> np.ndarray:
   """The ``(num_blocks, B, B)`` Gram matrices at one checkpoint (computed once, then read); the
   checkpoint is restored like the state ``like``."""
-  analysis = ctx.config.ntk_velocity
+  analysis = ctx.config.analyses.ntk_velocity
   path = gram_path(ctx, step)
   if path.exists():
     with np.load(path) as saved:
@@ -103,7 +106,7 @@ def _grams(ctx: Context, step: int, block_positions: np.ndarray, like: Any) -> n
   host = multihost.to_host(state)
   params = jax.tree.map(lambda x: x[0], host.params)
   batch_stats = jax.tree.map(lambda x: x[0], host.batch_stats)
-  model = models.get_model(ctx.config.model, num_classes=ctx.data.num_classes)
+  model = models.from_config(ctx.config, num_classes=ctx.data.num_classes)
   images = ctx.normalized_train_images
   grams = np.stack([np.asarray(_block_gram(
       params, batch_stats, images[block], model=model, method=analysis.method,
@@ -117,7 +120,7 @@ def run_one_noise_level(ctx: Context) -> list[dict]:
   """Scores (if needed), trains the tracked network, and returns one row per checkpoint pair ×
   block."""
   pretrain_and_score.ensure_scored(ctx)
-  analysis = ctx.config.ntk_velocity
+  analysis = ctx.config.analyses.ntk_velocity
   steps = sorted(set(analysis.checkpoint_steps))
   run = loop.train_ensemble(ctx.config, ctx.workdir / NAME / 'run', ctx.data,
                             seeds=[analysis.seed], labels=ctx.train_labels,
@@ -133,7 +136,7 @@ def run_one_noise_level(ctx: Context) -> list[dict]:
   for before, after in zip(steps, steps[1:]):
     moved = np.asarray(velocity(grams[before], grams[after]))
     for b, block in enumerate(block_positions):
-      rows.append(dict(label_noise=ctx.config.label_noise_fraction, from_step=before,
+      rows.append(dict(label_noise=ctx.config.data.label_noise_fraction, from_step=before,
                        to_step=after, block=b, first_rank=int(rank_of[block].min()),
                        rank_fraction=float((rank_of[block].mean() + 0.5) / len(scores)),
                        mean_score=float(scores[block].mean()),
@@ -145,7 +148,7 @@ def run_one_noise_level(ctx: Context) -> list[dict]:
 def ntk_velocity(ctx: Context) -> None:
   """The stage: every noise level's velocities, then the table, plot and summary section."""
   rows = []
-  for fraction in ctx.config.ntk_velocity.label_noise_fractions:
+  for fraction in ctx.config.analyses.ntk_velocity.label_noise_fractions:
     rows += run_one_noise_level(ctx.with_label_noise(fraction))
   artifacts.write_csv(ctx.workdir / f'{NAME}.csv', rows)
   atomic_files.write_json(ctx.workdir / f'{NAME}.json', rows)
@@ -172,7 +175,7 @@ def _plot(rows: list[dict], path) -> None:
 
 
 def _markdown(ctx: Context, rows: list[dict]) -> None:
-  analysis = ctx.config.ntk_velocity
+  analysis = ctx.config.analyses.ntk_velocity
   step = ctx.score_step(analysis.step)
   lines = ['## NTK velocity by score rank', '',
            f'{analysis.num_blocks} blocks of {analysis.block_size} consecutive examples in the '
@@ -191,3 +194,8 @@ def _markdown(ctx: Context, rows: list[dict]) -> None:
                    + ' | '.join(f'{v:.3f}' for v in values) + ' |')
   lines += ['', f'![NTK velocity]({NAME}.png)']
   artifacts.write_markdown_section(ctx.workdir, NAME, lines)
+
+
+STAGE = Stage(NAME, ntk_velocity, reads=(*pretrain_and_score.READS, f'analyses.{NAME}'),
+              check=check, outputs=(f'{NAME}/gram@*.npz', f'{NAME}.json', f'{NAME}.csv',
+                                    f'{NAME}.md'))

@@ -30,7 +30,8 @@ import numpy as np
 
 from datadiet import atomic_files, errors, pruning
 from datadiet.data import noise
-from datadiet.stages import artifacts, pretrain_and_score
+from datadiet.stages import artifacts, pretrain_and_score, retrain
+from datadiet.stages.protocol import Stage
 from datadiet.stages.context import Context
 from datadiet.train import loop
 
@@ -40,35 +41,39 @@ RANDOM = 'random'
 
 def check(ctx: Context, num_train: int) -> None:
   """Raises an InputError for a sweep this config cannot run (``ctx`` may be a planning one)."""
-  config, sweep = ctx.config, ctx.config.offset_sweep
+  config, sweep = ctx.config, ctx.config.analyses.offset_sweep
   if not 0.0 < sweep.validation_fraction < 1.0:
-    raise errors.InputError(f'offset_sweep.validation_fraction must be in (0, 1), got '
-                            f'{sweep.validation_fraction}.')
+    raise errors.InputError(
+        f'config.analyses.offset_sweep.validation_fraction must be in (0, 1), got '
+        f'{sweep.validation_fraction}.')
   if not 0.0 < sweep.fraction_kept <= 1.0:
-    raise errors.InputError(f'offset_sweep.fraction_kept must be in (0, 1], got '
+    raise errors.InputError(f'config.analyses.offset_sweep.fraction_kept must be in (0, 1], got '
                             f'{sweep.fraction_kept}.')
   if not sweep.offsets:
-    raise errors.InputError('offset_sweep.offsets is empty; give at least one offset.')
+    raise errors.InputError(
+        'config.analyses.offset_sweep.offsets is empty; give at least one offset.')
   pool = num_train - validation_size(config, num_train)
   size = window_size(config, pool)
   for offset in sweep.offsets:
     if offset < 0 or offset_count(offset, pool) + size > pool:
       raise errors.InputError(
-          f'offset_sweep: offset {offset} + fraction_kept {sweep.fraction_kept} runs past the '
-          f'{pool} examples outside the validation split; offsets must be in [0, '
+          f'config.analyses.offset_sweep: offset {offset} + fraction_kept {sweep.fraction_kept} '
+          f'runs past the {pool} examples outside the validation split; offsets must be in [0, '
           f'{1 - sweep.fraction_kept:g}].')
   for fraction in sweep.label_noise_fractions:
     noise.check_fraction(fraction)
-  pretrain_and_score.check_computed(ctx, NAME, sweep.score, sweep.step)
+  retrain.check_seeds(ctx)  # The windows are retrained with the retraining seeds.
+  pretrain_and_score.check_computed(ctx, f'config.analyses.{NAME} ranks by', sweep.score,
+                                    sweep.step)
 
 
 def validation_size(config: ml_collections.ConfigDict, num_train: int) -> int:
-  return int(round(config.offset_sweep.validation_fraction * num_train))
+  return int(round(config.analyses.offset_sweep.validation_fraction * num_train))
 
 
 def window_size(config: ml_collections.ConfigDict, pool_size: int) -> int:
   """Examples in every window (``fraction_kept`` of the pool)."""
-  return pruning.keep_size(pool_size, 1.0 - config.offset_sweep.fraction_kept)
+  return pruning.keep_size(pool_size, 1.0 - config.analyses.offset_sweep.fraction_kept)
 
 
 def offset_count(offset: float, pool_size: int) -> int:
@@ -79,14 +84,14 @@ def offset_count(offset: float, pool_size: int) -> int:
 def split_validation(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
   """``(pool, validation)`` positions into the training split, both sorted."""
   num = len(ctx.data.train['label'])
-  rng = np.random.default_rng(ctx.config.offset_sweep.validation_seed)
+  rng = np.random.default_rng(ctx.config.analyses.offset_sweep.validation_seed)
   validation = np.sort(rng.permutation(num)[:validation_size(ctx.config, num)])
   return np.setdiff1d(np.arange(num), validation), validation
 
 
 def windows(ctx: Context) -> list[dict]:
   """Every window to retrain on: one per offset, then (optionally) a random one of equal size."""
-  sweep = ctx.config.offset_sweep
+  sweep = ctx.config.analyses.offset_sweep
   pool, _ = split_validation(ctx)
   size = window_size(ctx.config, len(pool))
   plan = [dict(name=f'offset-{offset:g}', window='offset', offset_fraction=float(offset),
@@ -98,8 +103,9 @@ def windows(ctx: Context) -> list[dict]:
 
 def _positions(ctx: Context, window: dict, pool: np.ndarray) -> np.ndarray:
   if window['window'] == RANDOM:
-    return pool[pruning.random_subset(len(pool), window['size'], ctx.config.prune_seed)]
-  scores = ctx.mean_score(ctx.config.offset_sweep.score, ctx.config.offset_sweep.step)[pool]
+    return pool[pruning.random_subset(len(pool), window['size'], ctx.config.prune.seed)]
+  scores = ctx.mean_score(ctx.config.analyses.offset_sweep.score,
+                          ctx.config.analyses.offset_sweep.step)[pool]
   return pool[pruning.keep_hardest(scores, window['size'], offset=window['offset'])]
 
 
@@ -109,14 +115,14 @@ def run_one_noise_level(ctx: Context) -> list[dict]:
   pool, validation = split_validation(ctx)
   validation_split = {'image': ctx.data.train['image'][validation],
                       'label': ctx.train_labels[validation]}
-  model = ctx.config.retrain_model or ctx.config.model
+  model = retrain.model_name(ctx)
   rows = []
   for window in windows(ctx):
     directory = ctx.workdir / NAME / window['name']
 
     def train(window=window, directory=directory):
       trained = loop.train_ensemble(
-          ctx.config, directory, ctx.data, seeds=list(ctx.config.retrain_seeds),
+          ctx.config, directory, ctx.data, seeds=list(ctx.config.retrain.seeds),
           keep_positions=_positions(ctx, window, pool), labels=ctx.train_labels,
           model_name=model, eval_splits={'validation': validation_split})
       return dict(window, model=model, seeds=trained.seeds, steps=trained.num_steps,
@@ -126,7 +132,7 @@ def run_one_noise_level(ctx: Context) -> list[dict]:
     result = ctx.once(directory / 'result.json', train)
     for seed, validation_accuracy, test_accuracy in zip(
         result['seeds'], result['validation_accuracy'], result['test_accuracy']):
-      rows.append(dict(label_noise=ctx.config.label_noise_fraction, window=result['window'],
+      rows.append(dict(label_noise=ctx.config.data.label_noise_fraction, window=result['window'],
                        offset_fraction=result['offset_fraction'], offset=result['offset'],
                        size=result['size'], model=model, seed=seed, steps=result['steps'],
                        validation_accuracy=validation_accuracy, test_accuracy=test_accuracy))
@@ -159,7 +165,7 @@ def best_offsets(rows: list[dict]) -> dict[str, dict]:
 def offset_sweep(ctx: Context) -> None:
   """The stage: every noise level's sweep, then the combined tables, plot and summary section."""
   rows = []
-  for fraction in ctx.config.offset_sweep.label_noise_fractions:
+  for fraction in ctx.config.analyses.offset_sweep.label_noise_fractions:
     rows += run_one_noise_level(ctx.with_label_noise(fraction))
   best = best_offsets(rows)
   artifacts.write_csv(ctx.workdir / f'{NAME}.csv', rows)
@@ -198,12 +204,12 @@ def _plot(rows: list[dict], best: dict, path) -> None:
 
 
 def _markdown(ctx: Context, rows: list[dict], best: dict) -> None:
-  sweep = ctx.config.offset_sweep
+  sweep = ctx.config.analyses.offset_sweep
   lines = ['## Offset sweep', '',
            f'Windows keeping {sweep.fraction_kept:g} of the training pool (after holding out '
            f'{sweep.validation_fraction:g} for validation), ranked by '
            f'{sweep.score}@{ctx.score_step(sweep.step)}, starting after the `offset` hardest; '
-           f'mean over retraining seeds {list(ctx.config.retrain_seeds)}.', '',
+           f'mean over retraining seeds {list(ctx.config.retrain.seeds)}.', '',
            '| label noise | offset (fraction) | hardest dropped | validation acc. | '
            'test acc. |', '|---:|---:|---:|---:|---:|']
   keys = sorted({(r['label_noise'], r['window'], r['offset_fraction'] or 0.0, r['offset'])
@@ -224,3 +230,9 @@ def _markdown(ctx: Context, rows: list[dict], best: dict) -> None:
                  f'{b["test_best_accuracy"]:.4f} | {b["hardest_window_test_accuracy"]:.4f} |')
   lines += ['', f'![offset sweep]({NAME}.png)']
   artifacts.write_markdown_section(ctx.workdir, NAME, lines)
+
+
+# Each noise level pretrains and scores its own copy of the run, then retrains every window.
+STAGE = Stage(NAME, offset_sweep,
+              reads=(*pretrain_and_score.READS, 'retrain', f'analyses.{NAME}'), check=check,
+              outputs=(f'{NAME}/*/result.json', f'{NAME}*.json', f'{NAME}.csv', f'{NAME}.md'))

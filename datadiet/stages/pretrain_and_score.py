@@ -5,24 +5,29 @@ checkpoints each scoring step; with ``forgetting`` requested it trains the whole
 forgetting counts need full training. Scoring restores each scoring step's checkpoint (restoring
 step k returns step k, so step 0 really is the initialisation) and writes
 ``scores/<score>@<step>.npz`` keyed by example id. Architectures listed in
-``config.compare_models`` go through the same two stages, with the same seeds, steps and scores,
-into ``pretrain_<model>/`` and ``scores_<model>/``: the report correlates their rankings with the
-scoring model's, and ``prune_by`` may name their scores (``'mlp:el2n@60'``).
+``config.scores.compare_models`` go through the same two stages, with the same seeds, steps and
+scores, into ``pretrain_<model>/`` and ``scores_<model>/``: the report correlates their rankings
+with the scoring model's, and ``prune.by`` may name their scores (``'mlp:el2n@60'``).
 """
 
 from __future__ import annotations
 
-from datadiet import errors, models, score_files, scoring
+from datadiet import config_checks, errors, models, score_files, scoring
 from datadiet.scores import registry
 from datadiet.stages.context import Context
-from datadiet.train import checkpoints, ensemble, loop
+from datadiet.stages.protocol import Stage
+from datadiet.train import checkpoints, ensemble, loop, optim
+
+# What pretraining and scoring compute depends on: the data, the architecture and its training
+# recipe, the seeds, and which scores are wanted when.
+READS = ('data', 'model', 'optim', 'pretrain', 'scores')
 
 
 def pretrain_stop_step(ctx: Context) -> int:
   """The last step pretraining must reach: the whole budget for a score read from a tracker."""
-  if any(registry.get(name).needs == 'tracker' for name in ctx.config.scores):
-    return loop.optim.total_steps(ctx.config, len(ctx.data.train['label']))
-  return max(ctx.config.score_steps)
+  if any(registry.get(name).needs == 'tracker' for name in ctx.config.scores.names):
+    return optim.total_steps(ctx.config, len(ctx.data.train['label']))
+  return max(ctx.config.scores.steps)
 
 
 def pretrain(ctx: Context) -> None:
@@ -30,11 +35,11 @@ def pretrain(ctx: Context) -> None:
     missing = missing_checkpoints(ctx, model)
     if missing:
       loop.train_ensemble(ctx.config, ctx.pretrain_dir_for(model), ctx.data,
-                          seeds=list(ctx.config.seeds), labels=ctx.train_labels,
-                          checkpoint_steps=tuple(ctx.config.score_steps),
+                          seeds=list(ctx.config.pretrain.seeds), labels=ctx.train_labels,
+                          checkpoint_steps=tuple(ctx.config.scores.steps),
                           stop_step=pretrain_stop_step(ctx), model_name=model,
                           required_steps=tuple(missing),
-                          trackers=registry.trackers_for(ctx.config.scores))
+                          trackers=registry.trackers_for(ctx.config.scores.names))
 
 
 def missing_checkpoints(ctx: Context, model: str) -> list[int]:
@@ -61,34 +66,74 @@ def score_complete(ctx: Context) -> bool:
 def wanted(ctx: Context) -> list[tuple[str, int]]:
   """(score, step) pairs to compute: a model's scores at every scoring step, model-free ones
   once at the first, a tracker's at the end of pretraining."""
-  scores = [registry.get(name) for name in ctx.config.scores]
-  wanted = [(s.name, step) for step in ctx.config.score_steps for s in scores
+  scores = [registry.get(name) for name in ctx.config.scores.names]
+  wanted = [(s.name, step) for step in ctx.config.scores.steps for s in scores
             if s.per_batch and not s.model_free]
-  wanted += [(s.name, min(ctx.config.score_steps)) for s in scores if s.model_free]
+  wanted += [(s.name, min(ctx.config.scores.steps)) for s in scores if s.model_free]
   wanted += [(s.name, pretrain_stop_step(ctx)) for s in scores if not s.per_batch]
   return wanted
 
 
-def check_computed(ctx: Context, field: str, score_name: str, step: int | None) -> None:
+def check_computed(ctx: Context, user: str, score_name: str, step: int | None,
+                   model: str | None = None) -> None:
   """Raises an InputError unless the run computes ``score_name`` at ``step`` (default: the last
-  scoring step), which the analysis configured at ``config.<field>`` ranks by."""
+  scoring step) with ``model`` (default: the scoring model), which ``user`` (``'Subset x prunes
+  by'``, ``'config.analyses.y ranks by'``) needs."""
   step = ctx.score_step(step)
   computed = set(wanted(ctx))
-  if (score_name, step) not in computed:
+  if (score_name, step) not in computed or (model or ctx.config.model.name) not in ctx.score_models:
     raise errors.InputError(
-        f'config.{field} ranks by {score_name} at step {step}, which this run does not compute; '
-        f'computed: {", ".join(f"{s}@{t}" for s, t in sorted(computed))}.')
+        f'{user} {score_name} at step {step}, which this run does not compute; computed: '
+        f'{", ".join(f"{s}@{t}" for s, t in sorted(computed))}.')
+
+
+def check_pretrain(ctx: Context, num_train: int) -> None:
+  """The scoring steps: distinct steps within the run (pretraining checkpoints each)."""
+  steps = ctx.config.scores.steps
+  if (not isinstance(steps, (tuple, list)) or not steps
+      or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in steps)):
+    raise errors.InputError(f'config.scores.steps must be a non-empty tuple of steps >= 0 (0 is '
+                            f'the initialisation), got {steps!r}.')
+  if len(set(steps)) != len(steps):
+    raise errors.InputError(f'config.scores.steps repeats a step: {steps!r}; give each once.')
+  num_steps = optim.total_steps(ctx.config, num_train)
+  beyond = [s for s in steps if s > num_steps]
+  if beyond:
+    raise errors.InputError(
+        f'config.scores.steps {beyond} lie beyond the run\'s {num_steps} steps (budget '
+        f'{ctx.config.optim.budget} {ctx.config.optim.budget_unit}); score at steps in '
+        f'[0, {num_steps}].')
+  registry.check(ctx.config.scores.names)  # Which scores decide what pretraining tracks.
+  for model in ctx.score_models:
+    models.from_config(ctx.config, ctx.data.num_classes, model)
+
+
+def check_score(ctx: Context, num_train: int) -> None:
+  """The scores and how they are computed: known names, dtype, batch split over the devices."""
+  del num_train
+  config = ctx.config
+  if not config.scores.names:
+    raise errors.InputError('config.scores.names is empty; name at least one score, e.g. '
+                            "--config.scores.names=\"('el2n',)\".")
+  registry.check(config.scores.names)
+  config_checks.positive(config, ('runtime.score_batch_size',))
+  config_checks.non_negative_ints(config, ('scores.random_seed',))
+  try:
+    models.compute_dtype(config.scores.dtype)
+  except errors.InputError as e:
+    raise errors.InputError(f'config.scores.dtype: {e}') from e
+  mesh = ensemble.make_mesh(len(config.pretrain.seeds), config.optim.batch_size)
+  ensemble.check_batch_split(config.runtime.score_batch_size, mesh, 'runtime.score_batch_size')
 
 
 def ensure_scored(ctx: Context) -> None:
   """Pretrains and scores ``ctx`` unless done: analyses call it for their label-noise variants
   (for the run itself these stages are normally done already)."""
-  ctx.run_stage('pretrain', pretrain, pretrain_complete)
-  ctx.run_stage('score', score, score_complete)
+  ctx.run_stage(PRETRAIN)
+  ctx.run_stage(SCORE)
 
 
 def score(ctx: Context) -> None:
-  registry.check(ctx.config.scores)
   for model in ctx.score_models:
     _score_model(ctx, model)
 
@@ -101,20 +146,25 @@ def _score_model(ctx: Context, model: str) -> None:
       by_step.setdefault(step, []).append(name)
   if not by_step:
     return
-  run = loop.setup(config, data, list(config.seeds), model_name=model,
-                   trackers=registry.trackers_for(config.scores))  # As pretraining saved it.
+  run = loop.setup(config, data, list(config.pretrain.seeds), model_name=model,
+                   trackers=registry.trackers_for(config.scores.names))  # As pretraining saved it.
   # The trained parameters (float32 whatever the compute dtype) scored in score_dtype.
-  score_model = models.get_model(model, num_classes=data.num_classes,
-                                 dtype=config.get('score_dtype', 'float32'),
-                                 batch_norm_axis_name=ensemble.DATA)
+  score_model = models.from_config(config, data.num_classes, model, dtype=config.scores.dtype,
+                                   batch_norm_axis_name=ensemble.DATA)
   examples = run.examples({'image': data.train['image'], 'label': ctx.train_labels})
   mngr = checkpoints.manager(ctx.pretrain_dir_for(model) / 'checkpoints')
   for step, names in sorted(by_step.items()):
     state = checkpoints.restore(mngr, step, run.state)
     per_seed = scoring.score_split(score_model, state, examples, data.train['id'], names,
-                                   config.score_batch_size, config.seed_strategy,
-                                   config.random_score_seed)
+                                   config.runtime.score_batch_size, config.runtime.seed_strategy,
+                                   config.scores.random_seed)
     for name, values in per_seed.items():
       score_files.save_scores(ctx.score_path(name, step, model), data.train['id'], values,
                               score=name, dataset=data.name, model=model, step=step,
-                              seeds=list(config.seeds))
+                              seeds=list(config.pretrain.seeds))
+
+
+PRETRAIN = Stage('pretrain', pretrain, reads=READS, check=check_pretrain,
+                 complete=pretrain_complete)
+SCORE = Stage('score', score, reads=READS, check=check_score,
+              outputs=('scores*/*.npz', 'label_noise.npz'), complete=score_complete)

@@ -14,26 +14,28 @@ import json
 
 import numpy as np
 
-from datadiet import atomic_files, errors, pruning, score_files, selectors
+from datadiet import atomic_files, config_checks, errors, pruning, score_files, selectors
+from datadiet.stages import pretrain_and_score
 from datadiet.stages.context import Context
+from datadiet.stages.protocol import Stage
 
 
 def subset_plan(ctx: Context) -> list[dict]:
   """Every subset the config asks for, as metadata dicts with a unique ``name``."""
   config = ctx.config
-  selectors.check(config.prune_methods)
-  default_step = ctx.score_step(config.prune_step)
-  prune_by = [_parse_prune_by(entry, default_step, ctx.score_models) for entry in config.prune_by]
+  selectors.check(config.prune.methods)
+  default_step = ctx.score_step(config.prune.step)
+  prune_by = [_parse_prune_by(entry, default_step, ctx.score_models) for entry in config.prune.by]
   plan = []
-  for fraction in config.fractions_pruned:
+  for fraction in config.prune.fractions:
     pruning.keep_size(len(ctx.data.train['label']), fraction)  # Validates the fraction.
-    for method in config.prune_methods:
+    for method in config.prune.methods:
       if not selectors.get(method).uses_scores:
         plan.append(dict(name=f'{method}-p{fraction:g}', method=method, score=None, step=None,
                          score_model=None, fraction_pruned=fraction))
         continue
       for model, score, step in prune_by:
-        qualified = score if model == config.model else f'{model}.{score}'
+        qualified = score if model == config.model.name else f'{model}.{score}'
         plan.append(dict(name=f'{method}-{qualified}@{step}-p{fraction:g}', method=method,
                          score=score, step=step, score_model=model, fraction_pruned=fraction))
   return plan
@@ -46,7 +48,7 @@ def _parse_prune_by(entry: str, default_step: int, score_models: list[str]):
   if model not in score_models:
     raise errors.InputError(f'prune_by entry {entry!r} names model {model!r}, which is not scored; '
                             f'scored models: {", ".join(score_models)} (add it to '
-                            'config.compare_models).')
+                            'config.scores.compare_models).')
   score, _, step = rest.partition('@')
   if not score or (step and not step.isdigit()):
     raise errors.InputError(f'prune_by entry {entry!r} is not of the form <score>, '
@@ -64,9 +66,9 @@ def select(ctx: Context, entry: dict) -> np.ndarray:
     path = ctx.score_path(entry['score'], entry['step'], entry.get('score_model'))
     scores = score_files.load_scores(path, ids=ctx.data.train['id'], dataset=ctx.data.name,
                                      score=entry['score'], step=entry['step'],
-                                     model=entry.get('score_model') or config.model,
-                                     seeds=config.seeds).score
-  return method.select(scores, labels, size, config.prune_seed, config)
+                                     model=entry.get('score_model') or config.model.name,
+                                     seeds=config.pretrain.seeds).score
+  return method.select(scores, labels, size, config.prune.seed, **method.options(config))
 
 
 def prune(ctx: Context) -> None:
@@ -85,7 +87,29 @@ def prune(ctx: Context) -> None:
     atomic_files.write_npz(path, ids=kept, metadata=np.array(json.dumps(entry, sort_keys=True)))
 
 
+def check(ctx: Context, num_train: int) -> None:
+  """Every subset the config asks for can be made: known methods with valid options, scores the
+  run computes, bands that fit in the dataset."""
+  config = ctx.config
+  config_checks.non_negative_ints(config, ('prune.seed',))
+  selectors.check(config.prune.methods)
+  for name in config.prune.methods:
+    method = selectors.get(name)
+    method.check_options(method.options(config))
+  for entry in subset_plan(ctx):  # Methods, prune.by models, fractions.
+    method = selectors.get(entry['method'])
+    if method.uses_scores:
+      pretrain_and_score.check_computed(ctx, f'Subset {entry["name"]} prunes by',
+                                        entry['score'], entry['step'], entry['score_model'])
+    size = pruning.keep_size(num_train, entry['fraction_pruned'])
+    method.check_subset(method.options(config), num_train, size, entry)
+
+
 def load_subset(ctx: Context, name: str) -> tuple[np.ndarray, dict]:
   """The kept ids and metadata of a saved subset."""
   with np.load(ctx.subsets_dir / f'{name}.npz', allow_pickle=False) as saved:
     return saved['ids'], json.loads(str(saved['metadata']))
+
+
+STAGE = Stage('prune', prune, reads=('prune', 'scores'), check=check,
+              outputs=('subsets/*.npz', 'subsets/*.csv'))

@@ -3,7 +3,7 @@
 Writes ``results.csv`` / ``results.json`` (one row per subset × seed), ``accuracy.png`` (test
 accuracy against fraction pruned, one line per method and score, mean with min–max band over
 seeds, the full-data accuracy as a reference), ``scores.png`` (histograms), ``spearman.json``
-and ``spearman.png`` (rank correlations between the scores), with ``config.compare_models``
+and ``spearman.png`` (rank correlations between the scores), with ``config.scores.compare_models``
 ``spearman_architectures.json`` (for each score, rank correlations between the architectures
 that computed it), and with label noise ``noise_detection.json`` (AUROC and precision@k of every
 score for finding the noisy labels), ``score_diagnostics.json`` / ``.png`` (seed stability,
@@ -24,6 +24,7 @@ from datadiet.score_files import ScoreFile
 from datadiet.stages import artifacts
 from datadiet.stages import retrain as retrain_stage
 from datadiet.stages.context import Context
+from datadiet.stages.protocol import Stage
 
 
 def _load_score_files(ctx: Context, model: str | None = None) -> dict[str, ScoreFile]:
@@ -55,7 +56,7 @@ def architecture_spearman(ctx: Context, scores: dict[str, np.ndarray]
                           ) -> dict[str, dict[str, dict[str, float]]]:
   """``{'<score>@<step>': Spearman matrix between the models that computed it}``; ``scores``
   are the scoring model's mean scores (already loaded)."""
-  by_model = {model: scores if model == ctx.config.model else
+  by_model = {model: scores if model == ctx.config.model.name else
               {name: f.score for name, f in _load_score_files(ctx, model).items()}
               for model in ctx.score_models}
   # Model-free scores (random, input norm) are identical across models: nothing to compare.
@@ -113,7 +114,8 @@ def _histograms(scores, is_noisy, path):
 
 
 def _heatmaps(matrices: dict[str, dict[str, dict[str, float]]], path) -> None:
-  fig, axes = artifacts.subplots(1, len(matrices), figsize=(4.2 * len(matrices), 3.8), squeeze=False)
+  fig, axes = artifacts.subplots(1, len(matrices), figsize=(4.2 * len(matrices), 3.8),
+                                 squeeze=False)
   for ax, (title, matrix) in zip(axes.flat, matrices.items()):
     names = list(matrix)
     values = np.array([[np.nan if matrix[a][b] is None else matrix[a][b] for b in names]
@@ -206,12 +208,12 @@ def write_summary(ctx: Context, rows, spearman, by_architecture, seed_checks,
   """``summary.md``: the accuracy table, the plots, score correlations, noise detection, and
   the sections of the training-dynamics analyses that ran."""
   subsets = sorted({r['subset'] for r in rows}, key=lambda s: (s != retrain_stage.FULL, s))
-  retrain_model = ctx.config.retrain_model or ctx.config.model
-  lines = [f'# Data-diet run: {ctx.config.dataset}', '',
-           f'Scores from {" and ".join(ctx.score_models)} seeds {list(ctx.config.seeds)} at '
-           f'steps {list(ctx.config.score_steps)}.']
+  retrain_model = retrain_stage.model_name(ctx)
+  lines = [f'# Data-diet run: {ctx.config.data.name}', '',
+           f'Scores from {" and ".join(ctx.score_models)} seeds '
+           f'{list(ctx.config.pretrain.seeds)} at steps {list(ctx.config.scores.steps)}.']
   if rows:
-    lines[-1] += (f' Retrained {retrain_model} with seeds {list(ctx.config.retrain_seeds)}.')
+    lines[-1] += (f' Retrained {retrain_model} with seeds {list(ctx.config.retrain.seeds)}.')
     lines += ['', '| subset | fraction pruned | kept | steps | test accuracy (mean ± std) |',
               '|---|---:|---:|---:|---|']
     for name in subsets:
@@ -245,3 +247,9 @@ def _markdown_matrix(matrix: dict[str, dict[str, float]]) -> list[str]:
           + [f'| {a} | ' + ' | '.join('n/a' if matrix[a][b] is None else f'{matrix[a][b]:+.2f}'
                                       for b in names) + ' |'
              for a in names])
+
+
+# The report reads only other stages' outputs: it runs again whenever one of them ran again.
+STAGE = Stage('report', report, reads=('stages',),
+              outputs=('results.json', 'results.csv', 'spearman.json',
+                       'spearman_architectures.json', 'noise_detection.json', 'summary.md'))

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 
+from datadiet import config_checks, errors, models
 from datadiet.data import sources
 from datadiet.stages import prune as prune_stage
 from datadiet.stages.context import Context
-from datadiet.train import loop
+from datadiet.stages.protocol import Stage
+from datadiet.train import ensemble, loop
 
 FULL = 'full'
 
@@ -20,6 +22,31 @@ FULL = 'full'
 def runs(ctx: Context) -> list[str]:
   """Subset names to retrain on, the full training set first."""
   return [FULL] + [entry['name'] for entry in prune_stage.subset_plan(ctx)]
+
+
+def check_seeds(ctx: Context) -> None:
+  """The retraining seeds (also the offset sweep's): distinct, split the batch over the devices,
+  and none of them a scoring seed."""
+  config = ctx.config
+  config_checks.seeds('retrain.seeds', config.retrain.seeds)
+  shared = sorted(set(config.pretrain.seeds) & set(config.retrain.seeds))
+  if shared:
+    raise errors.InputError(
+        f'config.retrain.seeds shares {shared} with config.pretrain.seeds: a retrained model '
+        'would start from the very initialisation that chose its subset; give retraining seeds '
+        'of their own.')
+  ensemble.make_mesh(len(config.retrain.seeds), config.optim.batch_size)
+  models.from_config(config, ctx.data.num_classes, model_name(ctx))
+
+
+def model_name(ctx: Context) -> str:
+  """The architecture retrained: ``retrain.model``, by default the scoring one."""
+  return ctx.config.retrain.model or ctx.config.model.name
+
+
+def check(ctx: Context, num_train: int) -> None:
+  del num_train
+  check_seeds(ctx)
 
 
 def retrain(ctx: Context) -> None:
@@ -36,9 +63,9 @@ def _train(ctx: Context, name: str) -> dict:
   else:
     ids, meta = prune_stage.load_subset(ctx, name)
     positions = sources.positions_of(ctx.data.train, ids)
-  model = ctx.config.retrain_model or ctx.config.model  # Transfer: score with one, train another.
+  model = model_name(ctx)  # Transfer: score with one architecture, train another.
   result = loop.train_ensemble(ctx.config, ctx.retrain_dir / name, ctx.data,
-                               seeds=list(ctx.config.retrain_seeds), keep_positions=positions,
+                               seeds=list(ctx.config.retrain.seeds), keep_positions=positions,
                                labels=ctx.train_labels, model_name=model)
   return dict(meta, model=model, seeds=result.seeds, steps=result.num_steps,
               test_accuracy=[float(a) for a in result.test['accuracy']],
@@ -58,3 +85,7 @@ def load_results(ctx: Context) -> list[dict]:
                        size=result['size'], seed=seed, steps=result['steps'],
                        test_accuracy=accuracy, test_loss=loss))
   return rows
+
+
+STAGE = Stage('retrain', retrain, reads=('data', 'model', 'optim', 'prune', 'retrain'),
+              check=check, outputs=('retrain/*/result.json',))

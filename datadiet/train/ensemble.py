@@ -73,12 +73,21 @@ def make_mesh(num_seeds: int, batch_size: int | None = None,
   devices = list(jax.devices() if devices is None else devices)
   seeds = math.gcd(num_seeds, len(devices))
   data = len(devices) // seeds if batch_size is not None else 1
-  if batch_size is not None and batch_size % data:
+  mesh = Mesh(np.array(devices[:seeds * data]).reshape(seeds, data), (SEEDS, DATA))
+  if batch_size is not None:
+    check_batch_split(batch_size, mesh)
+  return mesh
+
+
+def check_batch_split(batch_size: int, mesh: Mesh, field: str = 'optim.batch_size') -> None:
+  """Raises an InputError unless a per-seed batch of ``batch_size`` (``config.<field>``) splits
+  evenly over the ``data`` axis of ``mesh``."""
+  data = mesh.shape[DATA]
+  if batch_size % data:
     raise errors.InputError(
-        f'batch_size {batch_size} does not split over the {data} devices of the '
-        f'data axis ({len(devices)} devices, {seeds} of them for {num_seeds} seeds); '
-        f'use a batch size divisible by {data}.')
-  return Mesh(np.array(devices[:seeds * data]).reshape(seeds, data), (SEEDS, DATA))
+        f'config.{field} {batch_size} does not split over the {data} devices of the data axis '
+        f'({mesh.devices.size} devices, {mesh.shape[SEEDS]} of them for the seeds); use a '
+        f'multiple of {data}.')
 
 
 def mesh_of(state: EnsembleState) -> Mesh:
@@ -96,12 +105,18 @@ AUTO_STRATEGY = {
 }
 
 
+def check_strategy(strategy: str) -> None:
+  """Raises an InputError naming the valid seed strategies if ``strategy`` is not one."""
+  if strategy not in STRATEGY_CHOICES:
+    raise errors.InputError(
+        f'Unknown seed strategy {strategy!r} (config.runtime.seed_strategy); valid: '
+        f'{", ".join(STRATEGY_CHOICES)}.')
+
+
 def resolve_strategy(strategy: str, params: Any, backend: str | None = None) -> str:
   """``'auto'`` → :data:`AUTO_STRATEGY` for ``backend`` (default: JAX's) and whether any
   parameter is a convolution kernel; other names are returned as they are, if valid."""
-  if strategy not in STRATEGY_CHOICES:
-    raise errors.InputError(
-        f'Unknown seed strategy {strategy!r}; valid: {", ".join(STRATEGY_CHOICES)}.')
+  check_strategy(strategy)
   if strategy != 'auto':
     return strategy
   # Stacked params carry the seed axis: a conv kernel has ndim >= 4 here, a dense one 3.

@@ -89,10 +89,10 @@ class Setup:
 
 
 def input_pipeline(config: ml_collections.ConfigDict, data: sources.Dataset) -> str:
-  """``config.input_pipeline`` resolved for this dataset and this machine's devices."""
+  """``config.runtime.input_pipeline`` resolved for this dataset and this machine's devices."""
   data_bytes = data.train['image'].nbytes + data.test['image'].nbytes
-  return feed.resolve(config.get('input_pipeline', 'auto'), data_bytes,
-                      config.get('device_data_max_fraction', 0.25))
+  return feed.resolve(config.runtime.input_pipeline, data_bytes,
+                      config.runtime.device_data_max_fraction)
 
 
 def setup(config: ml_collections.ConfigDict, data: sources.Dataset, seeds: list[int],
@@ -100,19 +100,18 @@ def setup(config: ml_collections.ConfigDict, data: sources.Dataset, seeds: list[
           trackers: Sequence[Tracker] = ()) -> Setup:
   """Model, optimizer (its schedule spans the whole budget), mesh, initial state (carrying
   ``trackers``), input path."""
-  model = models.get_model(model_name or config.model, num_classes=data.num_classes,
-                           dtype=config.get('compute_dtype', 'float32'),
-                           batch_norm_axis_name=ensemble.DATA)
+  model = models.from_config(config, data.num_classes, model_name,
+                             dtype=config.model.compute_dtype, batch_norm_axis_name=ensemble.DATA)
   stats = pipeline.channel_stats(data.train['image'])
   positions = (np.arange(len(data.train['label'])) if keep_positions is None
                else np.asarray(keep_positions))
   num_steps = optim.total_steps(config, len(positions))
   optimizer = optim.make_optimizer(config, num_steps)
-  mesh = ensemble.make_mesh(len(seeds), config.batch_size)
+  mesh = ensemble.make_mesh(len(seeds), config.optim.batch_size)
   state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(
       data.train['image'][:1], stats)[0], len(data.train['label']), mesh, trackers)
   return Setup(model, stats, positions, num_steps, optimizer, mesh, state,
-               ensemble.resolve_strategy(config.seed_strategy, state.params),
+               ensemble.resolve_strategy(config.runtime.seed_strategy, state.params),
                input_pipeline(config, data))
 
 
@@ -137,7 +136,7 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
     checkpoint_steps: steps to save besides the final one (0 = initialisation).
     stop_step: stop early at this step, the schedule still spanning the whole budget (the
       paper's scoring runs are the first epochs of a full run).
-    model_name: overrides ``config.model``.
+    model_name: overrides ``config.model.name``.
     initial_state: start from this state (at its step, with its optimizer state) instead of a
       fresh initialisation, e.g. children spawned from a parent run; a checkpoint in
       ``workdir`` still takes precedence (resuming).
@@ -179,23 +178,23 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
     if start_step in checkpoint_steps and start_step not in saved:
       checkpoints.save(mngr, start_step, state)
   save_steps = {s for s in checkpoint_steps if 0 < s <= num_steps} | {num_steps}
-  if config.checkpoint_every_steps:
-    save_steps |= set(range(config.checkpoint_every_steps, num_steps,
-                            config.checkpoint_every_steps))
+  if config.runtime.checkpoint_every_steps:
+    save_steps |= set(range(config.runtime.checkpoint_every_steps, num_steps,
+                            config.runtime.checkpoint_every_steps))
   save_steps -= set(saved)  # Never a step twice (a repair passes steps saved already).
 
   train_step = ensemble.make_train_step(model, optimizer, mesh, strategy, stats, trackers)
   eval_step = ensemble.make_eval_step(model, mesh, strategy, stats)
-  writer = metrics.MetricWriter(workdir, tensorboard=config.tensorboard,
+  writer = metrics.MetricWriter(workdir, tensorboard=config.runtime.tensorboard,
                                 enabled=multihost.is_writer() and not repair,
                                 resume_step=start_step if resumed else None)
-  progress = metrics.Progress(num_steps, start_step, len(seeds) * config.batch_size,
+  progress = metrics.Progress(num_steps, start_step, len(seeds) * config.optim.batch_size,
                               label=f'[{workdir.name}] ')
-  order = pipeline.TrainOrder(positions, seeds, config.batch_size, config.data_seed,
-                              augment=config.augment)
+  order = pipeline.TrainOrder(positions, seeds, config.optim.batch_size, config.data.order_seed,
+                              augment=config.data.augment)
   if start_step < num_steps:
     logging.info('[%s] input pipeline: %s (config: %r).', workdir.name, run.input_pipeline,
-                 config.get('input_pipeline', 'auto'))
+                 config.runtime.input_pipeline)
   table, batches = feed.train_batches(
       run.input_pipeline, data.train['image'], data.train['label'] if labels is None else labels,
       order, start_step, num_steps - start_step, ensemble.batch_sharding(mesh))
@@ -209,7 +208,7 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
     if step == start_step + 1 < num_steps:  # Compiled and run once: time from here on.
       jax.block_until_ready(step_metrics)
       progress.start_clock(step)
-    if step % config.log_every_steps == 0 or step in save_steps or step == num_steps:
+    if step % config.runtime.log_every_steps == 0 or step in save_steps or step == num_steps:
       values = multihost.to_host(pending)
       losses = np.stack([v['loss'] for v in values])
       _check_finite(losses, seeds, first_pending, step)
@@ -218,14 +217,15 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
           'images_per_s': np.full(len(seeds), progress.rate(step) / len(seeds))})
       progress.report(step, f'loss {losses[-1].mean():.3f}')
       pending, first_pending = [], step + 1
-    if config.eval_every_steps and step % config.eval_every_steps == 0 and step != num_steps:
+    if (config.runtime.eval_every_steps and step % config.runtime.eval_every_steps == 0
+        and step != num_steps):
       writer.write(step, 'test', seeds, evaluate(eval_step, state, test_examples,
-                                                 config.eval_batch_size))
+                                                 config.runtime.eval_batch_size))
     if step in save_steps:
       checkpoints.save(mngr, step, state)
   del table, batches  # Frees the device copy of the training set before evaluating.
-  test = evaluate(eval_step, state, test_examples, config.eval_batch_size)
-  extra = {name: evaluate(eval_step, state, run.examples(split), config.eval_batch_size)
+  test = evaluate(eval_step, state, test_examples, config.runtime.eval_batch_size)
+  extra = {name: evaluate(eval_step, state, run.examples(split), config.runtime.eval_batch_size)
            for name, split in (eval_splits or {}).items()}
   # A relaunch of a finished run logs nothing twice, but does log the final evaluation if the
   # run was stopped between its last checkpoint and that row.
@@ -252,17 +252,17 @@ def _placed_like(state: ensemble.EnsembleState,
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> TrainResult:
   """The ``train`` job: K seeds on the whole training set, optionally with label noise."""
   workdir = Path(workdir)
-  data = sources.load(config.dataset, data_dir=config.get('data_dir'))
+  data = sources.load(config.data.name, data_dir=config.data.dir)
   labels = None
-  if config.label_noise_fraction:
-    labels, is_noisy = noise.corrupt_labels(data.train['label'], config.label_noise_fraction,
-                                            data.num_classes, config.label_noise_seed)
+  if config.data.label_noise_fraction:
+    labels, is_noisy = noise.corrupt_labels(data.train['label'], config.data.label_noise_fraction,
+                                            data.num_classes, config.data.label_noise_seed)
     atomic_files.write_npz(workdir / 'label_noise.npz', ids=data.train['id'],
                            noisy_label=labels, is_noisy=is_noisy, true_label=data.train['label'])
   start = time.perf_counter()
-  result = train_ensemble(config, workdir, data, seeds=list(config.seeds), labels=labels,
-                          checkpoint_steps=tuple(config.checkpoint_steps))
-  logging.info('Trained %d seeds for %d steps in %.0fs; test accuracy %s.', len(config.seeds),
-               result.num_steps, time.perf_counter() - start,
+  result = train_ensemble(config, workdir, data, seeds=list(config.pretrain.seeds), labels=labels,
+                          checkpoint_steps=tuple(config.runtime.checkpoint_steps))
+  logging.info('Trained %d seeds for %d steps in %.0fs; test accuracy %s.',
+               len(config.pretrain.seeds), result.num_steps, time.perf_counter() - start,
                np.round(result.test['accuracy'], 4).tolist())
   return result

@@ -61,7 +61,7 @@ def test_tfds_download_failure_says_where_to_place_the_files(tmp_path, monkeypat
   assert f"TFDS could not download 'cifar10' into {tmp_path}/cifar10/" in message
   assert 'ConnectionError: no route to host' in message
   assert f'tfds build cifar10 --data_dir=<dir>`), copy <dir>/cifar10 to {tmp_path}/cifar10, ' \
-      f'and pass --config.data_dir={tmp_path}' in message
+      f'and pass --config.data.dir={tmp_path}' in message
   with pytest.raises(FileNotFoundError, match='is not in .* and downloading is off'):
     sources.load('cifar10', data_dir=str(tmp_path), download=False)
 

@@ -44,8 +44,9 @@ def test_registered_as_a_training_time_score():
 
 def test_through_training_and_scoring(tmp_path):
   config = train_config.get_config()
-  config.update(dict(model='mlp', budget_unit='steps', budget=20, batch_size=32,
-                     log_every_steps=10, tensorboard=False))
+  config.update_from_flattened_dict({
+      'model.name': 'mlp', 'optim.budget_unit': 'steps', 'optim.budget': 20,
+      'optim.batch_size': 32, 'runtime.log_every_steps': 10, 'runtime.tensorboard': False})
   data = sources.load('digits')
   result = loop.train_ensemble(config, tmp_path, data, seeds=[0, 1], trackers=(aum.TRACKER,))
   state = result.state.trackers['aum']

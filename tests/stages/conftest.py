@@ -9,14 +9,18 @@ from datadiet import experiment
 # the analyses shrunk to match, with clean labels and with 20% noise.
 OVERRIDES = {
     'stages': ('pretrain', 'score', 'offset_sweep', 'error_barrier', 'ntk_velocity', 'report'),
-    'model': 'small_cnn', 'seeds': (0, 1), 'budget': 40, 'log_every_steps': 20,
-    'score_steps': (20,), 'scores': ('el2n',), 'prune_by': ('el2n',), 'retrain_seeds': (100, 101),
-    'tensorboard': False, 'batch_size': 32,
-    'offset_sweep.offsets': (0.0, 0.2, 0.6), 'offset_sweep.label_noise_fractions': (0.0, 0.2),
-    'error_barrier.spawn_steps': (0, 20), 'error_barrier.num_examples': 50,
-    'error_barrier.bn_batches': 2, 'error_barrier.alphas': (0.0, 0.5, 1.0),
-    'ntk_velocity.checkpoint_steps': (0, 20, 40), 'ntk_velocity.block_size': 6,
-    'ntk_velocity.num_blocks': 4, 'ntk_velocity.label_noise_fractions': (0.0, 0.2),
+    'model.name': 'small_cnn', 'pretrain.seeds': (0, 1), 'optim.budget': 40,
+    'runtime.log_every_steps': 20,
+    'scores.steps': (20,), 'scores.names': ('el2n',), 'prune.by': ('el2n',),
+    'retrain.seeds': (100, 101),
+    'runtime.tensorboard': False, 'optim.batch_size': 32,
+    'analyses.offset_sweep.offsets': (0.0, 0.2, 0.6),
+    'analyses.offset_sweep.label_noise_fractions': (0.0, 0.2),
+    'analyses.error_barrier.spawn_steps': (0, 20), 'analyses.error_barrier.num_examples': 50,
+    'analyses.error_barrier.bn_batches': 2, 'analyses.error_barrier.alphas': (0.0, 0.5, 1.0),
+    'analyses.ntk_velocity.checkpoint_steps': (0, 20, 40), 'analyses.ntk_velocity.block_size': 6,
+    'analyses.ntk_velocity.num_blocks': 4,
+    'analyses.ntk_velocity.label_noise_fractions': (0.0, 0.2),
 }
 
 

@@ -47,7 +47,7 @@ def test_validation_accuracy_is_the_saved_models_accuracy_on_the_held_out_split(
   workdir, ctx = dynamics_run
   ctx = ctx.with_label_noise(0.2)
   result = json.loads((ctx.workdir / 'offset_sweep' / 'offset-0.2' / 'result.json').read_text())
-  run = loop.setup(ctx.config, ctx.data, list(ctx.config.retrain_seeds))
+  run = loop.setup(ctx.config, ctx.data, list(ctx.config.retrain.seeds))
   mngr = checkpoints.manager(ctx.workdir / 'offset_sweep' / 'offset-0.2' / 'checkpoints')
   state = jax.device_get(checkpoints.restore(mngr, result['steps'], run.state))
   _, validation = offset_sweep.split_validation(ctx)

@@ -21,7 +21,7 @@ def _params(result):
 
 
 def test_one_step(tiny_config, digits, tmp_path):
-  tiny_config.budget = 1
+  tiny_config.optim.budget = 1
   result = loop.train_ensemble(tiny_config, tmp_path, digits, seeds=[0, 1],
                                trackers=(forgetting.TRACKER,))
   assert result.num_steps == 1
@@ -32,13 +32,13 @@ def test_one_step(tiny_config, digits, tmp_path):
 
 
 def test_no_tracker_is_carried_unless_asked_for(tiny_config, digits, tmp_path):
-  tiny_config.budget = 1
+  tiny_config.optim.budget = 1
   assert loop.train_ensemble(tiny_config, tmp_path, digits, seeds=[0]).state.trackers == {}
 
 
 def test_few_steps_learn_and_write_metrics(tiny_config, digits, tmp_path):
-  tiny_config.budget = 60
-  tiny_config.eval_every_steps = 30
+  tiny_config.optim.budget = 60
+  tiny_config.runtime.eval_every_steps = 30
   result = loop.train_ensemble(tiny_config, tmp_path, digits, seeds=[3, 4])
   assert np.all(result.test['accuracy'] > 0.6)  # Chance is 0.1.
   rows = [json.loads(line) for line in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
@@ -57,9 +57,9 @@ def test_few_steps_learn_and_write_metrics(tiny_config, digits, tmp_path):
 @pytest.mark.parametrize('input_pipeline', ['device', 'tf_data'])
 def test_resume_after_interruption_matches_uninterrupted(tiny_config, digits, tmp_path,
                                                          monkeypatch, input_pipeline):
-  tiny_config.checkpoint_every_steps = 5
-  tiny_config.augment = True  # Bit-identical batches include the augmentation draws.
-  tiny_config.input_pipeline = input_pipeline
+  tiny_config.runtime.checkpoint_every_steps = 5
+  tiny_config.data.augment = True  # Bit-identical batches include the augmentation draws.
+  tiny_config.runtime.input_pipeline = input_pipeline
   trackers = (forgetting.TRACKER,)
   uninterrupted = loop.train_ensemble(tiny_config, tmp_path / 'a', digits, seeds=[0, 1],
                                       trackers=trackers)
@@ -96,14 +96,14 @@ def test_resume_after_interruption_matches_uninterrupted(tiny_config, digits, tm
 
 
 def test_non_finite_loss_names_seeds_and_steps(tiny_config, digits, tmp_path):
-  tiny_config.learning_rate = 1e30
+  tiny_config.optim.learning_rate = 1e30
   with pytest.raises(loop.NonFiniteLossError, match=r'seed\(s\) \[0, 1\] between steps \d+ and'):
     loop.train_ensemble(tiny_config, tmp_path, digits, seeds=[0, 1])
 
 
 def test_label_noise_mask_is_saved_by_id(tiny_config, tmp_path):
-  tiny_config.budget = 2
-  tiny_config.label_noise_fraction = 0.25
+  tiny_config.optim.budget = 2
+  tiny_config.data.label_noise_fraction = 0.25
   loop.train_and_evaluate(tiny_config, tmp_path)
   with np.load(tmp_path / 'label_noise.npz') as saved:
     assert saved['is_noisy'].mean() == pytest.approx(0.25, abs=1e-3)
@@ -113,10 +113,12 @@ def test_label_noise_mask_is_saved_by_id(tiny_config, tmp_path):
 
 
 def test_bfloat16_run_trains_like_float32(tiny_config, digits, tmp_path):
-  tiny_config.update(dict(model='small_cnn', seed_strategy='unroll', budget=80, learning_rate=0.1))
+  tiny_config.update_from_flattened_dict({
+      'model.name': 'small_cnn', 'runtime.seed_strategy': 'unroll', 'optim.budget': 80,
+      'optim.learning_rate': 0.1})
   curves = {}
   for dtype in ('float32', 'bfloat16'):
-    tiny_config.compute_dtype = dtype
+    tiny_config.model.compute_dtype = dtype
     result = loop.train_ensemble(tiny_config, tmp_path / dtype, digits, seeds=[0, 1])
     # Parameters and optimizer state stay float32 whatever the compute dtype.
     leaves = jax.tree.leaves((result.state.params, result.state.batch_stats,

@@ -7,11 +7,11 @@ from datadiet.train import optim
 
 
 def _config(**overrides):
-  config = ml_collections.ConfigDict(dict(
+  config = ml_collections.ConfigDict(dict(optim=dict(
       batch_size=128, budget_unit='epochs', budget=200, learning_rate=0.1,
       schedule='piecewise', lr_decay_fractions=(0.3, 0.6, 0.8), lr_decay_factor=0.2,
-      momentum=0.9, nesterov=True, weight_decay=5e-4))
-  config.update(overrides)
+      momentum=0.9, nesterov=True, weight_decay=5e-4)))
+  config.optim.update(overrides)
   return config
 
 

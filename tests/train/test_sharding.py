@@ -19,9 +19,11 @@ from datadiet.scores import forgetting
 from datadiet.train import loop
 config = train.get_config()
 seeds = list(range(int(sys.argv[3])))
-config.update(dict(model='small_cnn', seeds=tuple(seeds), seed_strategy=sys.argv[2],
-                   augment=True, batch_size=16, budget_unit='steps', budget=4,
-                   log_every_steps=2, tensorboard=False, input_pipeline=sys.argv[4]))
+config.update_from_flattened_dict({
+    'model.name': 'small_cnn', 'pretrain.seeds': tuple(seeds), 'runtime.seed_strategy': sys.argv[2],
+    'data.augment': True, 'optim.batch_size': 16, 'optim.budget_unit': 'steps', 'optim.budget': 4,
+    'runtime.log_every_steps': 2, 'runtime.tensorboard': False,
+    'runtime.input_pipeline': sys.argv[4]})
 result = loop.train_ensemble(config, sys.argv[1], sources.load('digits'), seeds=seeds,
                              trackers=(forgetting.TRACKER,))
 leaves = jax.tree.leaves(jax.device_get((result.state.params, result.state.batch_stats)))
@@ -77,4 +79,4 @@ def test_mesh_layout_and_indivisible_batch():
                        capture_output=True, text=True).stdout.splitlines()
   assert out[:4] == ["4 {'seeds': 4, 'data': 1}", "2 {'seeds': 2, 'data': 2}",
                      "3 {'seeds': 1, 'data': 4}", "8 {'seeds': 4, 'data': 1}"]
-  assert out[4].startswith('error: batch_size 3 does not split over the 2 devices')
+  assert out[4].startswith('error: config.optim.batch_size 3 does not split over the 2 devices')

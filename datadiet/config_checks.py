@@ -1,0 +1,54 @@
+"""Checks of config fields by kind (seeds, positive numbers, counts), for preflight and the stages.
+
+Each raises one :class:`~datadiet.errors.InputError` naming the field (dotted, as it is set on
+the command line) and what it must be.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import ml_collections
+
+from datadiet import errors
+
+_MAX_SEED = 2**32  # Seeds become uint32 PRNG keys.
+
+
+def seeds(field: str, given) -> None:
+  """A non-empty tuple of distinct integers in [0, 2³²): two equal seeds are one model twice."""
+  if not isinstance(given, (tuple, list)):
+    raise errors.InputError(
+        f'config.{field} must be a tuple of seeds, got {given!r}; e.g. '
+        f'--config.{field}="(0,1,2,3)" for four models.')
+  if not given:
+    raise errors.InputError(f'config.{field} is empty; give at least one seed.')
+  bad = [s for s in given if isinstance(s, bool) or not isinstance(s, int)
+         or not 0 <= s < _MAX_SEED]
+  if bad:
+    raise errors.InputError(f'config.{field} holds {bad}; seeds are integers in [0, 2**32).')
+  repeated = sorted({s for s in given if list(given).count(s) > 1})
+  if repeated:
+    raise errors.InputError(f'config.{field} repeats {repeated}: equal seeds train identical '
+                            'models; give distinct seeds.')
+
+
+def field_value(config: ml_collections.ConfigDict, field: str):
+  """The value of a dotted field (``'optim.batch_size'``)."""
+  return functools.reduce(getattr, field.split('.'), config)
+
+
+def positive(config: ml_collections.ConfigDict, fields) -> None:
+  """Each dotted field in ``fields`` is a number > 0."""
+  for field in fields:
+    value = field_value(config, field)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+      raise errors.InputError(f'config.{field} must be a positive number, got {value!r}.')
+
+
+def non_negative_ints(config: ml_collections.ConfigDict, fields) -> None:
+  """Each dotted field in ``fields`` is an integer >= 0."""
+  for field in fields:
+    value = field_value(config, field)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+      raise errors.InputError(f'config.{field} must be an integer >= 0, got {value!r}.')

@@ -1,0 +1,47 @@
+"""The stages of the pipeline, in the order they run: the one list of them.
+
+``config.stages`` picks which run; each reads the config blocks it declares, and only the
+blocks of configured stages bind a workdir (see :mod:`datadiet.workdir`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from datadiet.registries import Registry
+from datadiet.stages import (error_barrier, ntk_velocity, offset_sweep, pretrain_and_score,
+                             prune, report, retrain)
+from datadiet.stages.protocol import Stage
+
+STAGES: Registry[Stage] = Registry('stage', 'stages')
+register = STAGES.register
+
+register(pretrain_and_score.PRETRAIN)
+register(pretrain_and_score.SCORE)
+register(prune.STAGE)
+register(retrain.STAGE)
+# Training dynamics (the paper's section 5): between retrain and report, which adds their
+# sections.
+register(offset_sweep.STAGE)
+register(error_barrier.STAGE)
+register(ntk_velocity.STAGE)
+register(report.STAGE)
+
+# What the train job (pretraining alone) reads.
+TRAIN_JOB_READS = ('data', 'model', 'optim', 'pretrain')
+
+
+def configured(names: Iterable[str]) -> list[Stage]:
+  """The stages named in ``names``, in pipeline order (an unknown name is an InputError)."""
+  names = list(names)
+  STAGES.check(names)
+  return [stage for name, stage in STAGES.items() if name in names]
+
+
+def reads(config: dict) -> set[str]:
+  """The config blocks (and dotted fields) the results of a run of ``config`` (a plain dict, as
+  in ``config.json``) depend on: ``job``, ``stages`` and what its stages read."""
+  if config.get('job') != 'pipeline':
+    return {'job', *TRAIN_JOB_READS}
+  known = [name for name in config.get('stages', ()) if name in STAGES]
+  return {'job', 'stages'}.union(*(STAGES[name].reads for name in known))
