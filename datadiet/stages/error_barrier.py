@@ -33,13 +33,15 @@ import numpy as np
 from datadiet import atomic_files, errors, models, multihost
 from datadiet.dynamics import lmc
 from datadiet.scores import softmax_cross_entropy
-from datadiet.stages import artifacts, pretrain_and_score
+from datadiet.reporting import error_barrier as presentation
+from datadiet.reporting import tables
+from datadiet.stages import pretrain_and_score
 from datadiet.stages.protocol import Stage
 from datadiet.stages.context import Context
 from datadiet.train import checkpoints, loop, optim
 
 NAME = 'error_barrier'
-SUBSETS = ('highest', 'lowest', 'random')
+SUBSETS = presentation.SUBSETS
 
 
 def check(ctx: Context, num_train: int) -> None:
@@ -179,59 +181,12 @@ def error_barrier(ctx: Context) -> None:
                error_child_1=s['errors'][r['alphas'].index(0.0)],
                loss_barrier=s['loss_barrier'], loss_barrier_at_half=s['loss_barrier_at_half'])
           for r in records for name, s in r['subsets'].items()]
-  artifacts.write_csv(ctx.workdir / f'{NAME}.csv', rows)
+  tables.write_csv(ctx.workdir / f'{NAME}.csv', rows)
   atomic_files.write_json(ctx.workdir / f'{NAME}.json', records)
-  _plot(records, ctx.workdir / f'{NAME}.png')
-  _markdown(ctx, rows)
-
-
-def _plot(records: list[dict], path) -> None:
-  fig, (left, middle, right) = artifacts.subplots(1, 3, figsize=(15, 3.8))
-  steps = [r['spawn_step'] for r in records]
-  for ax, key, label in ((left, 'barrier', 'error barrier'),
-                         (middle, 'loss_barrier', 'loss barrier')):
-    for name in SUBSETS:
-      line, = ax.plot(steps, [r['subsets'][name][key] for r in records], marker='o',
-                      label=f'{name} scores')
-      if records[0]['subsets'][name][f'{key}_at_half'] is not None:
-        ax.plot(steps, [r['subsets'][name][f'{key}_at_half'] for r in records],
-                linestyle='--', color=line.get_color())
-    ax.set_xscale('symlog', linthresh=max(1, min([s for s in steps if s > 0] or [1])))
-    ax.set_xlabel('spawn step t*')
-    ax.set_ylabel(label)
-    ax.set_title('solid: max over α, dashed: α = ½', fontsize=8)
-    ax.legend(fontsize=7)
-  for record in records:
-    right.plot(record['alphas'], record['subsets']['highest']['losses'], marker='.',
-               label=f't* = {record["spawn_step"]}')
-  right.set_xlabel('α (0: one child, 1: the other)')
-  right.set_ylabel('loss on the highest-score examples')
-  right.legend(fontsize=7)
-  artifacts.save_figure(fig, path)
-
-
-def _markdown(ctx: Context, rows: list[dict]) -> None:
-  analysis = ctx.config.analyses.error_barrier
-  step = ctx.score_step(analysis.step)
-  def fmt(v):
-    return 'n/a' if v is None else f'{v:.4f}'
-  lines = ['## Error barriers between children spawned at step t*', '',
-           f'Children of parent seed {analysis.parent_seed} spawned at each t* trained to step '
-           f'{optim.total_steps(ctx.config, len(ctx.data.train["label"]))} with seeds '
-           f'{list(analysis.child_seeds)}; training error and loss on the {analysis.num_examples} '
-           f'highest / lowest {analysis.score}@{step} and random examples along '
-           f'α ∈ {list(analysis.alphas)}, BatchNorm statistics recomputed for every α from '
-           f'{analysis.bn_batches} training batches.', '',
-           '| t* | subset | error barrier (max over α) | at α = ½ | error of child 0 | '
-           'error of child 1 | loss barrier | at α = ½ |',
-           '|---:|---|---:|---:|---:|---:|---:|---:|']
-  lines += [f'| {r["spawn_step"]} | {r["subset"]} | {fmt(r["barrier"])} | '
-            f'{fmt(r["barrier_at_half"])} | {fmt(r["error_child_0"])} | '
-            f'{fmt(r["error_child_1"])} | {fmt(r["loss_barrier"])} | '
-            f'{fmt(r["loss_barrier_at_half"])} |' for r in rows]
-  lines += ['', f'![error barrier]({NAME}.png)']
-  artifacts.write_markdown_section(ctx.workdir, NAME, lines)
-
+  presentation.plot(records, ctx.workdir / f'{NAME}.png')
+  tables.write_markdown_section(ctx.workdir, NAME, presentation.markdown(
+      rows, analysis, ctx.score_step(analysis.step),
+      optim.total_steps(ctx.config, len(ctx.data.train['label']))))
 
 
 STAGE = Stage(NAME, error_barrier, reads=(*pretrain_and_score.READS, f'analyses.{NAME}'),

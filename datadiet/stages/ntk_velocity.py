@@ -32,7 +32,9 @@ import numpy as np
 from datadiet import atomic_files, errors, models, multihost
 from datadiet.data import noise
 from datadiet.dynamics import ntk
-from datadiet.stages import artifacts, pretrain_and_score
+from datadiet.reporting import ntk_velocity as presentation
+from datadiet.reporting import tables
+from datadiet.stages import pretrain_and_score
 from datadiet.stages.protocol import Stage
 from datadiet.stages.context import Context
 from datadiet.train import checkpoints, loop, optim
@@ -150,50 +152,12 @@ def ntk_velocity(ctx: Context) -> None:
   rows = []
   for fraction in ctx.config.analyses.ntk_velocity.label_noise_fractions:
     rows += run_one_noise_level(ctx.with_label_noise(fraction))
-  artifacts.write_csv(ctx.workdir / f'{NAME}.csv', rows)
+  tables.write_csv(ctx.workdir / f'{NAME}.csv', rows)
   atomic_files.write_json(ctx.workdir / f'{NAME}.json', rows)
-  _plot(rows, ctx.workdir / f'{NAME}.png')
-  _markdown(ctx, rows)
-
-
-def _plot(rows: list[dict], path) -> None:
-  levels = sorted({r['label_noise'] for r in rows})
-  fig, axes = artifacts.subplots(1, len(levels), figsize=(5 * len(levels), 3.8), squeeze=False,
-                                 sharey=True)
-  for ax, level in zip(axes.flat, levels):
-    mine = [r for r in rows if r['label_noise'] == level]
-    for pair in sorted({(r['from_step'], r['to_step']) for r in mine}):
-      curve = sorted((r['rank_fraction'], r['velocity']) for r in mine
-                     if (r['from_step'], r['to_step']) == pair)
-      ax.plot(*zip(*curve), marker='.', label=f'steps {pair[0]}→{pair[1]}')
-    ax.set_yscale('log')  # The first interval moves the kernel far more than the later ones.
-    ax.set_title(f'label noise {level:g}', fontsize=9)
-    ax.set_xlabel('score rank of the block (0: lowest, 1: highest)')
-    ax.legend(fontsize=6)
-  axes.flat[0].set_ylabel('kernel velocity (cosine distance)')
-  artifacts.save_figure(fig, path)
-
-
-def _markdown(ctx: Context, rows: list[dict]) -> None:
+  presentation.plot(rows, ctx.workdir / f'{NAME}.png')
   analysis = ctx.config.analyses.ntk_velocity
-  step = ctx.score_step(analysis.step)
-  lines = ['## NTK velocity by score rank', '',
-           f'{analysis.num_blocks} blocks of {analysis.block_size} consecutive examples in the '
-           f'{analysis.score}@{step} ranking; cosine distance of each block\'s logit-trace NTK '
-           f'Gram matrix between consecutive checkpoints of seed {analysis.seed}. Columns: '
-           'the blocks, from the lowest scores to the highest.', '']
-  levels = sorted({r['label_noise'] for r in rows})
-  num_blocks = analysis.num_blocks
-  lines += ['| label noise | steps | ' + ' | '.join(str(b) for b in range(num_blocks)) + ' |',
-            '|---:|---|' + '---:|' * num_blocks]
-  for level in levels:
-    for pair in sorted({(r['from_step'], r['to_step']) for r in rows if r['label_noise'] == level}):
-      values = [r['velocity'] for r in sorted(rows, key=lambda r: r['block'])
-                if r['label_noise'] == level and (r['from_step'], r['to_step']) == pair]
-      lines.append(f'| {level:g} | {pair[0]}→{pair[1]} | '
-                   + ' | '.join(f'{v:.3f}' for v in values) + ' |')
-  lines += ['', f'![NTK velocity]({NAME}.png)']
-  artifacts.write_markdown_section(ctx.workdir, NAME, lines)
+  tables.write_markdown_section(ctx.workdir, NAME, presentation.markdown(
+      rows, analysis, ctx.score_step(analysis.step)))
 
 
 STAGE = Stage(NAME, ntk_velocity, reads=(*pretrain_and_score.READS, f'analyses.{NAME}'),

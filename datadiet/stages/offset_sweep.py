@@ -30,13 +30,15 @@ import numpy as np
 
 from datadiet import atomic_files, errors, pruning
 from datadiet.data import noise
-from datadiet.stages import artifacts, pretrain_and_score, retrain
+from datadiet.reporting import offset_sweep as presentation
+from datadiet.reporting import tables
+from datadiet.stages import pretrain_and_score, retrain
 from datadiet.stages.protocol import Stage
 from datadiet.stages.context import Context
 from datadiet.train import loop
 
 NAME = 'offset_sweep'
-RANDOM = 'random'
+RANDOM = presentation.RANDOM
 
 
 def check(ctx: Context, num_train: int) -> None:
@@ -168,68 +170,13 @@ def offset_sweep(ctx: Context) -> None:
   for fraction in ctx.config.analyses.offset_sweep.label_noise_fractions:
     rows += run_one_noise_level(ctx.with_label_noise(fraction))
   best = best_offsets(rows)
-  artifacts.write_csv(ctx.workdir / f'{NAME}.csv', rows)
+  tables.write_csv(ctx.workdir / f'{NAME}.csv', rows)
   atomic_files.write_json(ctx.workdir / f'{NAME}.json', rows)
   atomic_files.write_json(ctx.workdir / f'{NAME}_best.json', best)
-  _plot(rows, best, ctx.workdir / f'{NAME}.png')
-  _markdown(ctx, rows, best)
-
-
-def _plot(rows: list[dict], best: dict, path) -> None:
-  fig, ax = artifacts.subplots(figsize=(6, 4))
-  for level, choice in best.items():
-    mine = [r for r in rows if f'{r["label_noise"]:g}' == level and r['window'] == 'offset']
-    offsets = sorted({r['offset_fraction'] for r in mine})
-    def accuracies(key, rows=mine):
-      return [[r[key] for r in rows if r['offset_fraction'] == o] for o in offsets]
-    test, validation = accuracies('test_accuracy'), accuracies('validation_accuracy')
-    line, = ax.plot(offsets, [np.mean(a) for a in test], marker='o',
-                    label=f'test, label noise {level}')
-    color = line.get_color()
-    ax.fill_between(offsets, [min(a) for a in test], [max(a) for a in test], color=color,
-                    alpha=0.2)
-    ax.plot(offsets, [np.mean(a) for a in validation], linestyle='--', color=color,
-            label=f'validation, label noise {level}')
-    ax.plot([choice['chosen_offset_fraction']], [choice['chosen_test_accuracy']], marker='*',
-            markersize=14, color=color, linestyle='none')
-    if choice['random_window_test_accuracy'] is not None:
-      ax.axhline(choice['random_window_test_accuracy'], color=color, linestyle=':',
-                 label=f'random window, label noise {level}')
-  ax.set_xlabel('offset: fraction of the hardest examples dropped before the window')
-  ax.set_ylabel('accuracy')
-  ax.set_title('kept window slides from the hardest (left) to the easiest (right); '
-               '★ = chosen on validation', fontsize=8)
-  ax.legend(fontsize=6)
-  artifacts.save_figure(fig, path)
-
-
-def _markdown(ctx: Context, rows: list[dict], best: dict) -> None:
+  presentation.plot(rows, best, ctx.workdir / f'{NAME}.png')
   sweep = ctx.config.analyses.offset_sweep
-  lines = ['## Offset sweep', '',
-           f'Windows keeping {sweep.fraction_kept:g} of the training pool (after holding out '
-           f'{sweep.validation_fraction:g} for validation), ranked by '
-           f'{sweep.score}@{ctx.score_step(sweep.step)}, starting after the `offset` hardest; '
-           f'mean over retraining seeds {list(ctx.config.retrain.seeds)}.', '',
-           '| label noise | offset (fraction) | hardest dropped | validation acc. | '
-           'test acc. |', '|---:|---:|---:|---:|---:|']
-  keys = sorted({(r['label_noise'], r['window'], r['offset_fraction'] or 0.0, r['offset'])
-                 for r in rows}, key=lambda k: (k[0], k[1] == RANDOM, k[2]))
-  for level, window, fraction, offset in keys:
-    mine = [r for r in rows if (r['label_noise'], r['window'], r['offset']) ==
-            (level, window, offset)]
-    label = 'random window' if window == RANDOM else f'{fraction:g}'
-    lines.append(f'| {level:g} | {label} | {"—" if offset is None else offset} | '
-                 f'{np.mean([r["validation_accuracy"] for r in mine]):.4f} | '
-                 f'{np.mean([r["test_accuracy"] for r in mine]):.4f} |')
-  lines += ['', '| label noise | offset chosen on validation | its test acc. | '
-            'best offset by test (peeking) | its test acc. | hardest window test acc. |',
-            '|---:|---:|---:|---:|---:|---:|']
-  for level, b in best.items():
-    lines.append(f'| {level} | {b["chosen_offset_fraction"]:g} ({b["chosen_offset"]} dropped) | '
-                 f'{b["chosen_test_accuracy"]:.4f} | {b["test_best_offset_fraction"]:g} | '
-                 f'{b["test_best_accuracy"]:.4f} | {b["hardest_window_test_accuracy"]:.4f} |')
-  lines += ['', f'![offset sweep]({NAME}.png)']
-  artifacts.write_markdown_section(ctx.workdir, NAME, lines)
+  tables.write_markdown_section(ctx.workdir, NAME, presentation.markdown(
+      rows, best, sweep, ctx.score_step(sweep.step), ctx.config.retrain.seeds))
 
 
 # Each noise level pretrains and scores its own copy of the run, then retrains every window.

@@ -11,12 +11,13 @@ import json
 
 from datadiet import config_checks, errors, models
 from datadiet.data import sources
+from datadiet.reporting import plots
 from datadiet.stages import prune as prune_stage
 from datadiet.stages.context import Context
 from datadiet.stages.protocol import Stage
 from datadiet.train import ensemble, loop
 
-FULL = 'full'
+FULL = plots.FULL  # The run on the whole training set.
 
 
 def runs(ctx: Context) -> list[str]:

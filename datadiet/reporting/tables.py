@@ -1,4 +1,4 @@
-"""Result files every stage writes the same way: CSV tables and PNG figures, atomically."""
+"""Tables every stage writes the same way: CSV rows and markdown sections, atomically."""
 
 from __future__ import annotations
 
@@ -6,12 +6,7 @@ import csv
 import io
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-
-from datadiet import atomic_files  # noqa: E402
+from datadiet import atomic_files
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -21,17 +16,6 @@ def write_csv(path: Path, rows: list[dict]) -> None:
   writer.writeheader()
   writer.writerows(rows)
   atomic_files.write_text(path, buffer.getvalue())
-
-
-def subplots(*args, **kwargs):
-  """``plt.subplots`` on the non-interactive backend (stages run headless, maybe in threads)."""
-  return plt.subplots(*args, **kwargs)
-
-
-def save_figure(fig, path: Path) -> None:
-  """Saves and closes a matplotlib figure."""
-  atomic_files.commit(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches='tight'))
-  plt.close(fig)
 
 
 def write_markdown_section(workdir: Path, name: str, lines: list[str]) -> None:
