@@ -97,10 +97,91 @@ def _unknown_fields(config: ml_collections.ConfigDict) -> str | None:
           'names (see configs/base.py for every field).')
 
 
+# The flat field names of datadiet's first configs, before fields were grouped by concern.
+_FLAT_NAMES = {
+    'dataset': 'data.name', 'data_dir': 'data.dir', 'augment': 'data.augment',
+    'data_seed': 'data.order_seed', 'label_noise_fraction': 'data.label_noise_fraction',
+    'label_noise_seed': 'data.label_noise_seed', 'model': 'model.name',
+    'compute_dtype': 'model.compute_dtype', 'batch_size': 'optim.batch_size',
+    'budget': 'optim.budget', 'budget_unit': 'optim.budget_unit',
+    'learning_rate': 'optim.learning_rate', 'schedule': 'optim.schedule',
+    'lr_decay_fractions': 'optim.lr_decay_fractions', 'lr_decay_factor': 'optim.lr_decay_factor',
+    'momentum': 'optim.momentum', 'nesterov': 'optim.nesterov',
+    'weight_decay': 'optim.weight_decay', 'seeds': 'pretrain.seeds',
+    'checkpoint_steps': 'runtime.checkpoint_steps', 'seed_strategy': 'runtime.seed_strategy',
+    'input_pipeline': 'runtime.input_pipeline',
+    'device_data_max_fraction': 'runtime.device_data_max_fraction',
+    'eval_batch_size': 'runtime.eval_batch_size', 'score_batch_size': 'runtime.score_batch_size',
+    'log_every_steps': 'runtime.log_every_steps', 'eval_every_steps': 'runtime.eval_every_steps',
+    'checkpoint_every_steps': 'runtime.checkpoint_every_steps',
+    'tensorboard': 'runtime.tensorboard', 'compilation_cache_dir': 'runtime.compilation_cache_dir',
+    'distributed': 'runtime.distributed', 'scores': 'scores.names', 'score_steps': 'scores.steps',
+    'score_dtype': 'scores.dtype', 'random_score_seed': 'scores.random_seed',
+    'compare_models': 'scores.compare_models', 'prune_by': 'prune.by', 'prune_step': 'prune.step',
+    'prune_methods': 'prune.methods', 'fractions_pruned': 'prune.fractions',
+    'prune_seed': 'prune.seed', 'offset_fraction': 'prune.kwargs.offset.fraction',
+    'ccs_num_strata': 'prune.kwargs.ccs.num_strata',
+    'ccs_hard_cutoff': 'prune.kwargs.ccs.hard_cutoff', 'retrain_seeds': 'retrain.seeds',
+    'retrain_model': 'retrain.model', 'offset_sweep': 'analyses.offset_sweep',
+    'error_barrier': 'analyses.error_barrier', 'ntk_velocity': 'analyses.ntk_velocity',
+}
+
+
+def _unknown_override(argv: list[str]) -> str | None:
+  """An override of a field that no config has (``--config.budget=60``, a flat name of the
+  first configs, now ``--config.optim.budget``): ml_collections would say only ``KeyError``.
+  Free-form blocks (model and method keyword arguments) are left to ml_collections and
+  preflight, since a config file may add fields there."""
+  from configs import base  # pylint: disable=g-import-not-at-top
+  known = _fields(base.get_config())
+  blocks = {field.rsplit('.', 1)[0] for field in known if '.' in field}
+  for arg in argv:
+    if not arg.startswith('--config.'):
+      continue
+    field, _, value = arg.removeprefix('--config.').partition('=')
+    if field in blocks and field in _FLAT_NAMES and not value.lstrip().startswith('{'):
+      return f'--config.{field} is now --config.{_FLAT_NAMES[field]} (see configs/base.py).'
+    if field in known or field in blocks or field.startswith(_FREE_FORM):
+      continue
+    top, _, rest = field.partition('.')
+    if top in _FLAT_NAMES and (not rest or top not in blocks):
+      new = _FLAT_NAMES[top] + (f'.{rest}' if rest else '')
+      hint = (' (the scoring seeds; retraining seeds are --config.retrain.seeds)'
+              if top == 'seeds' else '')
+      return (f'--config.{field} is now --config.{new}{hint}: fields are grouped by concern '
+              '(see configs/base.py).')
+    close = difflib.get_close_matches(field, known, n=1)
+    return (f'--config.{field} is not a field'
+            + (f'; did you mean --config.{close[0]}?' if close else '')
+            + ' (every field is in configs/base.py).')
+  return None
+
+
+def _free_form_hint(argv: list[str]) -> str | None:
+  """Why an override inside a free-form block failed: the config file does not set it."""
+  from datadiet import selectors  # pylint: disable=g-import-not-at-top
+  for arg in argv:
+    field = arg.removeprefix('--config.').partition('=')[0]
+    if field.startswith('model.kwargs.'):
+      return (f'--config.{field}: this config gives the model no such keyword argument; give '
+              'them all as one dict, e.g. --config.model.kwargs="{\'widths\': (8, 16)}", or '
+              'set config.model.kwargs in a config file.')
+    if field.startswith('prune.kwargs.'):
+      method, defaults = field.split('.')[2], selectors.default_kwargs()
+      if method in defaults:
+        return (f'--config.{field}: the {method} method takes no such option; its options: '
+                f'{", ".join(defaults[method])}.')
+      return (f'--config.{field}: the {method} method takes no options; methods with options: '
+              f'{", ".join(defaults)} (see datadiet/selectors.py).')
+  return None
+
+
 def _parse_flags(argv: list[str]) -> list[str]:
   """absl's flag parsing; a config file that cannot be loaded (a syntax error, an unknown
   setting, no ``get_config``) or an override that cannot be applied (a misspelt field, say) ends
   in one line instead of a chain of tracebacks."""
+  if problem := _unknown_override(argv):
+    sys.exit(f'datadiet: config: {problem}')
   try:
     args = flags.FLAGS(argv)
     _CONFIG.value.keys()  # A config file that failed to load raises its error on first use.
@@ -122,6 +203,8 @@ def _parse_flags(argv: list[str]) -> list[str]:
       lines = [line for line in text.splitlines() if line.strip()]
       text = lines[-1] if len(lines) > 1 and 'Traceback' in text else ' '.join(text.split())
       text = text.split(': ', 1)[1] if text.startswith(f'{type(e).__name__}: ') else text
+    if isinstance(e, KeyError) and (hint := _free_form_hint(argv)):
+      sys.exit(f'datadiet: config: {hint}')
     sys.exit(f'datadiet: config: {type(e).__name__}: {text}')
   if problem := _bare_seed_counts(argv) or _unknown_fields(_CONFIG.value):
     sys.exit(f'datadiet: config: {problem}')

@@ -126,10 +126,16 @@ def claim(workdir: str | Path, config: ml_collections.ConfigDict, reads_of: Read
         '--continue_with_changed_config only adds to a run (its fields: '
         f'{", ".join(ADDITIVE_FIELDS)}). Use a new --workdir for this config.')
   if not allow_config_change:
+    old, new = flatten(found), flatten(wanted)
+    values = '; '.join(f'{k}: {old.get(k)!r} there, {new.get(k)!r} here' for k in changed)
+    if wanted.get('job') == 'pipeline' and altering:
+      fix = (f'Use a new --workdir: a change of {altering} would contradict the results there '
+             '(--continue_with_changed_config only adds to a run).')
+    else:
+      fix = ('Use a new --workdir, or pass --continue_with_changed_config to keep its results '
+             'and compute what this config adds; existing results are never overwritten.')
     raise WorkdirConfigMismatchError(
-        f'{workdir} holds results of a different config (differs in {changed}). Use a new '
-        '--workdir, or pass --continue_with_changed_config to keep its finished stages and run '
-        'the rest with this config; existing results are never overwritten.')
+        f'{workdir} holds results of a different config (differs in {changed}: {values}). {fix}')
   previous = next(workdir / f'config.{n}.json' for n in itertools.count(1)
                   if not (workdir / f'config.{n}.json').exists())
   atomic_files.write_text(previous, found_text)

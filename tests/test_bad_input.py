@@ -412,7 +412,30 @@ def test_launch_exits_non_zero_with_one_line_and_no_traceback(tmp_path):
 
 @pytest.mark.parametrize('args, message', [
     (('--config', 'configs/default.py', '--config.optim.budgte=2'),
-     'datadiet: config: KeyError: \'budgte\' Did you mean "budget" instead of "budgte"?'),
+     'datadiet: config: --config.optim.budgte is not a field; did you mean --config.optim.budget? '
+     '(every field is in configs/base.py).'),
+    # The flat names of the first configs, now grouped by concern.
+    (('--config', 'configs/default.py', '--config.budget=60'),
+     'datadiet: config: --config.budget is now --config.optim.budget: fields are grouped by '
+     'concern (see configs/base.py).'),
+    (('--config', 'configs/default.py', '--config.seeds=(0,1)'),
+     'datadiet: config: --config.seeds is now --config.pretrain.seeds (the scoring seeds; '
+     'retraining seeds are --config.retrain.seeds)'),
+    (('--config', 'configs/default.py', '--config.model=resnet18'),
+     'datadiet: config: --config.model is now --config.model.name (see configs/base.py).'),
+    (('--config', 'configs/default.py', '--config.offset_sweep.offsets=(0.1,)'),
+     'datadiet: config: --config.offset_sweep.offsets is now '
+     '--config.analyses.offset_sweep.offsets'),
+    (('--config', 'configs/default.py', '--config.model.kwargs.widths=(8,16)'),
+     'datadiet: config: --config.model.kwargs.widths: this config gives the model no such '
+     'keyword argument; give them all as one dict, e.g. --config.model.kwargs="{\'widths\': '
+     '(8, 16)}", or set config.model.kwargs in a config file.'),
+    (('--config', 'configs/default.py', '--config.prune.kwargs.random.fraction=0.1'),
+     'datadiet: config: --config.prune.kwargs.random.fraction: the random method takes no '
+     'options; methods with options: offset, ccs'),
+    (('--config', 'configs/default.py', '--config.prune.kwargs.offset.fractoin=0.1'),
+     'datadiet: config: --config.prune.kwargs.offset.fractoin: the offset method takes no such '
+     'option; its options: fraction.'),
     (('--config', 'configs/train.py', '--config.optim.budget=abc'),
      "datadiet: config: flag --config.optim.budget=abc: invalid literal for int() with base 10: "
      "'abc'"),
@@ -469,6 +492,11 @@ def test_workdir_and_cache_paths_are_refused_before_anything(args, message, tmp_
 
 def test_changed_config_that_contradicts_the_results_is_refused(finished):
   before = _snapshot(finished)
+  with pytest.raises(errors.InputError,
+                     match=r"differs in \['optim.learning_rate'\]: optim.learning_rate: 0.05 "
+                           r'there, 0.1 here\)\. Use a new --workdir: a change of '
+                           r"\['optim.learning_rate'\] would contradict the results there"):
+    jobs.run(_tiny({'optim.learning_rate': 0.1}), finished)
   with pytest.raises(errors.InputError, match=r"holds results that the change of \['model.name', "
                                               r"'pretrain.seeds'\] would contradict: "
                                               r'--continue_with_changed_config only adds'):

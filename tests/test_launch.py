@@ -31,7 +31,9 @@ def test_workdir_of_another_config_is_refused_untouched(tmp_path):
   other = train.get_config()
   other.optim.budget = 2
   other.runtime.tensorboard = False
-  with pytest.raises(ValueError, match=r"different config \(differs in \['optim.budget'\]\)"):
+  with pytest.raises(ValueError, match=r"different config \(differs in \['optim.budget'\]: "
+                                       r'optim.budget: 1 there, 2 here\)\. Use a new --workdir, '
+                                       r'or pass --continue_with_changed_config'):
     jobs.run(other, tmp_path)
   assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob('*') if p.is_file()} == before
   assert 'Trained seeds [0, 1, 2, 3]' in jobs.run(config, tmp_path)  # Same config: resumes.

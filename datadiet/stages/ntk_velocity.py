@@ -47,7 +47,12 @@ def check(ctx: Context, num_train: int) -> None:
   analysis = ctx.config.analyses.ntk_velocity
   total = optim.total_steps(ctx.config, num_train)
   steps = sorted(set(analysis.checkpoint_steps))
-  if len(steps) < 2 or steps[0] < 0 or steps[-1] > total:
+  outside = [s for s in steps if not 0 <= s <= total]
+  if outside:
+    raise errors.InputError(
+        f'config.analyses.ntk_velocity.checkpoint_steps {outside} lie outside the run\'s {total} '
+        f'steps; give steps in [0, {total}].')
+  if len(steps) < 2:
     raise errors.InputError(
         f'config.analyses.ntk_velocity.checkpoint_steps {list(analysis.checkpoint_steps)} '
         f'must hold at least two steps in [0, {total}].')
