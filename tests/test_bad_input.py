@@ -115,6 +115,9 @@ CONFIG_CASES = {
         {'stages': ('ntk_velocity',), 'analyses.ntk_velocity.block_size': 100,
          'analyses.ntk_velocity.num_blocks': 20},
         r'20 blocks of 100 examples need 2000, but the training set has 1438'),
+    'NTK checkpoint past the run': (
+        {'stages': ('ntk_velocity',), 'analyses.ntk_velocity.checkpoint_steps': (0, 10, 300)},
+        r"config.analyses.ntk_velocity.checkpoint_steps \[300\] lie outside the run's 30 steps"),
     'unknown NTK method': ({'stages': ('ntk_velocity',), 'analyses.ntk_velocity.method': 'exact'},
                            r"Unknown ntk_velocity.method 'exact'; valid: auto, per_example"),
     'zero batch size': ({'optim.batch_size': 0},
