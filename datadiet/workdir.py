@@ -2,15 +2,18 @@
 
 The first launch writes ``config.json``; a later launch into the same directory must carry the
 same config (it then resumes), otherwise it is refused before anything is touched — unless told
-to continue with the changed config.
+to continue with the changed config. A run holds ``<workdir>/.lock`` while it lives: a second run
+launched into the same workdir meanwhile is refused, naming the process that holds it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import itertools
 import json
 import os
+import socket
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,38 @@ ReadsFn = Callable[[dict], Iterable[str]]
 
 class WorkdirConfigMismatchError(errors.InputError):
   """The workdir holds the results of a different config."""
+
+
+class WorkdirInUseError(errors.InputError):
+  """Another run is writing to the workdir."""
+
+
+# Workdirs this process holds the lock of, by resolved path: a lock lasts as long as the process
+# (a later claim of the same workdir by this process reuses it).
+_LOCKS: dict[Path, Any] = {}
+
+
+def _lock(workdir: Path) -> None:
+  """Takes ``<workdir>/.lock`` for this process, or raises WorkdirInUseError naming the process
+  that holds it: two runs writing one workdir would corrupt each other's checkpoints."""
+  key = workdir.resolve()
+  if key in _LOCKS or not multihost.is_writer():  # Process 0 holds it for a multi-process run.
+    return
+  handle = open(workdir / '.lock', 'a+')  # pylint: disable=consider-using-with
+  try:
+    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except OSError as e:
+    handle.seek(0)
+    holder = handle.read().strip() or 'another process'
+    handle.close()
+    raise WorkdirInUseError(
+        f'{workdir} is in use by another run ({holder}); wait for it to finish or stop it, '
+        'then relaunch (it resumes where the other run stopped).') from e
+  handle.seek(0)
+  handle.truncate()
+  handle.write(f'process {os.getpid()} on {socket.gethostname()}')
+  handle.flush()
+  _LOCKS[key] = handle
 
 
 def flatten(config: dict, prefix: str = '') -> dict[str, Any]:
@@ -101,6 +136,7 @@ def claim(workdir: str | Path, config: ml_collections.ConfigDict, reads_of: Read
   if not os.access(workdir, os.W_OK | os.X_OK):
     raise errors.NotWritableError(f'The workdir {workdir} is not writable (no permission, or a '
                                   'read-only filesystem); give a writable --workdir.')
+  _lock(workdir)
   config_path = workdir / 'config.json'
   wanted = json.loads(config.to_json())
   text = json.dumps(wanted, indent=2, sort_keys=True)

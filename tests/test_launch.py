@@ -74,3 +74,26 @@ def test_a_workdir_of_the_flat_config_format_is_refused(tmp_path):
   with pytest.raises(ValueError, match=r'holds a run of an older datadiet, whose config.json is '
                                        r'flat .* Use a new --workdir\.'):
     jobs.run(train.get_config(), tmp_path)
+
+
+def test_a_workdir_in_use_by_another_run_is_refused(tmp_path):
+  holder = subprocess.Popen(
+      [sys.executable, '-c', 'import sys, time; from configs import train; '
+       'from datadiet import workdir; c = train.get_config(); c.optim.budget = 1; '
+       'c.runtime.tensorboard = False; workdir.claim(sys.argv[1], c, lambda c: ()); '
+       'print("held", flush=True); time.sleep(60)', str(tmp_path)],
+      cwd=ROOT, stdout=subprocess.PIPE, text=True)
+  try:
+    assert holder.stdout.readline().strip() == 'held'
+    config = train.get_config()
+    config.optim.budget = 1
+    with pytest.raises(ValueError, match=rf'{tmp_path} is in use by another run \(process '
+                                         rf'{holder.pid} on .*\); wait for it to finish'):
+      jobs.run(config, tmp_path)
+  finally:
+    holder.kill()
+    holder.wait()
+  config = train.get_config()  # Once the other run is gone (killed: its lock went with it) ...
+  config.optim.budget = 1
+  config.runtime.tensorboard = False
+  assert 'Trained seeds' in jobs.run(config, tmp_path)  # ... the workdir is this run's.
