@@ -65,7 +65,7 @@ CONFIG_CASES = {
     'unknown model': ({'model.name': 'resnet19'}, r"Unknown model 'resnet19'; valid models: .*mlp"),
     'unknown retrain model': ({'retrain.model': 'vit'}, r"Unknown model 'vit'"),
     'unknown score': ({'scores.names': ('el2n', 'grandd')},
-                      r"Unknown scores \['grandd'\]; valid scores: el2n, loss"),
+                      r"Unknown scores \['grandd'\]; valid scores: el2n, l1_error"),
     'unknown pruning method': ({'prune.methods': ('easiest',)},
                                r"Unknown pruning methods \['easiest'\]; valid methods: "
                                r'keep_hardest, offset'),

@@ -23,11 +23,12 @@ from datadiet.seeds import over_seeds, stack_seeds  # The scoring form of the se
 from datadiet.scores.baselines import input_norm, random_score
 from datadiet.scores.grand import grand, grand_generic, linen_example_loss
 from datadiet.scores.grand_linen import SUPPORTED_LAYERS, UnsupportedModelError, grand_linen
-from datadiet.scores.logit_scores import el2n, entropy, loss, margin
+from datadiet.scores.logit_scores import el2n, entropy, l1_error, loss, margin, prob_margin
 from datadiet.scores.losses import softmax_cross_entropy
 
 __all__ = [
     'SUPPORTED_LAYERS', 'UnsupportedModelError', 'el2n', 'entropy', 'forgetting', 'grand',
-    'grand_generic', 'grand_linen', 'input_norm', 'linen_example_loss', 'loss', 'margin',
-    'over_seeds', 'random_score', 'softmax_cross_entropy', 'stack_seeds',
+    'grand_generic', 'grand_linen', 'input_norm', 'l1_error', 'linen_example_loss', 'loss',
+    'margin', 'over_seeds', 'prob_margin', 'random_score', 'softmax_cross_entropy',
+    'stack_seeds',
 ]

@@ -1,4 +1,5 @@
-"""Scores computed from one forward pass: EL2N and the loss, margin and entropy baselines.
+"""Scores computed from one forward pass: EL2N, the official code's L1 error and probability
+margin, and the loss, margin and entropy baselines.
 
 Every function maps logits ``(batch, classes)`` (and integer labels ``(batch,)``) to one float32
 value per example, oriented so that **higher means harder**, and returns 0 where ``mask`` is
@@ -47,6 +48,25 @@ def el2n(logits: Array, labels: Array, mask: Array | None = None) -> Array:
   probs = jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
   error = probs - jax.nn.one_hot(labels, logits.shape[-1], dtype=jnp.float32)
   return _masked(jnp.linalg.norm(error, axis=-1), mask, valid)
+
+
+def l1_error(logits: Array, labels: Array, mask: Array | None = None) -> Array:
+  """``‖softmax(logits) − onehot(label)‖₁`` per example: the L1 counterpart of EL2N that the
+  authors' code also computes. It equals ``2 (1 − p_y)``, so it ranks as the loss does."""
+  valid = _checked('l1_error', logits, labels, mask)
+  probs = jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
+  error = probs - jax.nn.one_hot(labels, logits.shape[-1], dtype=jnp.float32)
+  return _masked(jnp.sum(jnp.abs(error), axis=-1), mask, valid)
+
+
+def prob_margin(logits: Array, labels: Array, mask: Array | None = None) -> Array:
+  """Negated probability margin ``max_{k≠y} p_k − p_y`` (the authors' code's margin score, on
+  probabilities): in [−1, 1], positive when misclassified, higher is harder."""
+  valid = _checked('prob_margin', logits, labels, mask)
+  probs = jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
+  label_prob = jnp.take_along_axis(probs, labels[:, None], axis=-1)[:, 0]
+  others = jnp.where(jax.nn.one_hot(labels, logits.shape[-1], dtype=bool), -jnp.inf, probs)
+  return _masked(jnp.max(others, axis=-1) - label_prob, mask, valid)
 
 
 def loss(logits: Array, labels: Array, mask: Array | None = None) -> Array:

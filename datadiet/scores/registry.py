@@ -72,6 +72,10 @@ def _grand(model, variables, images, labels, mask, apply_kwargs):
 
 register(Score('el2n', 'logits', logit_scores.el2n,
                'EL2N: ‖softmax(f(x)) − onehot(y)‖₂ (Paul et al. 2021)'))
+register(Score('l1_error', 'logits', logit_scores.l1_error,
+               '‖softmax(f(x)) − onehot(y)‖₁ (the authors\' code)'))
+register(Score('prob_margin', 'logits', logit_scores.prob_margin,
+               'negated probability margin: max_{k≠y} p_k − p_y (the authors\' code)'))
 register(Score('loss', 'logits', logit_scores.loss, 'cross-entropy of the labelled class'))
 register(Score('margin', 'logits', logit_scores.margin,
                'negated logit margin: largest other logit minus the labelled one'))

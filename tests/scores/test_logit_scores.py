@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from datadiet import errors
-from datadiet.scores import el2n, entropy, loss, margin
+from datadiet.scores import el2n, entropy, l1_error, loss, margin, prob_margin
 
 
 def _batch(seed=0, batch=9, classes=5):
@@ -46,13 +46,34 @@ def test_loss_margin_entropy_match_numpy():
                              rtol=1e-5)
 
 
+def test_official_l1_error_and_probability_margin_match_numpy():
+  logits, labels = _batch(4)
+  probs = _softmax(logits.astype(np.float64))
+  rows = np.arange(len(labels))
+  onehot = np.eye(logits.shape[1])[labels]
+  want_l1 = np.abs(probs - onehot).sum(-1)
+  np.testing.assert_allclose(np.asarray(l1_error(logits, labels)), want_l1, rtol=1e-5)
+  np.testing.assert_allclose(want_l1, 2 * (1 - probs[rows, labels]), rtol=1e-12)  # Its identity.
+  others = probs.copy()
+  others[rows, labels] = -np.inf
+  np.testing.assert_allclose(np.asarray(prob_margin(logits, labels)),
+                             others.max(-1) - probs[rows, labels], rtol=1e-5, atol=1e-7)
+
+
+def test_probability_margin_hand_computed():
+  # Logits (0, log 3): p = (¼, ¾); label 0 → ¾ − ¼ = ½ (misclassified), label 1 → −½.
+  logits = np.log(np.array([[1.0, 3.0], [1.0, 3.0]]))
+  np.testing.assert_allclose(np.asarray(prob_margin(logits, np.array([0, 1]))), [0.5, -0.5],
+                             rtol=1e-6)
+
+
 def test_margin_positive_exactly_when_misclassified():
   logits, labels = _batch(2, batch=50)
   misclassified = logits.argmax(-1) != labels
   np.testing.assert_array_equal(np.asarray(margin(logits, labels)) > 0, misclassified)
 
 
-@pytest.mark.parametrize('fn', [el2n, loss, margin, entropy])
+@pytest.mark.parametrize('fn', [el2n, l1_error, prob_margin, loss, margin, entropy])
 def test_mask_zeroes_padding_under_jit(fn):
   logits, labels = _batch(3)
   mask = np.arange(len(labels)) < 6
@@ -79,7 +100,7 @@ def test_out_of_range_label_is_refused_eagerly_and_nan_under_jit(fn):
     fn(logits, labels)
 
 
-@pytest.mark.parametrize('fn', [el2n, loss, margin, entropy])
+@pytest.mark.parametrize('fn', [el2n, l1_error, prob_margin, loss, margin, entropy])
 @pytest.mark.parametrize('use_jit', [False, True])
 def test_shapes_are_checked_eagerly_and_under_jit(fn, use_jit):
   logits, labels = _batch(5)
@@ -99,7 +120,7 @@ def test_shapes_are_checked_eagerly_and_under_jit(fn, use_jit):
     call(logits, labels.astype(np.float32))
 
 
-@pytest.mark.parametrize('fn', [el2n, loss, margin, entropy])
+@pytest.mark.parametrize('fn', [el2n, l1_error, prob_margin, loss, margin, entropy])
 def test_a_mask_that_is_not_boolean_is_refused(fn):
   logits, labels = _batch(6)
   with pytest.raises(errors.InputError, match=r'mask must be boolean .* got dtype float32; pass '

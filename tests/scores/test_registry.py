@@ -10,8 +10,8 @@ from datadiet.scores import registry
 
 def test_unknown_score_lists_the_valid_ones():
   with pytest.raises(errors.InputError, match=r"Unknown scores \['grnd'\]; valid scores: el2n, "
-                                              r'loss, margin, entropy, grand, input_norm, '
-                                              r'random, forgetting'):
+                                              r'l1_error, prob_margin, loss, margin, entropy, '
+                                              r'grand, input_norm, random, forgetting'):
     registry.check(['el2n', 'grnd'])
   with pytest.raises(errors.InputError, match='Unknown scores'):
     registry.get('grnd')
