@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import pytest
 
 from datadiet import errors, models
@@ -49,3 +50,24 @@ def test_arguments_and_kwargs_from_the_config():
   with pytest.raises(errors.InputError, match=r'Model small_cnn takes no argument widht; its '
                                               r'arguments: widths\.'):
     models.from_config(config, num_classes=10)
+
+
+def test_bottleneck_blocks_start_with_the_last_batch_norm_scale_at_zero():
+  """As the authors' Flax ResNet50; ResNet18's basic blocks keep scale 1, and
+  zero_init_last_bn overrides both."""
+  def last_scales(name, **kwargs):
+    model = models.get_model(name, num_classes=10, **kwargs)
+    params = model.init(jax.random.key(0), jnp.zeros((1, 8, 8, 3)))['params']
+    del params['stem_bn']
+    last = 'BatchNorm_2' if name == 'resnet50' else 'BatchNorm_1'
+    return {block: params[block][last]['scale'] for block in params if block.endswith(tuple(
+        '0123456789')) and last in params[block]}
+
+  for scale in last_scales('resnet50').values():
+    np.testing.assert_array_equal(scale, 0.0)
+  for scale in last_scales('resnet18').values():
+    np.testing.assert_array_equal(scale, 1.0)
+  for scale in last_scales('resnet50', zero_init_last_bn=False).values():
+    np.testing.assert_array_equal(scale, 1.0)
+  assert len(last_scales('resnet50')) == 16 and len(last_scales('resnet18')) == 8
+  assert 'zero_init_last_bn' in models.arguments('resnet50')

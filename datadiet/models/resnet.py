@@ -9,6 +9,11 @@ engine's data-parallel axis), so a batch split over devices normalises like the 
 for mixed precision); parameters and BatchNorm statistics stay float32 whatever it is (Flax
 reduces batch statistics in float32), and the logits are returned as float32 so that losses and
 scores never see a bfloat16 softmax.
+
+As in the authors' Flax ResNets, a bottleneck block's last BatchNorm starts with its scale at
+zero (each residual branch starts as the identity; Goyal et al. 2017), a basic block's does not;
+``zero_init_last_bn`` overrides that for every block of a network (``model.kwargs``). It changes
+GraNd at initialisation: a zero scale zeroes the gradient of every weight inside the branch.
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ _conv = functools.partial(nn.Conv, use_bias=False, padding='SAME')
 _batch_norm = functools.partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5)
 
 
+def _last_scale_init(zero: bool):
+  return nn.initializers.zeros_init() if zero else nn.initializers.ones_init()
+
+
 def float_logits(logits):
   """Logits in at least float32 (bfloat16 → float32; float64 stays float64)."""
   return logits.astype(jnp.promote_types(logits.dtype, jnp.float32))
@@ -35,6 +44,7 @@ class BasicBlock(nn.Module):
   strides: int = 1
   batch_norm_axis_name: str | None = None
   dtype: DTypeLike | None = None  # None: from the inputs and parameters, as in Flax.
+  zero_init_last_bn: bool = False
 
   @nn.compact
   def __call__(self, x, train: bool):
@@ -42,7 +52,7 @@ class BasicBlock(nn.Module):
                              axis_name=self.batch_norm_axis_name, dtype=self.dtype)
     conv = functools.partial(_conv, dtype=self.dtype)
     y = nn.relu(norm()(conv(self.features, (3, 3), self.strides)(x)))
-    y = norm()(conv(self.features, (3, 3))(y))
+    y = norm(scale_init=_last_scale_init(self.zero_init_last_bn))(conv(self.features, (3, 3))(y))
     if x.shape != y.shape:
       x = norm()(conv(self.features, (1, 1), self.strides)(x))
     return nn.relu(x + y)
@@ -54,6 +64,7 @@ class Bottleneck(nn.Module):
   strides: int = 1
   batch_norm_axis_name: str | None = None
   dtype: DTypeLike | None = None  # None: from the inputs and parameters, as in Flax.
+  zero_init_last_bn: bool = True  # As the authors' (Flax's) bottleneck block.
 
   @nn.compact
   def __call__(self, x, train: bool):
@@ -62,7 +73,8 @@ class Bottleneck(nn.Module):
     conv = functools.partial(_conv, dtype=self.dtype)
     y = nn.relu(norm()(conv(self.features, (1, 1))(x)))
     y = nn.relu(norm()(conv(self.features, (3, 3), self.strides)(y)))
-    y = norm()(conv(4 * self.features, (1, 1))(y))
+    y = norm(scale_init=_last_scale_init(self.zero_init_last_bn))(
+        conv(4 * self.features, (1, 1))(y))
     if x.shape != y.shape:
       x = norm()(conv(4 * self.features, (1, 1), self.strides)(x))
     return nn.relu(x + y)
@@ -76,6 +88,7 @@ class ResNet(nn.Module):
   widths: Sequence[int] = (64, 128, 256, 512)
   batch_norm_axis_name: str | None = None
   dtype: DTypeLike | None = None  # None: from the inputs and parameters, as in Flax.
+  zero_init_last_bn: bool | None = None  # None: the block's own default.
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -85,7 +98,9 @@ class ResNet(nn.Module):
     for stage, (num_blocks, width) in enumerate(zip(self.stage_sizes, self.widths)):
       for index in range(num_blocks):
         strides = 2 if stage > 0 and index == 0 else 1
-        x = self.block(width, strides, self.batch_norm_axis_name, self.dtype)(x, train)
+        options = ({} if self.zero_init_last_bn is None
+                   else {'zero_init_last_bn': self.zero_init_last_bn})
+        x = self.block(width, strides, self.batch_norm_axis_name, self.dtype, **options)(x, train)
     x = jnp.mean(x, axis=(1, 2))
     logits = nn.Dense(self.num_classes, dtype=self.dtype, name='head')(x)
     return float_logits(logits)
