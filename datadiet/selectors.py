@@ -80,19 +80,39 @@ def _check_fraction(method: str, option: str, value) -> None:
                             f'{value!r}.')
 
 
+OFFSET_ENDS = ('hardest', 'easiest')
+
+
 def offset_size(fraction: float, num_examples: int) -> int:
-  """How many of the hardest examples the ``offset`` method drops."""
+  """How many examples the ``offset`` method skips at the end it counts from."""
   return int(round(fraction * num_examples))
+
+
+def hardest_offset(fraction: float, offset_from: str, num_examples: int, size: int) -> int:
+  """The number of hardest examples dropped by a band of ``size`` that starts ``fraction`` of
+  the dataset from the ``offset_from`` end. From the easiest end (the authors' code:
+  ``argsort(scores)[offset:offset + size]``, ascending) a band skipping ``o`` easiest examples
+  is the band dropping ``n − o − size`` hardest."""
+  offset = offset_size(fraction, num_examples)
+  return offset if offset_from == 'hardest' else num_examples - offset - size
+
+
+def _check_offset_options(options):
+  _check_fraction('offset', 'fraction', options['fraction'])
+  if options['offset_from'] not in OFFSET_ENDS:
+    raise errors.InputError(f'config.prune.kwargs.offset.offset_from must be one of '
+                            f'{", ".join(OFFSET_ENDS)}, got {options["offset_from"]!r}.')
 
 
 def _check_offset_band(options, num_examples, size, subset):
   offset = offset_size(options['fraction'], num_examples)
   if offset + size > num_examples:
     raise errors.InputError(
-        f'Subset {subset["name"]}: dropping the {offset} hardest (prune.kwargs.offset.fraction '
-        f'{options["fraction"]}) and keeping the next {size} needs {offset + size} examples, '
-        f'but the dataset has {num_examples}; lower prune.kwargs.offset.fraction below '
-        f'{subset["fraction_pruned"]:g} (the fraction pruned).')
+        f'Subset {subset["name"]}: skipping the {offset} {options["offset_from"]} (prune.kwargs.'
+        f'offset.fraction {options["fraction"]}) and keeping the next {size} needs '
+        f'{offset + size} examples, but the dataset has {num_examples}; lower '
+        f'prune.kwargs.offset.fraction below {subset["fraction_pruned"]:g} (the fraction '
+        'pruned).')
 
 
 def _check_ccs(options):
@@ -105,13 +125,13 @@ def _check_ccs(options):
 
 register(Method('keep_hardest', True,
                 lambda scores, labels, size, seed: pruning.keep_hardest(scores, size)))
+# The paper's band counts from the hardest end; the authors' code counts from the easiest.
 register(Method('offset', True,
-                lambda scores, labels, size, seed, fraction: pruning.keep_hardest(
-                    scores, size, offset=offset_size(fraction, len(scores))),
-                defaults=dict(fraction=0.02),
-                check_options=lambda options: _check_fraction('offset', 'fraction',
-                                                              options['fraction']),
-                check_subset=_check_offset_band))
+                lambda scores, labels, size, seed, fraction, offset_from: pruning.keep_hardest(
+                    scores, size, offset=hardest_offset(fraction, offset_from, len(scores),
+                                                        size)),
+                defaults=dict(fraction=0.02, offset_from='hardest'),
+                check_options=_check_offset_options, check_subset=_check_offset_band))
 register(Method('class_balanced', True,
                 lambda scores, labels, size, seed: pruning.class_balanced(
                     pruning.keep_hardest, scores, labels, size)))

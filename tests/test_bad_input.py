@@ -78,7 +78,7 @@ CONFIG_CASES = {
     'empty subset': ({'prune.fractions': (0.9999,)}, r'Pruning 0.9999 of 1438 examples keeps none'),
     'offset + size beyond the dataset': (
         {'prune.kwargs.offset.fraction': 0.6},
-        r'dropping the 863 hardest .* needs 1582 examples, but the dataset has 1438; lower '
+        r'skipping the 863 hardest .* needs 1582 examples, but the dataset has 1438; lower '
         r'prune.kwargs.offset.fraction below 0.5'),
     'pruning by a score never computed': (
         {'prune.by': ('loss',)}, r'prunes by loss at step 10, which this run does not compute; '
@@ -438,7 +438,7 @@ def test_launch_exits_non_zero_with_one_line_and_no_traceback(tmp_path):
      'options; methods with options: offset, ccs'),
     (('--config', 'configs/default.py', '--config.prune.kwargs.offset.fractoin=0.1'),
      'datadiet: config: --config.prune.kwargs.offset.fractoin: the offset method takes no such '
-     'option; its options: fraction.'),
+     'option; its options: fraction, offset_from.'),
     (('--config', 'configs/train.py', '--config.optim.budget=abc'),
      "datadiet: config: flag --config.optim.budget=abc: invalid literal for int() with base 10: "
      "'abc'"),

@@ -15,7 +15,8 @@ def _config(**kwargs):
 def test_every_method_selects_as_its_pruning_function():
   rng = np.random.default_rng(0)
   scores, labels = rng.random(40), rng.integers(0, 3, 40)
-  config = _config(offset=dict(fraction=0.1), ccs=dict(num_strata=3, hard_cutoff=0.2))
+  config = _config(offset=dict(fraction=0.1, offset_from='hardest'),
+                   ccs=dict(num_strata=3, hard_cutoff=0.2))
   want = {
       'keep_hardest': pruning.keep_hardest(scores, 10),
       'offset': pruning.keep_hardest(scores, 10, offset=4),
@@ -41,14 +42,15 @@ def test_unknown_method_and_duplicate_registration():
 
 def test_options_default_to_the_registration_and_unknown_ones_are_refused():
   offset = selectors.get('offset')
-  assert offset.options(_config()) == dict(fraction=0.02)
-  assert offset.options(_config(offset=dict(fraction=0.3))) == dict(fraction=0.3)
+  assert offset.options(_config()) == dict(fraction=0.02, offset_from='hardest')
+  assert offset.options(_config(offset=dict(fraction=0.3))) == dict(fraction=0.3,
+                                                                    offset_from='hardest')
   assert selectors.get('keep_hardest').options(_config(offset=dict(fraction=0.3))) == {}
   with pytest.raises(errors.InputError, match=r'config.prune.kwargs.offset sets fractoin, which '
                                               r'the offset method does not take; its options: '
-                                              r'fraction\.'):
+                                              r'fraction, offset_from\.'):
     offset.options(_config(offset=dict(fractoin=0.3)))
-  assert selectors.default_kwargs() == dict(offset=dict(fraction=0.02),
+  assert selectors.default_kwargs() == dict(offset=dict(fraction=0.02, offset_from='hardest'),
                                             ccs=dict(num_strata=50, hard_cutoff=0.02))
 
 
@@ -60,7 +62,26 @@ def test_options_and_subsets_are_checked_by_their_method():
                      match='config.prune.kwargs.ccs.num_strata must be an integer >= 1'):
     selectors.get('ccs').check_options(dict(num_strata=True, hard_cutoff=0.1))
   subset = dict(name='offset-el2n@10-p0.5', fraction_pruned=0.5)
-  with pytest.raises(errors.InputError, match=r'dropping the 24 hardest .* needs 44 examples, '
+  with pytest.raises(errors.InputError, match=r'skipping the 24 hardest .* needs 44 examples, '
                                               r'but the dataset has 40'):
-    selectors.get('offset').check_subset(dict(fraction=0.6), 40, 20, subset)
-  selectors.get('offset').check_subset(dict(fraction=0.5), 40, 20, subset)
+    selectors.get('offset').check_subset(dict(fraction=0.6, offset_from='hardest'), 40, 20,
+                                         subset)
+  selectors.get('offset').check_subset(dict(fraction=0.5, offset_from='easiest'), 40, 20, subset)
+  with pytest.raises(errors.InputError, match=r'offset_from must be one of hardest, easiest'):
+    selectors.get('offset').check_options(dict(fraction=0.1, offset_from='top'))
+
+
+def test_an_offset_from_the_easiest_end_is_the_authors_argsort_band():
+  """The authors' code keeps ``argsort(scores)[offset:offset + size]``; the paper's band counts
+  the offset from the hardest end; both are the same band seen from either end."""
+  scores = np.random.default_rng(1).permutation(50).astype(float)  # No ties.
+  offset = selectors.get('offset')
+  for fraction, size in ((0.0, 10), (0.1, 20), (0.3, 35)):
+    easiest = offset.select(scores, None, size, 0, fraction=fraction, offset_from='easiest')
+    skip = int(round(fraction * 50))
+    np.testing.assert_array_equal(easiest, np.sort(np.argsort(scores)[skip:skip + size]))
+    hardest = offset.select(scores, None, size, 0, fraction=fraction, offset_from='hardest')
+    np.testing.assert_array_equal(hardest, np.sort(np.argsort(-scores)[skip:skip + size]))
+    # The same band from the other end: dropping n − skip − size of the hardest.
+    np.testing.assert_array_equal(easiest, offset.select(
+        scores, None, size, 0, fraction=(50 - skip - size) / 50, offset_from='hardest'))
