@@ -31,6 +31,9 @@ CONFIGS = ('default', 'digits_label_noise', 'digits_transfer', 'digits_dynamics'
 _RECORD = flags.DEFINE_string('record', None, 'Write the digests to this JSON file.')
 _COMPARE = flags.DEFINE_string('compare', None, 'Compare with digests recorded in this file.')
 _CONFIGS = flags.DEFINE_list('configs', list(CONFIGS), 'Which configs to run.')
+_WORKDIRS = flags.DEFINE_string('workdirs', None, 'Run into <workdirs>/<config> and keep them '
+                                '(their summary.md holds the README\'s digits tables); default: '
+                                'a temporary directory.')
 
 
 def digests(scratch: Path) -> dict[str, dict[str, str]]:
@@ -65,8 +68,11 @@ def main(argv):
   del argv
   if bool(_RECORD.value) == bool(_COMPARE.value):
     raise app.UsageError('Pass exactly one of --record and --compare.')
-  with tempfile.TemporaryDirectory() as scratch:
-    now = digests(Path(scratch))
+  if _WORKDIRS.value:
+    now = digests(Path(_WORKDIRS.value))
+  else:
+    with tempfile.TemporaryDirectory() as scratch:
+      now = digests(Path(scratch))
   if _RECORD.value:
     path = Path(_RECORD.value)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,9 @@ positions, with its options as keyword arguments. Its ``defaults`` are the optio
 (``configs/base.py`` puts them in ``config.prune.kwargs.<method>``, where a config or
 ``--config.prune.kwargs.offset.fraction=0.05`` changes them); ``check_options`` refuses values it
 cannot use and ``check_subset`` a subset it cannot make; preflight runs both for every configured
-method before any work. Adding a method: its selector in :mod:`datadiet.pruning`, one
-:func:`register` line below, its test.
+method before any work. A method whose options hold ``per_seed=True`` is drawn once per
+retraining seed (from :func:`subset_seed`), and each seed retrains on its own subset. Adding a
+method: its selector in :mod:`datadiet.pruning`, one :func:`register` line below, its test.
 """
 
 from __future__ import annotations
@@ -72,6 +73,18 @@ def get(name: str) -> Method:
 def default_kwargs() -> dict[str, dict]:
   """``{method: its default options}`` for every method that has options (``prune.kwargs``)."""
   return {name: dict(method.defaults) for name, method in METHODS.items() if method.defaults}
+
+
+def _check_bool(method: str, option: str, value) -> None:
+  if not isinstance(value, bool):
+    raise errors.InputError(f'config.prune.kwargs.{method}.{option} must be True or False, got '
+                            f'{value!r}.')
+
+
+def subset_seed(prune_seed: int, retrain_seed: int) -> int:
+  """The seed of the subset that retraining seed ``retrain_seed`` trains on, for a method drawn
+  per seed (option ``per_seed``)."""
+  return int(np.random.SeedSequence([prune_seed, retrain_seed]).generate_state(1)[0])
 
 
 def _check_fraction(method: str, option: str, value) -> None:
@@ -140,5 +153,11 @@ register(Method('ccs', True,
                 pruning.coverage_centric(scores, size, seed=seed, num_strata=num_strata,
                                          hard_cutoff=hard_cutoff),
                 defaults=dict(num_strata=50, hard_cutoff=0.02), check_options=_check_ccs))
+# per_seed: a fresh subset for every retraining seed, as the authors' code draws (one subset
+# retrained by every seed understates the random baseline's spread).
 register(Method('random', False,
-                lambda scores, labels, size, seed: pruning.random_subset(len(labels), size, seed)))
+                lambda scores, labels, size, seed, per_seed: pruning.random_subset(
+                    len(labels), size, seed),
+                defaults=dict(per_seed=True),
+                check_options=lambda options: _check_bool('random', 'per_seed',
+                                                          options['per_seed'])))

@@ -8,7 +8,7 @@ import pytest
 import scipy.stats
 
 from configs import default as pipeline_config
-from datadiet import experiment, score_files
+from datadiet import experiment, pruning, score_files, selectors
 from datadiet.data import sources
 from datadiet.stages import prune, report, retrain
 from datadiet.stages.context import Context
@@ -57,6 +57,22 @@ def test_subsets_are_exact_and_follow_the_scores(finished):
     offset, _ = prune.load_subset(ctx, f'offset-el2n@10-p{fraction:g}')
     top = data.train['id'][np.argsort(-scores.score, kind='stable')[:round(0.02 * num)]]
     assert len(offset) == len(hardest) and not set(top) & set(offset)
+
+
+def test_random_subsets_are_drawn_per_retraining_seed(tmp_path):
+  """As the authors' code: every retraining seed gets its own random subset (the default)."""
+  ctx = Context(_tiny_config({'retrain.seeds': (100, 101)}), tmp_path)
+  entry = dict(method='random', fraction_pruned=0.5)
+  kept = prune.select(ctx, entry)
+  num = len(ctx.data.train['label'])
+  assert kept.shape == (2, num // 2)
+  for row, seed in zip(kept, (100, 101)):
+    np.testing.assert_array_equal(row, pruning.random_subset(num, num // 2,
+                                                             selectors.subset_seed(0, seed)))
+  assert not np.array_equal(kept[0], kept[1])
+  one = Context(_tiny_config({'retrain.seeds': (100, 101),
+                              'prune.kwargs.random.per_seed': False}), tmp_path)
+  np.testing.assert_array_equal(prune.select(one, entry), pruning.random_subset(num, num // 2, 0))
 
 
 def test_random_subsets_differ_by_seed(finished, tmp_path):

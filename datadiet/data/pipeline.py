@@ -63,36 +63,41 @@ class TrainOrder:
 
   ``batch(step)`` is a pure function of ``(data_seed, seed, step)`` per seed; epoch permutations
   are cached (each is drawn once per seed, not once per step), so walking the steps in order
-  costs a permutation per epoch.
+  costs a permutation per epoch. ``positions`` is the kept set of every seed, or ``(K, n)``: each
+  seed's own kept set (per-seed random subsets), all of one size.
   """
 
   def __init__(self, positions: np.ndarray, seeds: Sequence[int], batch_size: int,
                data_seed: int, augment: bool = False):
     self.kept = np.asarray(positions, np.int64)
-    if len(self.kept) == 0:
+    if self.kept.shape[-1] == 0:
       raise errors.InputError('Cannot train on an empty subset.')
     self.seeds = [int(s) for s in seeds]
+    if self.kept.ndim == 2 and len(self.kept) != len(self.seeds):
+      raise errors.InputError(f'{len(self.kept)} per-seed subsets for {len(self.seeds)} seeds.')
     self.batch_size = batch_size
     self.data_seed = data_seed
     self.augment = augment
     self._epochs: dict[tuple[int, int], np.ndarray] = {}
 
-  def _epoch(self, seed: int, epoch: int) -> np.ndarray:
+  def _epoch(self, index: int, epoch: int) -> np.ndarray:
+    seed = self.seeds[index]
     key = (seed, epoch)
     if key not in self._epochs:
       if len(self._epochs) > 4 * len(self.seeds):  # Keep about two epochs per seed.
         self._epochs.pop(next(iter(self._epochs)))
-      self._epochs[key] = epoch_permutation(self.kept, self.data_seed, seed, epoch)
+      kept = self.kept[index] if self.kept.ndim == 2 else self.kept
+      self._epochs[key] = epoch_permutation(kept, self.data_seed, seed, epoch)
     return self._epochs[key]
 
   def positions(self, step: int) -> np.ndarray:
     """``(K, batch_size)`` int32 positions into the training split at ``step``."""
-    num = len(self.kept)
+    num = self.kept.shape[-1]
     start = step * self.batch_size
     first, last = start // num, (start + self.batch_size - 1) // num
     rows = []
-    for seed in self.seeds:
-      stream = np.concatenate([self._epoch(seed, e) for e in range(first, last + 1)])
+    for index in range(len(self.seeds)):
+      stream = np.concatenate([self._epoch(index, e) for e in range(first, last + 1)])
       offset = start - first * num
       rows.append(stream[offset:offset + self.batch_size])
     return np.stack(rows).astype(np.int32)

@@ -12,14 +12,17 @@ def summary_markdown(run: dict, rows, spearman, by_architecture, seed_checks, de
                      sections: list[str]) -> str:
   """``summary.md``: the accuracy table, the plots, score correlations, noise detection, and
   ``sections`` (the training-dynamics analyses' markdown). ``run`` describes the run: its
-  ``dataset``, ``score_models``, ``seeds``, ``score_steps``, ``retrain_model`` and
-  ``retrain_seeds``."""
+  ``dataset``, ``score_models``, ``seeds``, ``score_steps``, ``retrain_model``,
+  ``retrain_seeds`` and ``per_seed_methods`` (methods drawn once per retraining seed)."""
   subsets = sorted({r['subset'] for r in rows}, key=lambda s: (s != plots.FULL, s))
   lines = [f'# Data-diet run: {run["dataset"]}', '',
            f'Scores from {" and ".join(run["score_models"])} seeds {list(run["seeds"])} at '
            f'steps {list(run["score_steps"])}.']
   if rows:
     lines[-1] += (f' Retrained {run["retrain_model"]} with seeds {list(run["retrain_seeds"])}.')
+    if run.get('per_seed_methods'):
+      lines[-1] += (f' Subsets by {", ".join(run["per_seed_methods"])} are drawn afresh for '
+                    'every retraining seed, so their spread includes the draw\'s.')
     lines += ['', '| subset | fraction pruned | kept | steps | test accuracy (mean ± std) |',
               '|---|---:|---:|---:|---|']
     for name in subsets:

@@ -57,7 +57,8 @@ def _parse_prune_by(entry: str, default_step: int, score_models: list[str]):
 
 
 def select(ctx: Context, entry: dict) -> np.ndarray:
-  """Positions into the training split kept by one plan entry."""
+  """Positions into the training split kept by one plan entry: ``(size,)``, or ``(M, size)``
+  for a method drawn per retraining seed (one row per ``retrain.seeds``)."""
   config, labels = ctx.config, ctx.train_labels
   method = selectors.get(entry['method'])
   size = pruning.keep_size(len(labels), entry['fraction_pruned'])
@@ -68,7 +69,12 @@ def select(ctx: Context, entry: dict) -> np.ndarray:
                                      score=entry['score'], step=entry['step'],
                                      model=entry.get('score_model') or config.model.name,
                                      seeds=config.pretrain.seeds).score
-  return method.select(scores, labels, size, config.prune.seed, **method.options(config))
+  options = method.options(config)
+  if options.get('per_seed'):
+    return np.stack([method.select(scores, labels, size,
+                                   selectors.subset_seed(config.prune.seed, seed), **options)
+                     for seed in config.retrain.seeds])
+  return method.select(scores, labels, size, config.prune.seed, **options)
 
 
 def prune(ctx: Context) -> None:
@@ -79,10 +85,16 @@ def prune(ctx: Context) -> None:
     if path.exists():
       continue
     kept = ids[select(ctx, entry)]
-    entry = dict(entry, size=len(kept))
+    entry = dict(entry, size=kept.shape[-1])
+    if kept.ndim == 2:  # One subset per retraining seed.
+      entry['seeds'] = list(ctx.config.retrain.seeds)
     if ctx.data.name.startswith('image_folder:'):
       buffer = io.StringIO()
-      csv.writer(buffer).writerows([['file']] + [[i] for i in kept])
+      if kept.ndim == 2:
+        csv.writer(buffer).writerows([['seed', 'file']] + [
+            [seed, i] for seed, row in zip(entry['seeds'], kept) for i in row])
+      else:
+        csv.writer(buffer).writerows([['file']] + [[i] for i in kept])
       atomic_files.write_text(ctx.subsets_dir / f'{entry["name"]}.csv', buffer.getvalue())
     atomic_files.write_npz(path, ids=kept, metadata=np.array(json.dumps(entry, sort_keys=True)))
 
@@ -111,5 +123,6 @@ def load_subset(ctx: Context, name: str) -> tuple[np.ndarray, dict]:
     return saved['ids'], json.loads(str(saved['metadata']))
 
 
-STAGE = Stage('prune', prune, reads=('prune', 'scores'), check=check,
+# Per-seed subsets (random) are drawn for the retraining seeds.
+STAGE = Stage('prune', prune, reads=('prune', 'scores', 'retrain.seeds'), check=check,
               outputs=('subsets/*.npz', 'subsets/*.csv'))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics as sk_metrics
 
-from datadiet import atomic_files, score_files
+from datadiet import atomic_files, score_files, selectors
 from datadiet.dynamics import diagnostics
 from datadiet.scores import registry
 from datadiet.score_files import ScoreFile
@@ -101,7 +101,9 @@ def report(ctx: Context) -> None:
     atomic_files.write_json(workdir / 'noise_detection.json', detection)
   run = dict(dataset=ctx.config.data.name, score_models=ctx.score_models,
              seeds=ctx.config.pretrain.seeds, score_steps=ctx.config.scores.steps,
-             retrain_model=retrain_stage.model_name(ctx), retrain_seeds=ctx.config.retrain.seeds)
+             retrain_model=retrain_stage.model_name(ctx), retrain_seeds=ctx.config.retrain.seeds,
+             per_seed_methods=[name for name in ctx.config.prune.methods
+                               if selectors.get(name).options(ctx.config).get('per_seed')])
   # The analyses that ran wrote their section as <stage>.md.
   sections = [(workdir / f'{name}.md').read_text() for name in ctx.config.stages
               if (workdir / f'{name}.md').exists()]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from datadiet import config_checks, errors, models
 from datadiet.data import sources
 from datadiet.reporting import plots
@@ -63,7 +65,11 @@ def _train(ctx: Context, name: str) -> dict:
                                  size=len(ctx.data.train['label']))
   else:
     ids, meta = prune_stage.load_subset(ctx, name)
-    positions = sources.positions_of(ctx.data.train, ids)
+    if ids.ndim == 2 and meta['seeds'] != list(ctx.config.retrain.seeds):
+      raise errors.InputError(f'Subset {name} was drawn for retraining seeds {meta["seeds"]}, '
+                              f'not {list(ctx.config.retrain.seeds)}; use a new --workdir.')
+    positions = (np.stack([sources.positions_of(ctx.data.train, row) for row in ids])
+                 if ids.ndim == 2 else sources.positions_of(ctx.data.train, ids))
   model = model_name(ctx)  # Transfer: score with one architecture, train another.
   result = loop.train_ensemble(ctx.config, ctx.retrain_dir / name, ctx.data,
                                seeds=list(ctx.config.retrain.seeds), keep_positions=positions,

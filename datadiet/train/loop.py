@@ -105,7 +105,7 @@ def setup(config: ml_collections.ConfigDict, data: sources.Dataset, seeds: list[
   stats = pipeline.channel_stats(data.train['image'])
   positions = (np.arange(len(data.train['label'])) if keep_positions is None
                else np.asarray(keep_positions))
-  num_steps = optim.total_steps(config, len(positions))
+  num_steps = optim.total_steps(config, positions.shape[-1])
   optimizer = optim.make_optimizer(config, num_steps)
   mesh = ensemble.make_mesh(len(seeds), config.optim.batch_size)
   state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(
@@ -131,7 +131,8 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
     workdir: this run's directory (checkpoints, metrics).
     data: the dataset.
     seeds: one model per seed: its initialisation and its data order.
-    keep_positions: positions into ``data.train`` to train on (default: all).
+    keep_positions: positions into ``data.train`` to train on (default: all), or ``(K, n)``:
+      each seed's own (per-seed random subsets).
     labels: training labels replacing ``data.train['label']`` (label noise).
     checkpoint_steps: steps to save besides the final one (0 = initialisation).
     stop_step: stop early at this step, the schedule still spanning the whole budget (the

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from datadiet import errors
 from datadiet.data import augment, pipeline
 
 NUM = 40
@@ -52,3 +53,18 @@ def test_normalisation_per_channel():
 def test_empty_subset_is_refused():
   with pytest.raises(ValueError, match='empty subset'):
     pipeline.TrainOrder(np.array([], np.int64), [0], 8, 0)
+
+
+def test_per_seed_kept_sets_give_each_seed_the_batches_of_its_own_set():
+  rng = np.random.default_rng(3)
+  per_seed = np.stack([np.sort(rng.choice(100, 30, replace=False)) for _ in range(2)])
+  order = pipeline.TrainOrder(per_seed, [5, 9], 8, data_seed=0, augment=True)
+  for step in (0, 3, 4, 11):  # Within and across epochs of 30 examples.
+    batch = order.batch(step)
+    for k, seed in enumerate((5, 9)):
+      alone = pipeline.TrainOrder(per_seed[k], [seed], 8, data_seed=0, augment=True).batch(step)
+      np.testing.assert_array_equal(batch['index'][k], alone['index'][0])
+      np.testing.assert_array_equal(batch['flip'][k], alone['flip'][0])
+      assert set(batch['index'][k]) <= set(per_seed[k])
+  with pytest.raises(errors.InputError, match='2 per-seed subsets for 3 seeds'):
+    pipeline.TrainOrder(per_seed, [0, 1, 2], 8, data_seed=0)

@@ -130,3 +130,19 @@ def test_bfloat16_run_trains_like_float32(tiny_config, digits, tmp_path):
   assert bfloat16[-1] < 0.5 * bfloat16[0]  # It learns...
   np.testing.assert_allclose(bfloat16, float32, rtol=0.1)  # ...along the float32 run's curve.
   assert not np.array_equal(bfloat16, float32)  # And it did compute in bfloat16.
+
+
+def test_seeds_on_their_own_subsets_train_as_each_would_alone(tiny_config, digits, tmp_path):
+  """Per-seed subsets (random pruning's default): seed k of the ensemble trains on row k."""
+  tiny_config.optim.budget = 3
+  rng = np.random.default_rng(0)
+  per_seed = np.stack([np.sort(rng.choice(len(digits.train['label']), 200, replace=False))
+                       for _ in range(2)])
+  both = loop.train_ensemble(tiny_config, tmp_path / 'both', digits, seeds=[0, 1],
+                             keep_positions=per_seed)
+  for k, seed in enumerate((0, 1)):
+    alone = loop.train_ensemble(tiny_config, tmp_path / f'alone{seed}', digits, seeds=[seed],
+                                keep_positions=per_seed[k])
+    for together, single in zip(jax.tree.leaves(jax.device_get(both.state.params)),
+                                jax.tree.leaves(jax.device_get(alone.state.params))):
+      np.testing.assert_allclose(together[k], single[0], rtol=1e-5, atol=1e-6)
