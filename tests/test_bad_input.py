@@ -434,9 +434,9 @@ def test_launch_exits_non_zero_with_one_line_and_no_traceback(tmp_path):
      'datadiet: config: --config.model.kwargs.widths: this config gives the model no such '
      'keyword argument; give them all as one dict, e.g. --config.model.kwargs="{\'widths\': '
      '(8, 16)}", or set config.model.kwargs in a config file.'),
-    (('--config', 'configs/default.py', '--config.prune.kwargs.random.fraction=0.1'),
-     'datadiet: config: --config.prune.kwargs.random.fraction: the random method takes no '
-     'options; methods with options: offset, ccs'),
+    (('--config', 'configs/default.py', '--config.prune.kwargs.keep_hardest.fraction=0.1'),
+     'datadiet: config: --config.prune.kwargs.keep_hardest.fraction: the keep_hardest method '
+     'takes no options; methods with options: offset, ccs, random'),
     (('--config', 'configs/default.py', '--config.prune.kwargs.offset.fractoin=0.1'),
      'datadiet: config: --config.prune.kwargs.offset.fractoin: the offset method takes no such '
      'option; its options: fraction, offset_from.'),

@@ -51,7 +51,8 @@ def test_options_default_to_the_registration_and_unknown_ones_are_refused():
                                               r'fraction, offset_from\.'):
     offset.options(_config(offset=dict(fractoin=0.3)))
   assert selectors.default_kwargs() == dict(offset=dict(fraction=0.02, offset_from='hardest'),
-                                            ccs=dict(num_strata=50, hard_cutoff=0.02))
+                                            ccs=dict(num_strata=50, hard_cutoff=0.02),
+                                            random=dict(per_seed=True))
 
 
 def test_options_and_subsets_are_checked_by_their_method():

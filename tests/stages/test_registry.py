@@ -30,7 +30,7 @@ def test_stages_in_pipeline_order_reading_blocks_of_the_base_config():
 def test_reads_only_what_the_configured_stages_read():
   pipeline = json.loads(default.get_config().to_json())
   assert registry.reads(pipeline) == {'job', 'stages', 'data', 'model', 'optim', 'pretrain',
-                                      'scores', 'prune', 'retrain'}
+                                      'scores', 'prune', 'retrain', 'retrain.seeds'}
   pipeline['stages'] = ['pretrain', 'score', 'error_barrier', 'report']
   assert registry.reads(pipeline) == {'job', 'stages', 'data', 'model', 'optim', 'pretrain',
                                       'scores', 'analyses.error_barrier'}
