@@ -94,12 +94,13 @@ def get_config() -> ml_collections.ConfigDict:
       # Error barriers: children of parent_seed spawned at spawn_steps (epochs 0–40), trained
       # to the end with child_seeds' data orders; training error along alphas on the
       # num_examples highest-, lowest- and random-score examples, BatchNorm statistics
-      # recomputed from bn_batches batches.
+      # recomputed from bn_batches batches (recompute_batch_stats=False: interpolated like the
+      # weights, the naive line).
       error_barrier=dict(
           score='el2n', step=placeholder(int),
           spawn_steps=(0, 391, 782, 1_955, 3_910, 7_820, 15_640), parent_seed=0,
           child_seeds=(1000, 1001), num_examples=1000, subset_seed=0,
-          alphas=(0.0, 0.25, 0.5, 0.75, 1.0), bn_batches=20),
+          alphas=(0.0, 0.25, 0.5, 0.75, 1.0), bn_batches=20, recompute_batch_stats=True),
       # NTK velocity: num_blocks blocks of block_size consecutive examples in the score@step
       # ranking, their Gram matrices at checkpoint_steps (every epoch for 10) of network
       # `seed`. method: 'auto' materialises the per-example Jacobian when it fits in

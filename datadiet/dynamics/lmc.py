@@ -6,9 +6,12 @@ from one parent at step t* and trained with independent data orders:
 
   barrier = max over α of  R_S(α w + (1 − α) w′) − (α R_S(w) + (1 − α) R_S(w′)),
 
-with α = ½ as a cheap proxy. An interpolated network's BatchNorm running statistics are not the
-interpolation of its parents' (the activations' mean and variance are not linear in the
-weights), so they are recomputed from training data before it is evaluated — with stale
+with α = ½ as a cheap proxy. Frankle et al. (2020, "Linear mode connectivity and the lottery
+ticket hypothesis") measure the rise above the *mean* of the endpoint errors instead,
+``max_α R_S(α) − (R_S(w) + R_S(w′)) / 2`` (:func:`barrier_above_endpoint_mean`); the two agree
+when the endpoints' errors are equal. An interpolated network's BatchNorm running statistics
+are not the interpolation of its parents' (the activations' mean and variance are not linear in
+the weights), so they are recomputed from training data before it is evaluated — with stale
 statistics the barrier is inflated. The recomputation follows SWA's ``update_bn``: forward passes
 in training mode over batches of training data, each BatchNorm layer's statistics set to the
 equal-weight average of the batches' means and variances.
@@ -75,3 +78,13 @@ def error_barrier(alphas: Sequence[float], errors: Sequence[float]) -> float:
   if 0.0 not in at or 1.0 not in at:
     raise ValueError(f'The α grid must include 0 and 1 (the two networks), got {alphas}.')
   return float(np.max(errors - (alphas * at[1.0] + (1.0 - alphas) * at[0.0])))
+
+
+def barrier_above_endpoint_mean(alphas: Sequence[float], errors: Sequence[float]) -> float:
+  """Frankle et al. (2020): ``max_α err(α) − (err(0) + err(1)) / 2`` on a grid of α that
+  includes 0 and 1."""
+  alphas, errors = np.asarray(alphas, np.float64), np.asarray(errors, np.float64)
+  at = {float(a): e for a, e in zip(alphas, errors)}
+  if 0.0 not in at or 1.0 not in at:
+    raise ValueError(f'The α grid must include 0 and 1 (the two networks), got {alphas}.')
+  return float(np.max(errors) - (at[0.0] + at[1.0]) / 2)

@@ -48,13 +48,21 @@ def markdown(rows: list[dict], analysis, score_step: int, total_steps: int) -> l
            f'{total_steps} with seeds '
            f'{list(analysis.child_seeds)}; training error and loss on the {analysis.num_examples} '
            f'highest / lowest {analysis.score}@{step} and random examples along '
-           f'α ∈ {list(analysis.alphas)}, BatchNorm statistics recomputed for every α from '
-           f'{analysis.bn_batches} training batches.', '',
-           '| t* | subset | error barrier (max over α) | at α = ½ | error of child 0 | '
-           'error of child 1 | loss barrier | at α = ½ |',
-           '|---:|---|---:|---:|---:|---:|---:|---:|']
+           f'α ∈ {list(analysis.alphas)}, ' + (
+               f'BatchNorm statistics recomputed for every α from {analysis.bn_batches} '
+               'training batches.' if analysis.recompute_batch_stats else
+               'BatchNorm running statistics interpolated like the weights (not recomputed).'),
+           '',
+           'Error barrier as the paper defines it (section 5): max over α of R(α) − (α R(1) + '
+           "(1 − α) R(0)); Frankle et al. (2020) subtract the mean of the endpoint errors "
+           "instead, max over α of R(α) − (R(0) + R(1)) / 2 (the same when the children's "
+           'errors are equal).', '',
+           '| t* | subset | error barrier (max over α) | at α = ½ | above the endpoint mean '
+           '(Frankle et al.) | error of child 0 | error of child 1 | loss barrier | at α = ½ |',
+           '|---:|---|---:|---:|---:|---:|---:|---:|---:|']
   lines += [f'| {r["spawn_step"]} | {r["subset"]} | {fmt(r["barrier"])} | '
-            f'{fmt(r["barrier_at_half"])} | {fmt(r["error_child_0"])} | '
+            f'{fmt(r["barrier_at_half"])} | {fmt(r["barrier_above_endpoint_mean"])} | '
+            f'{fmt(r["error_child_0"])} | '
             f'{fmt(r["error_child_1"])} | {fmt(r["loss_barrier"])} | '
             f'{fmt(r["loss_barrier_at_half"])} |' for r in rows]
   return lines + ['', f'![error barrier]({NAME}.png)']

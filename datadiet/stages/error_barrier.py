@@ -109,9 +109,12 @@ def along_line(ctx: Context, params: list, batch_stats: list,
   out = {name: {'error': [], 'loss': []} for name in subsets}
   for alpha in config.analyses.error_barrier.alphas:
     mixed = lmc.interpolate(params[0], params[1], float(alpha))
-    stats = batch_stats[0]
-    if jax.tree.leaves(stats):  # Models without BatchNorm have nothing to recompute.
-      stats = lmc.recompute_batch_stats(model, mixed, stats, bn_images)
+    if config.analyses.error_barrier.recompute_batch_stats:
+      stats = batch_stats[0]
+      if jax.tree.leaves(stats):  # Models without BatchNorm have nothing to recompute.
+        stats = lmc.recompute_batch_stats(model, mixed, stats, bn_images)
+    else:  # The naive line: running statistics interpolated like the weights.
+      stats = lmc.interpolate(batch_stats[0], batch_stats[1], float(alpha))
     for name, positions in subsets.items():
       wrong = loss = 0.0
       for start in range(0, len(positions), config.runtime.eval_batch_size):
@@ -175,8 +178,15 @@ def error_barrier(ctx: Context) -> None:
                                stop_step=max(max(spawn_steps), 1))
   subsets = example_subsets(ctx)
   records = [_children(ctx, t, parent.state, subsets) for t in spawn_steps]
+  for record in records:  # Frankle et al.'s form beside the paper's (errors.json has the curves).
+    for s in record['subsets'].values():
+      s['barrier_above_endpoint_mean'] = lmc.barrier_above_endpoint_mean(record['alphas'],
+                                                                         s['errors'])
+      s['loss_barrier_above_endpoint_mean'] = lmc.barrier_above_endpoint_mean(
+          record['alphas'], s['losses'])
   rows = [dict(spawn_step=r['spawn_step'], subset=name, num_examples=analysis.num_examples,
                barrier=s['barrier'], barrier_at_half=s['barrier_at_half'],
+               barrier_above_endpoint_mean=s['barrier_above_endpoint_mean'],
                error_child_0=s['errors'][r['alphas'].index(1.0)],
                error_child_1=s['errors'][r['alphas'].index(0.0)],
                loss_barrier=s['loss_barrier'], loss_barrier_at_half=s['loss_barrier_at_half'])

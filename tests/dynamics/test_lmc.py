@@ -18,6 +18,22 @@ def test_error_barrier_by_hand():
     lmc.error_barrier([0.0, 0.5], [0.1, 0.2])
 
 
+def test_barrier_above_the_endpoint_mean_by_hand():
+  """Frankle et al. (2020): the peak minus the mean of the endpoints, not minus the chord."""
+  alphas = [0.0, 0.25, 0.5, 0.75, 1.0]
+  assert lmc.barrier_above_endpoint_mean(alphas, [0.3, 0.35, 0.5, 0.2, 0.1]) == \
+      pytest.approx(0.5 - 0.2)
+  # Unequal endpoints, the peak at one of them: the chord form gives 0, the mean form does not.
+  falling = [0.4, 0.35, 0.3, 0.25, 0.2]
+  assert lmc.error_barrier(alphas, falling) == pytest.approx(0.0)
+  assert lmc.barrier_above_endpoint_mean(alphas, falling) == pytest.approx(0.1)
+  bump = [0.2, 0.3, 0.6, 0.3, 0.2]  # Equal endpoints: the two forms agree.
+  assert lmc.barrier_above_endpoint_mean(alphas, bump) == \
+      pytest.approx(lmc.error_barrier(alphas, bump))
+  with pytest.raises(ValueError, match='must include 0 and 1'):
+    lmc.barrier_above_endpoint_mean([0.0, 0.5], [0.1, 0.2])
+
+
 def _small_cnn(seed, images):
   model = models.get_model('small_cnn', num_classes=3)
   variables = model.init(jax.random.key(seed), images[:1], train=False)

@@ -53,6 +53,27 @@ def test_a_network_with_itself_has_no_barrier(dynamics_run):
     assert error_barrier.lmc.error_barrier([0.0, 0.5, 1.0], curves['error']) == 0.0
 
 
+def test_without_recomputed_statistics_the_endpoints_are_the_children(dynamics_run):
+  """recompute_batch_stats=False: the line's statistics are the children's, interpolated, so
+  at α = 1 and 0 it evaluates each child exactly as it was trained."""
+  workdir, ctx = dynamics_run
+  state = jax.device_get(_restore(ctx, workdir / 'error_barrier' / 'spawn_20', 40, [1000, 1001]))
+  params = [jax.tree.map(lambda x, k=k: x[k], state.params) for k in range(2)]
+  stats = [jax.tree.map(lambda x, k=k: x[k], state.batch_stats) for k in range(2)]
+  subsets = error_barrier.example_subsets(ctx)
+  config = ctx.config.copy_and_resolve_references()
+  config.analyses.error_barrier.recompute_batch_stats = False
+  naive = error_barrier.along_line(type(ctx)(config, ctx.workdir), params, stats, subsets)
+  model = error_barrier.models.from_config(config, num_classes=ctx.data.num_classes)
+  alphas = list(config.analyses.error_barrier.alphas)
+  for name, positions in subsets.items():
+    for alpha, child in ((1.0, 0), (0.0, 1)):
+      logits = model.apply({'params': params[child], 'batch_stats': stats[child]},
+                           ctx.normalized_train_images[positions], train=False)
+      wrong = float(np.mean(np.argmax(logits, -1) != ctx.train_labels[positions]))
+      assert naive[name]['error'][alphas.index(alpha)] == pytest.approx(wrong), (name, alpha)
+
+
 def test_subsets_are_the_extremes_of_the_scores(dynamics_run):
   _, ctx = dynamics_run
   subsets = error_barrier.example_subsets(ctx)
@@ -76,6 +97,8 @@ def test_saved_barriers_follow_the_definition(dynamics_run):
       expected = max(err[a] - (a * err[1.0] + (1 - a) * err[0.0]) for a in err)
       assert s['barrier'] == pytest.approx(expected)
       assert s['barrier_at_half'] == pytest.approx(err[0.5] - (err[0.0] + err[1.0]) / 2)
+      assert s['barrier_above_endpoint_mean'] == pytest.approx(
+          max(err.values()) - (err[0.0] + err[1.0]) / 2)
       assert s['barrier'] >= 0.0  # α = 0 and 1 contribute 0.
       assert all(0.0 <= e <= 1.0 for e in s['errors']) and all(x > 0 for x in s['losses'])
   rows = (workdir / 'error_barrier.csv').read_text().strip().split('\n')
