@@ -99,5 +99,6 @@ def score_split(model, state: ensemble.EnsembleState, examples: feed.Examples, i
       if score.tracker.name not in state.trackers:
         raise errors.InputError(f'{name} is read from the {score.tracker.name!r} tracker, which '
                                 'this ensemble was not trained with (pass it to training).')
-      results[name] = multihost.to_host(jax.vmap(score.fn)(state.trackers[score.tracker.name]))
+      values = np.asarray(multihost.to_host(jax.vmap(score.fn)(state.trackers[score.tracker.name])))
+      results[name] = values if score.finalize is None else score.finalize(values)
   return {n: results[n] for n in names}

@@ -2,8 +2,16 @@
 
 An example is *forgotten* when it was classified correctly at its previous presentation and
 incorrectly at this one. Its forgetting score is the number of such events over training;
-examples never classified correctly at any presentation get the largest possible score, so they
-rank above every example that was learned.
+an example never classified correctly at any presentation scores ``inf``, as in the authors'
+code, so after averaging over seeds an example that *any* seed never learned ranks above every
+example all seeds learned. Score files stay finite: :func:`finite_ranking` replaces ``inf`` by
+a value that keeps exactly that order (and ranks an example higher the more seeds never
+learned it).
+
+Within one batch an id may appear twice (a batch that straddles two epochs of a small kept
+set): only its first occurrence in the batch is recorded. Scatters with repeated indices have
+no defined order on accelerators, so recording both would make ``last_correct`` depend on the
+backend; one presentation per batch keeps the counters the same everywhere.
 
 The tracker is a pytree over all N examples of the training set (dense indices 0..N-1) and the
 update is a pure function, so it can live inside a jitted, donated training step.
@@ -23,6 +31,7 @@ from __future__ import annotations
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from datadiet.scores.trackers import Tracker
 
@@ -54,7 +63,8 @@ def update(state: ForgettingState, example_ids: Array, correct: Array,
 
   Args:
     state: the tracker.
-    example_ids: int ``(batch,)`` dense indices in ``[0, N)``, distinct within the batch.
+    example_ids: int ``(batch,)`` dense indices in ``[0, N)``; an index repeated within the
+      batch is recorded at its first occurrence only.
     correct: bool ``(batch,)``: was the example classified correctly now.
     mask: bool ``(batch,)``; False marks padding, which is ignored.
 
@@ -65,6 +75,11 @@ def update(state: ForgettingState, example_ids: Array, correct: Array,
   if mask is not None:
     # Out-of-range indices are dropped by the scatters below.
     example_ids = jnp.where(mask, example_ids, num_examples)
+  # Later occurrences of an index already in the batch are dropped too (see the module doc).
+  positions = jnp.arange(example_ids.shape[0])
+  seen_before = jnp.any((example_ids[:, None] == example_ids[None, :])
+                        & (positions[None, :] < positions[:, None]), axis=1)
+  example_ids = jnp.where(seen_before, num_examples, example_ids)
   correct = correct.astype(bool)
   was_correct = state.last_correct.at[example_ids].get(mode='fill', fill_value=False)
   forgotten_now = (was_correct & ~correct).astype(jnp.int32)
@@ -77,13 +92,22 @@ def update(state: ForgettingState, example_ids: Array, correct: Array,
 
 
 def scores(state: ForgettingState) -> Array:
-  """Forgetting counts; never-learned examples get ``max(presentations)``.
+  """Forgetting counts; ``inf`` for an example never classified correctly (the authors'
+  convention)."""
+  return jnp.where(state.ever_correct, state.forgotten.astype(jnp.float32), jnp.inf)
 
-  ``max(presentations)`` exceeds every learned example's count, since the first presentation
-  can never be a forgetting event.
-  """
-  never_learned_value = jnp.max(state.presentations)
-  return jnp.where(state.ever_correct, state.forgotten, never_learned_value).astype(jnp.float32)
+
+def finite_ranking(per_seed: np.ndarray) -> np.ndarray:
+  """``(K, N)`` per-seed scores with ``inf`` for never learned → finite ones whose seed mean
+  ranks as the authors' ``inf``-mean does: ``inf`` becomes ``K · (m + 1)``, ``m`` the largest
+  finite score, so an example any seed never learned averages at least ``m + 1``, above every
+  example all seeds learned (at most ``m``), and more such seeds rank it higher."""
+  per_seed = np.asarray(per_seed, np.float32)
+  finite = np.isfinite(per_seed)
+  if np.isnan(per_seed).any() or (per_seed < 0).any():
+    raise ValueError('Forgetting counts must be >= 0 or +inf.')
+  largest = float(per_seed[finite].max()) if finite.any() else 0.0
+  return np.where(finite, per_seed, len(per_seed) * (largest + 1.0)).astype(np.float32)
 
 
 def _correct(logits: Array, labels: Array) -> Array:

@@ -38,6 +38,9 @@ class Score:
   fn: Callable
   description: str
   tracker: Tracker | None = None  # What the training step accumulates, for needs='tracker'.
+  # (K, N) per-seed values -> the per-seed values a score file stores (finite), when the
+  # function's own are not (forgetting's never-learned inf); None: stored as computed.
+  finalize: Callable | None = None
 
   @property
   def model_free(self) -> bool:
@@ -85,6 +88,7 @@ register(Score('grand', 'model', _grand,
 register(Score('input_norm', 'inputs', baselines.input_norm, '‖x‖₂ of the normalised input'))
 register(Score('random', 'ids', baselines.random_score, 'uniform, keyed by example id'))
 register(Score('forgetting', 'tracker', forgetting.scores,
-               'forgetting events over training (Toneva et al. 2019)', forgetting.TRACKER))
+               'forgetting events over training (Toneva et al. 2019)', forgetting.TRACKER,
+               finalize=forgetting.finite_ranking))
 register(Score('aum', 'tracker', aum.scores, '−AUM, mean negated margin in training (Pleiss '
                'et al. 2020)', aum.TRACKER))
