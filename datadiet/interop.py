@@ -1,0 +1,149 @@
+"""Scores and keep-lists in a dataset's own order, for other code and other repositories.
+
+datadiet keys every score by a stable example id (:mod:`datadiet.score_files`). Other data-pruning
+code, the authors' included, stores a score as a positional ``.npy``: entry ``i`` belongs to the
+``i``-th example of the split *in the dataset's own order*. That order, from the ids:
+
+* integer ids (``digits``, the index in its release): ascending;
+* TFDS ids (``cifar10-train.array_record-00000-of-00001__17``): by shard, then by the index in
+  the shard, numerically — the order ``tfds.load(split, shuffle_files=False)`` reads;
+* image-folder ids (``<class>/<file>``): sorted relative paths, the order the CSV keep-lists
+  name them in.
+
+Example (prune a NumPy or PyTorch dataset held in that order)::
+
+  scores = datadiet.interop.positional_scores('run/scores/el2n@7800.npz')   # (N,) float32
+  keep = datadiet.select(scores, fraction_pruned=0.5, method='keep_hardest')  # positions
+  subset = torch.utils.data.Subset(train_set, keep.tolist())
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from datadiet import atomic_files, errors, pruning, score_files, selectors
+
+_TFDS_ID = re.compile(r'^(?P<file>.*)-(?P<shard>\d+)-of-(?P<shards>\d+)__(?P<index>\d+)$')
+
+
+def dataset_order(ids: Sequence[Any] | np.ndarray) -> np.ndarray:
+  """The permutation that puts ``ids`` in their dataset's own order (see the module doc)."""
+  ids = np.asarray(ids)
+  if ids.dtype.kind in 'iu':
+    return np.argsort(ids, kind='stable')
+  keys = [str(i) for i in ids.tolist()]
+  parsed = [_TFDS_ID.match(key) for key in keys]
+  if all(parsed):
+    return np.array(sorted(range(len(keys)), key=lambda i: (
+        parsed[i]['file'], int(parsed[i]['shard']), int(parsed[i]['index']))), dtype=np.int64)
+  return np.argsort(np.array(keys), kind='stable')
+
+
+def _write_npy(path: str, array: np.ndarray) -> None:
+  def write(tmp):
+    with open(tmp, 'wb') as f:  # A file object: np.save would append .npy to a temporary name.
+      np.save(f, array)
+  atomic_files.commit(path, write)
+
+
+def positional_scores(path: str | os.PathLike) -> np.ndarray:
+  """The seed-mean scores of a datadiet score file, in the dataset's own order."""
+  loaded = score_files.load_scores(path)
+  return loaded.score[dataset_order(loaded.ids)]
+
+
+def export_scores(path: str | os.PathLike, out_prefix: str | os.PathLike) -> None:
+  """Writes ``<out_prefix>.npy`` (the seed-mean scores in the dataset's own order, the authors'
+  format) and ``<out_prefix>.csv`` (``position,id,score``) from a datadiet score file."""
+  loaded = score_files.load_scores(path)
+  order = dataset_order(loaded.ids)
+  ids, scores = loaded.ids[order], loaded.score[order]
+  _write_npy(f'{out_prefix}.npy', scores)
+  buffer = io.StringIO()
+  writer = csv.writer(buffer)
+  writer.writerow(['position', 'id', 'score'])
+  writer.writerows([i, key, f'{value:.9g}'] for i, (key, value) in
+                   enumerate(zip(ids.tolist(), scores.tolist())))
+  atomic_files.write_text(f'{out_prefix}.csv', buffer.getvalue())
+
+
+def export_keep_list(ids: Sequence[Any] | np.ndarray, kept: Sequence[Any] | np.ndarray,
+                     out_prefix: str | os.PathLike) -> np.ndarray:
+  """Writes the kept examples as ``<out_prefix>.npy`` (their sorted positions in the dataset's
+  own order, of the split whose ids are ``ids``) and ``<out_prefix>.csv`` (``position,id``);
+  returns the positions."""
+  ids, kept = np.asarray(ids), np.asarray(kept)
+  ordered = ids[dataset_order(ids)]
+  position = {key: i for i, key in enumerate(ordered.tolist())}
+  unknown = [key for key in kept.tolist() if key not in position]
+  if unknown:
+    raise errors.InputError(f'{len(unknown)} kept ids are not in the split (e.g. '
+                            f'{unknown[:3]}).')
+  positions = np.sort(np.array([position[key] for key in kept.tolist()], dtype=np.int64))
+  _write_npy(f'{out_prefix}.npy', positions)
+  buffer = io.StringIO()
+  csv.writer(buffer).writerows([['position', 'id']] + [[p, ordered[p]] for p in positions])
+  atomic_files.write_text(f'{out_prefix}.csv', buffer.getvalue())
+  return positions
+
+
+def import_positional(npy_path: str | os.PathLike, ids: Sequence[Any] | np.ndarray, *,
+                      dataset: str, expected_dataset: str) -> dict[Any, float]:
+  """Reads a positional ``.npy`` of scores (the authors' format) for the split whose ids are
+  ``ids``: ``{id: score}``. ``dataset`` names the data the file was computed on and must be
+  ``expected_dataset`` (the dataset ``ids`` come from); the length must match the split's."""
+  if dataset != expected_dataset:
+    raise errors.InputError(f'{npy_path} holds scores of {dataset!r}, not of '
+                            f'{expected_dataset!r}; import it with the dataset it belongs to.')
+  try:
+    values = np.load(npy_path, allow_pickle=False)
+  except (OSError, ValueError) as e:
+    raise errors.InputError(f'Cannot read {npy_path} as a .npy array ({e}).') from e
+  ids = np.asarray(ids)
+  if values.ndim != 1 or len(values) != len(ids):
+    raise errors.InputError(f'{npy_path} holds {values.shape} scores but the split has '
+                            f'{len(ids)} examples; a positional file has one score per example '
+                            'in the dataset\'s own order.')
+  if not np.all(np.isfinite(values)):
+    raise errors.InputError(f'{npy_path} holds {int(np.sum(~np.isfinite(values)))} scores that '
+                            'are not finite.')
+  ordered = ids[dataset_order(ids)]
+  return dict(zip(ordered.tolist(), values.astype(np.float32).tolist()))
+
+
+def select(scores: np.ndarray, fraction_pruned: float, method: str = 'keep_hardest', *,
+           ids: Sequence[Any] | np.ndarray | None = None, labels: np.ndarray | None = None,
+           seed: int = 0, **options) -> np.ndarray:
+  """The examples a pruning method keeps: sorted positions into ``scores`` (or the kept ``ids``
+  when given). ``fraction_pruned`` is the fraction dropped; ``method`` is any registered method
+  (``keep_hardest``, ``offset``, ``class_balanced`` (needs ``labels``), ``ccs``, ``random``) and
+  ``options`` its options (e.g. ``fraction=0.01`` for ``offset``), checked as a run checks them.
+
+  Example::
+
+    keep = datadiet.select(el2n, 0.5, 'offset', fraction=0.01)   # drop 1% hardest, keep 50%
+  """
+  entry = selectors.get(method)
+  options = {**entry.defaults, **options}
+  unknown = sorted(set(options) - set(entry.defaults))
+  if unknown:
+    raise errors.InputError(f'The {method} method takes no option {", ".join(unknown)}; its '
+                            f'options: {", ".join(entry.defaults) or "none"}.')
+  entry.check_options(options)
+  scores = np.asarray(scores)
+  num = len(scores) if scores.ndim else 0
+  size = pruning.keep_size(num, fraction_pruned)
+  entry.check_subset(options, num, size, dict(name=method, fraction_pruned=fraction_pruned))
+  if method == 'class_balanced' and labels is None:
+    raise errors.InputError('class_balanced needs the labels: select(..., labels=labels).')
+  labels = np.zeros(num, np.int32) if labels is None else np.asarray(labels)
+  # One draw from `seed` (a run draws one per retraining seed for a per_seed method).
+  kept = entry.select(scores if entry.uses_scores else None, labels, size, seed, **options)
+  return kept if ids is None else np.asarray(ids)[kept]
