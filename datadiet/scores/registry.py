@@ -9,7 +9,9 @@ A :class:`Score` names how it is computed:
 * ``'ids'``: ``fn(rng_key, example_keys, mask) -> (batch,)``, no model, keyed by example id;
 * ``'tracker'``: ``fn(tracker_state) -> (N,)``, read from the state of its ``tracker``
   (:mod:`datadiet.scores.trackers`), which the training step accumulates when the score is
-  configured (taken at the end of the pretraining budget rather than at a scoring step).
+  configured: at the end of the pretraining budget (forgetting, AUM: pretraining then trains
+  the whole budget), or, with ``at_score_steps``, from each scoring step's checkpoint (the
+  accumulated scores: the sums over the first steps).
 
 Scores that need no model are computed once, at the first scoring step. The config's
 ``scores``, preflight, the scoring stage and the report all read this registry. Adding a score:
@@ -23,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 from datadiet.registries import Registry
-from datadiet.scores import aum, baselines, forgetting, logit_scores
+from datadiet.scores import accumulated, aum, baselines, forgetting, logit_scores
 from datadiet.scores.grand import grand
 from datadiet.scores.trackers import Tracker
 
@@ -41,6 +43,7 @@ class Score:
   # (K, N) per-seed values -> the per-seed values a score file stores (finite), when the
   # function's own are not (forgetting's never-learned inf); None: stored as computed.
   finalize: Callable | None = None
+  at_score_steps: bool = False  # A tracker score read at every scoring step, not at the end.
 
   @property
   def model_free(self) -> bool:
@@ -92,3 +95,11 @@ register(Score('forgetting', 'tracker', forgetting.scores,
                finalize=forgetting.finite_ranking))
 register(Score('aum', 'tracker', aum.scores, '−AUM, mean negated margin in training (Pleiss '
                'et al. 2020)', aum.TRACKER))
+register(Score('el2n_sum', 'tracker', accumulated.total, 'EL2N summed over the presentations up '
+               'to the scoring step (accumulated, Zheng et al. 2023)', accumulated.EL2N_SUM,
+               at_score_steps=True))
+register(Score('loss_sum', 'tracker', accumulated.total, 'loss summed over the presentations up '
+               'to the scoring step', accumulated.LOSS_SUM, at_score_steps=True))
+register(Score('dynamic_uncertainty', 'tracker', accumulated.variance, 'variance of the label\'s '
+               'predicted probability over presentations (He et al. 2023)',
+               accumulated.LABEL_PROBABILITY, at_score_steps=True))

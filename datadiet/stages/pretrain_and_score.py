@@ -25,7 +25,8 @@ READS = ('data', 'model', 'optim', 'pretrain', 'scores')
 
 def pretrain_stop_step(ctx: Context) -> int:
   """The last step pretraining must reach: the whole budget for a score read from a tracker."""
-  if any(registry.get(name).needs == 'tracker' for name in ctx.config.scores.names):
+  if any(registry.get(name).needs == 'tracker' and not registry.get(name).at_score_steps
+         for name in ctx.config.scores.names):
     return optim.total_steps(ctx.config, len(ctx.data.train['label']))
   return max(ctx.config.scores.steps)
 
@@ -65,12 +66,14 @@ def score_complete(ctx: Context) -> bool:
 
 def wanted(ctx: Context) -> list[tuple[str, int]]:
   """(score, step) pairs to compute: a model's scores at every scoring step, model-free ones
-  once at the first, a tracker's at the end of pretraining."""
+  once at the first, a tracker's at the end of pretraining (or, for an accumulated score, at
+  every scoring step, from its checkpoint)."""
   scores = [registry.get(name) for name in ctx.config.scores.names]
   wanted = [(s.name, step) for step in ctx.config.scores.steps for s in scores
-            if s.per_batch and not s.model_free]
+            if (s.per_batch and not s.model_free) or s.at_score_steps]
   wanted += [(s.name, min(ctx.config.scores.steps)) for s in scores if s.model_free]
-  wanted += [(s.name, pretrain_stop_step(ctx)) for s in scores if not s.per_batch]
+  wanted += [(s.name, pretrain_stop_step(ctx)) for s in scores
+             if not s.per_batch and not s.at_score_steps]
   return wanted
 
 
