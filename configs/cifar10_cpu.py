@@ -36,5 +36,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.prune.fractions = (0.5,)
   config.prune.kwargs.offset.fraction = 0.01  # Also drop the 500 hardest.
   config.prune.kwargs.ccs.hard_cutoff = 0.01
+  config.prune.kwargs.ccs.cutoff_score = ''  # Cut by EL2N itself (no AUM at this scale).
+  config.prune.kwargs.ccs.hard_cutoffs = ()
   config.retrain.seeds = (100, 101)
   return config

@@ -32,6 +32,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.prune.methods = ('keep_hardest', 'offset', 'class_balanced', 'ccs', 'random')
   config.prune.fractions = (0.3, 0.5, 0.7)
   config.prune.kwargs.offset.fraction = 0.02
+  # CCS cuts the hardest by the stratified score itself (AUM, base.py's cutoff, needs the whole
+  # training budget).
+  config.prune.kwargs.ccs.cutoff_score = ''
+  config.prune.kwargs.ccs.hard_cutoffs = ()
   config.retrain.seeds = (100, 101)
   # The training-dynamics analyses (run when named in config.stages), sized for the digits;
   # configs/offset_sweep.py, error_barrier.py and ntk_velocity.py run them on CIFAR-10.

@@ -145,5 +145,6 @@ def select(scores: np.ndarray, fraction_pruned: float, method: str = 'keep_harde
     raise errors.InputError('class_balanced needs the labels: select(..., labels=labels).')
   labels = np.zeros(num, np.int32) if labels is None else np.asarray(labels)
   # One draw from `seed` (a run draws one per retraining seed for a per_seed method).
-  kept = entry.select(scores if entry.uses_scores else None, labels, size, seed, **options)
+  kept = entry.select(scores if entry.uses_scores else None, labels, size, seed,
+                      **entry.resolve(options, fraction_pruned))
   return kept if ids is None else np.asarray(ids)[kept]

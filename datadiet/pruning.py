@@ -112,19 +112,28 @@ def class_balanced(select: Selector, scores: np.ndarray, labels: np.ndarray,
 
 
 def coverage_centric(scores: np.ndarray, size: int, seed: int, num_strata: int = 50,
-                     hard_cutoff: float = 0.0) -> np.ndarray:
+                     hard_cutoff: float = 0.0,
+                     cutoff_scores: np.ndarray | None = None) -> np.ndarray:
   """CCS: stratified sampling over the score range after dropping the hardest ``hard_cutoff``.
+
+  The hardest are those of ``cutoff_scores`` when given (as published, Zheng et al. 2023, the
+  cutoff is taken by AUM whatever score is stratified), else of ``scores``.
 
   Strata are equal-width score bins. The budget goes to strata from the smallest up, each taking
   ``min(its size, remaining budget / remaining strata)``, so sparse (often hard) regions are kept
   whole and dense (easy) regions are thinned.
   """
   scores = _checked_scores(scores, 'coverage_centric').astype(np.float64)
+  cutoff_scores = scores if cutoff_scores is None else _checked_scores(
+      cutoff_scores, 'coverage_centric (cutoff scores)').astype(np.float64)
+  if cutoff_scores.shape != scores.shape:
+    raise errors.InputError(f'coverage_centric: cutoff scores {cutoff_scores.shape} and scores '
+                            f'{scores.shape} differ in shape.')
   num_dropped = int(round(hard_cutoff * len(scores)))
   _check(len(scores), size, num_dropped)
   if num_strata < 1:
     raise errors.InputError(f'num_strata must be >= 1, got {num_strata}.')
-  candidates = np.sort(np.argsort(-scores, kind='stable')[num_dropped:])
+  candidates = np.sort(np.argsort(-cutoff_scores, kind='stable')[num_dropped:])
   values = scores[candidates]
   edges = np.linspace(values.min(), values.max(), num_strata + 1)
   stratum = np.clip(np.searchsorted(edges, values, side='right') - 1, 0, num_strata - 1)

@@ -46,6 +46,11 @@ class Method:
   check_options: Callable[[dict], None] = _no_options_check
   # (options, number of examples, kept size, the subset's plan entry) -> None, or InputError.
   check_subset: Callable[[dict, int, int, dict], None] = _no_subset_check
+  # (options, fraction pruned) -> the keyword arguments of `select` for that subset.
+  resolve: Callable[[dict, float], dict] = lambda options, fraction_pruned: dict(options)
+  # Options that name a score ('aum', 'aum@78000'): the run loads it and passes its K-seed mean
+  # under the same name ('' stays None: no such score).
+  score_options: tuple[str, ...] = ()
 
   def options(self, config: ml_collections.ConfigDict) -> dict:
     """This method's options in ``config.prune.kwargs.<name>`` (its defaults where unset); an
@@ -128,8 +133,33 @@ def _check_offset_band(options, num_examples, size, subset):
         'pruned).')
 
 
+def _ccs_cutoff(options: dict, fraction_pruned: float) -> float:
+  """β for a subset pruning ``fraction_pruned``: its entry in ``hard_cutoffs`` (pairs of
+  fraction pruned and β, as the CCS paper tunes β per pruning rate), else ``hard_cutoff``."""
+  table = {round(float(f), 6): float(beta) for f, beta in options['hard_cutoffs']}
+  return table.get(round(float(fraction_pruned), 6), options['hard_cutoff'])
+
+
+def _resolve_ccs(options: dict, fraction_pruned: float) -> dict:
+  cutoff = options['cutoff_score']
+  return dict(num_strata=options['num_strata'],
+              cutoff_score=None if isinstance(cutoff, str) and not cutoff else cutoff,
+              hard_cutoff=_ccs_cutoff(options, fraction_pruned))
+
+
 def _check_ccs(options):
   _check_fraction('ccs', 'hard_cutoff', options['hard_cutoff'])
+  pairs = options['hard_cutoffs']
+  if not isinstance(pairs, (tuple, list)) or any(
+      not isinstance(p, (tuple, list)) or len(p) != 2 for p in pairs):
+    raise errors.InputError(f'config.prune.kwargs.ccs.hard_cutoffs must be pairs (fraction '
+                            f'pruned, β), e.g. ((0.9, 0.3),), got {pairs!r}.')
+  for _, beta in pairs:
+    _check_fraction('ccs', 'hard_cutoffs', beta)
+  if not isinstance(options['cutoff_score'], (str, np.ndarray)):
+    raise errors.InputError(f'config.prune.kwargs.ccs.cutoff_score must name a score (e.g. '
+                            f"'aum'), or be '' for the stratified one, got "
+                            f"{options['cutoff_score']!r}.")
   strata = options['num_strata']
   if isinstance(strata, bool) or not isinstance(strata, int) or strata < 1:
     raise errors.InputError(
@@ -148,11 +178,16 @@ register(Method('offset', True,
 register(Method('class_balanced', True,
                 lambda scores, labels, size, seed: pruning.class_balanced(
                     pruning.keep_hardest, scores, labels, size)))
+# CCS as published: cutoff_score='aum' (the hardest by AUM are cut, whatever is stratified) and
+# hard_cutoffs=((fraction pruned, β), ...); by default the stratified score is cut, by one β.
 register(Method('ccs', True,
-                lambda scores, labels, size, seed, num_strata, hard_cutoff:
+                lambda scores, labels, size, seed, num_strata, hard_cutoff, cutoff_score:
                 pruning.coverage_centric(scores, size, seed=seed, num_strata=num_strata,
-                                         hard_cutoff=hard_cutoff),
-                defaults=dict(num_strata=50, hard_cutoff=0.02), check_options=_check_ccs))
+                                         hard_cutoff=hard_cutoff, cutoff_scores=cutoff_score),
+                defaults=dict(num_strata=50, hard_cutoff=0.02, hard_cutoffs=(),
+                              cutoff_score=''),
+                check_options=_check_ccs, resolve=_resolve_ccs,
+                score_options=('cutoff_score',)))
 # per_seed: a fresh subset for every retraining seed, as the authors' code draws (one subset
 # retrained by every seed understates the random baseline's spread).
 register(Method('random', False,

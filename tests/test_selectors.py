@@ -27,7 +27,7 @@ def test_every_method_selects_as_its_pruning_function():
   assert list(selectors.METHODS) == list(want)
   for name, method in selectors.METHODS.items():
     got = method.select(scores if method.uses_scores else None, labels, 10, 7,
-                        **method.options(config))
+                        **method.resolve(method.options(config), 0.75))
     np.testing.assert_array_equal(got, want[name], err_msg=name)
 
 
@@ -51,7 +51,8 @@ def test_options_default_to_the_registration_and_unknown_ones_are_refused():
                                               r'fraction, offset_from\.'):
     offset.options(_config(offset=dict(fractoin=0.3)))
   assert selectors.default_kwargs() == dict(offset=dict(fraction=0.02, offset_from='hardest'),
-                                            ccs=dict(num_strata=50, hard_cutoff=0.02),
+                                            ccs=dict(num_strata=50, hard_cutoff=0.02,
+                                                     hard_cutoffs=(), cutoff_score=''),
                                             random=dict(per_seed=True))
 
 
@@ -61,7 +62,11 @@ def test_options_and_subsets_are_checked_by_their_method():
     selectors.get('offset').check_options(dict(fraction=1.5))
   with pytest.raises(errors.InputError,
                      match='config.prune.kwargs.ccs.num_strata must be an integer >= 1'):
-    selectors.get('ccs').check_options(dict(num_strata=True, hard_cutoff=0.1))
+    selectors.get('ccs').check_options(dict(num_strata=True, hard_cutoff=0.1, hard_cutoffs=(),
+                                            cutoff_score=''))
+  with pytest.raises(errors.InputError, match=r'hard_cutoffs must be pairs'):
+    selectors.get('ccs').check_options(dict(num_strata=5, hard_cutoff=0.1, hard_cutoffs=(0.9,),
+                                            cutoff_score=''))
   subset = dict(name='offset-el2n@10-p0.5', fraction_pruned=0.5)
   with pytest.raises(errors.InputError, match=r'skipping the 24 hardest .* needs 44 examples, '
                                               r'but the dataset has 40'):
@@ -86,3 +91,24 @@ def test_an_offset_from_the_easiest_end_is_the_authors_argsort_band():
     # The same band from the other end: dropping n − skip − size of the hardest.
     np.testing.assert_array_equal(easiest, offset.select(
         scores, None, size, 0, fraction=(50 - skip - size) / 50, offset_from='hardest'))
+
+
+def test_ccs_as_published_cuts_by_another_score_with_beta_per_pruning_rate():
+  """Zheng et al. (2023): the hardest by AUM are cut (β of them, β set per pruning rate), the
+  rest stratified by the chosen score."""
+  rng = np.random.default_rng(2)
+  scores, aum = rng.random(200), rng.random(200)
+  ccs = selectors.get('ccs')
+  options = dict(num_strata=5, hard_cutoff=0.05, hard_cutoffs=((0.9, 0.3),), cutoff_score=aum)
+  at_90 = ccs.resolve(options, 0.9)
+  assert at_90['hard_cutoff'] == 0.3 and ccs.resolve(options, 0.5)['hard_cutoff'] == 0.05
+  kept = ccs.select(scores, None, 20, 4, **at_90)
+  np.testing.assert_array_equal(kept, pruning.coverage_centric(
+      scores, 20, seed=4, num_strata=5, hard_cutoff=0.3, cutoff_scores=aum))
+  hardest_by_aum = np.argsort(-aum, kind='stable')[:60]
+  assert not set(kept) & set(hardest_by_aum)  # None of the 30% hardest by AUM is kept.
+  # Without a cutoff score the stratified score is cut, as before.
+  plain = ccs.resolve(dict(options, cutoff_score=''), 0.9)
+  np.testing.assert_array_equal(ccs.select(scores, None, 20, 4, **plain),
+                                pruning.coverage_centric(scores, 20, seed=4, num_strata=5,
+                                                         hard_cutoff=0.3))

@@ -69,12 +69,31 @@ def select(ctx: Context, entry: dict) -> np.ndarray:
                                      score=entry['score'], step=entry['step'],
                                      model=entry.get('score_model') or config.model.name,
                                      seeds=config.pretrain.seeds).score
-  options = method.options(config)
+  options = method.resolve(method.options(config), entry['fraction_pruned'])
+  for name in method.score_options:  # Another score the method reads (CCS's cutoff by AUM).
+    if options[name] is not None:
+      score, step = score_option(ctx, entry, options[name])
+      options[name] = score_files.load_scores(
+          ctx.score_path(score, step, entry.get('score_model')), ids=ctx.data.train['id'],
+          dataset=ctx.data.name, score=score, step=step,
+          model=entry.get('score_model') or config.model.name, seeds=config.pretrain.seeds).score
   if options.get('per_seed'):
     return np.stack([method.select(scores, labels, size,
                                    selectors.subset_seed(config.prune.seed, seed), **options)
                      for seed in config.retrain.seeds])
   return method.select(scores, labels, size, config.prune.seed, **options)
+
+
+def score_option(ctx: Context, entry: dict, spec: str) -> tuple[str, int]:
+  """``'aum'`` or ``'aum@78000'`` → (score, step): without a step, where the run computes it
+  (a training-time score at the end of pretraining, others at the subset's own step)."""
+  score, _, step = spec.partition('@')
+  if step:
+    if not step.isdigit():
+      raise errors.InputError(f'{spec!r} is not of the form <score> or <score>@<step>.')
+    return score, int(step)
+  steps = [s for name, s in pretrain_and_score.wanted(ctx) if name == score]
+  return score, (entry['step'] if entry['step'] in steps or not steps else max(steps))
 
 
 def prune(ctx: Context) -> None:
@@ -113,6 +132,13 @@ def check(ctx: Context, num_train: int) -> None:
     if method.uses_scores:
       pretrain_and_score.check_computed(ctx, f'Subset {entry["name"]} prunes by',
                                         entry['score'], entry['step'], entry['score_model'])
+    resolved = method.resolve(method.options(config), entry['fraction_pruned'])
+    for name in method.score_options:
+      if resolved[name] is not None:
+        score, step = score_option(ctx, entry, resolved[name])
+        pretrain_and_score.check_computed(
+            ctx, f'Subset {entry["name"]} (prune.kwargs.{method.name}.{name}) reads', score,
+            step, entry['score_model'])
     size = pruning.keep_size(num_train, entry['fraction_pruned'])
     method.check_subset(method.options(config), num_train, size, entry)
 
