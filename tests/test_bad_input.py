@@ -119,6 +119,10 @@ CONFIG_CASES = {
     'NTK checkpoint past the run': (
         {'stages': ('ntk_velocity',), 'analyses.ntk_velocity.checkpoint_steps': (0, 10, 300)},
         r"config.analyses.ntk_velocity.checkpoint_steps \[300\] lie outside the run's 30 steps"),
+    'CCS cut by a score the run does not compute': (
+        {'prune.methods': ('ccs',), 'prune.kwargs.ccs.cutoff_score': 'aum'},
+        r'Subset ccs-el2n@10-p0.5 \(prune.kwargs.ccs.cutoff_score\) reads aum at step 10, which '
+        r'this run does not compute'),
     'unknown NTK method': ({'stages': ('ntk_velocity',), 'analyses.ntk_velocity.method': 'exact'},
                            r"Unknown ntk_velocity.method 'exact'; valid: auto, per_example"),
     'zero batch size': ({'optim.batch_size': 0},
