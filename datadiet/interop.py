@@ -1,14 +1,18 @@
 """Scores and keep-lists in a dataset's own order, for other code and other repositories.
 
 datadiet keys every score by a stable example id (:mod:`datadiet.score_files`). Other data-pruning
-code, the authors' included, stores a score as a positional ``.npy``: entry ``i`` belongs to the
-``i``-th example of the split *in the dataset's own order*. That order, from the ids:
+code stores a score as a positional ``.npy``: entry ``i`` belongs to the ``i``-th example of the
+split in some order. Two orders are supported (``order=``):
 
-* integer ids (``digits``, the index in its release): ascending;
-* TFDS ids (``cifar10-train.array_record-00000-of-00001__17``): by shard, then by the index in
-  the shard, numerically — the order ``tfds.load(split, shuffle_files=False)`` reads;
-* image-folder ids (``<class>/<file>``): sorted relative paths, the order the CSV keep-lists
-  name them in.
+* ``'dataset'``, the dataset's own order, from the ids: integer ids (``digits``, the index in its
+  release) ascending; TFDS ids (``cifar10-train.array_record-00000-of-00001__17``) by shard, then
+  by the index in the shard, numerically — the order ``tfds.load(split, shuffle_files=False)``
+  reads; image-folder ids (``<class>/<file>``) by class, then file name (``torchvision``'s
+  ``ImageFolder`` order);
+* ``'authors'``, the order of the authors' code (``mansheej/data_diet``), whose loaders sort the
+  training set by class (``labels.argsort()``, NumPy's default sort, after TFDS's order): their
+  score files and subset positions index that class-sorted set. It needs the labels (of the
+  noisy labels, for a label-noise run, as theirs re-sort by them).
 
 Example (prune a NumPy or PyTorch dataset held in that order)::
 
@@ -33,6 +37,9 @@ from datadiet import atomic_files, errors, pruning, score_files, selectors
 _TFDS_ID = re.compile(r'^(?P<file>.*)-(?P<shard>\d+)-of-(?P<shards>\d+)__(?P<index>\d+)$')
 
 
+ORDERS = ('dataset', 'authors')
+
+
 def dataset_order(ids: Sequence[Any] | np.ndarray) -> np.ndarray:
   """The permutation that puts ``ids`` in their dataset's own order (see the module doc)."""
   ids = np.asarray(ids)
@@ -43,7 +50,24 @@ def dataset_order(ids: Sequence[Any] | np.ndarray) -> np.ndarray:
   if all(parsed):
     return np.array(sorted(range(len(keys)), key=lambda i: (
         parsed[i]['file'], int(parsed[i]['shard']), int(parsed[i]['index']))), dtype=np.int64)
-  return np.argsort(np.array(keys), kind='stable')
+  # '<class>/<file>': by class, then file (a plain string sort would put 'cat-2/x' before 'cat/x').
+  return np.array(sorted(range(len(keys)), key=lambda i: tuple(keys[i].split('/', 1))),
+                  dtype=np.int64)
+
+
+def order_of(ids: Sequence[Any] | np.ndarray, order: str = 'dataset',
+             labels: np.ndarray | None = None) -> np.ndarray:
+  """The permutation that puts ``ids`` in ``order`` (``'dataset'`` or ``'authors'``, which
+  needs ``labels``, aligned with ``ids``)."""
+  if order not in ORDERS:
+    raise errors.InputError(f'Unknown order {order!r}; valid: {", ".join(ORDERS)}.')
+  permutation = dataset_order(ids)
+  if order == 'authors':
+    if labels is None or len(labels) != len(permutation):
+      raise errors.InputError("order='authors' needs the labels of the split (the authors' "
+                              'code sorts it by class).')
+    permutation = permutation[np.argsort(np.asarray(labels)[permutation])]  # NumPy's default.
+  return permutation
 
 
 def _write_npy(path: str, array: np.ndarray) -> None:
@@ -53,17 +77,28 @@ def _write_npy(path: str, array: np.ndarray) -> None:
   atomic_files.commit(path, write)
 
 
-def positional_scores(path: str | os.PathLike) -> np.ndarray:
-  """The seed-mean scores of a datadiet score file, in the dataset's own order."""
-  loaded = score_files.load_scores(path)
-  return loaded.score[dataset_order(loaded.ids)]
+def _file_labels(loaded, split: dict | None) -> np.ndarray | None:
+  """``split['label']`` aligned to a score file's ids (``split``: ``{'id', 'label'}``)."""
+  if split is None:
+    return None
+  position = {key: i for i, key in enumerate(np.asarray(split['id']).tolist())}
+  return np.asarray(split['label'])[[position[key] for key in loaded.ids.tolist()]]
 
 
-def export_scores(path: str | os.PathLike, out_prefix: str | os.PathLike) -> None:
-  """Writes ``<out_prefix>.npy`` (the seed-mean scores in the dataset's own order, the authors'
-  format) and ``<out_prefix>.csv`` (``position,id,score``) from a datadiet score file."""
+def positional_scores(path: str | os.PathLike, order: str = 'dataset',
+                      split: dict | None = None) -> np.ndarray:
+  """The seed-mean scores of a datadiet score file, by position in ``order`` (``'authors'``
+  needs ``split``, the split's ``{'id', 'label'}`` arrays)."""
   loaded = score_files.load_scores(path)
-  order = dataset_order(loaded.ids)
+  return loaded.score[order_of(loaded.ids, order, _file_labels(loaded, split))]
+
+
+def export_scores(path: str | os.PathLike, out_prefix: str | os.PathLike,
+                  order: str = 'dataset', split: dict | None = None) -> None:
+  """Writes ``<out_prefix>.npy`` (the seed-mean scores by position in ``order``) and
+  ``<out_prefix>.csv`` (``position,id,score``) from a datadiet score file."""
+  loaded = score_files.load_scores(path)
+  order = order_of(loaded.ids, order, _file_labels(loaded, split))
   ids, scores = loaded.ids[order], loaded.score[order]
   _write_npy(f'{out_prefix}.npy', scores)
   buffer = io.StringIO()
@@ -75,12 +110,16 @@ def export_scores(path: str | os.PathLike, out_prefix: str | os.PathLike) -> Non
 
 
 def export_keep_list(ids: Sequence[Any] | np.ndarray, kept: Sequence[Any] | np.ndarray,
-                     out_prefix: str | os.PathLike) -> np.ndarray:
-  """Writes the kept examples as ``<out_prefix>.npy`` (their sorted positions in the dataset's
-  own order, of the split whose ids are ``ids``) and ``<out_prefix>.csv`` (``position,id``);
-  returns the positions."""
+                     out_prefix: str | os.PathLike, order: str = 'dataset',
+                     labels: np.ndarray | None = None) -> np.ndarray:
+  """Writes the kept examples (one subset, 1-D) as ``<out_prefix>.npy`` (their sorted positions
+  in ``order``, of the split whose ids are ``ids``) and ``<out_prefix>.csv`` (``position,id``);
+  returns the positions. For a per-seed subset file, export each row."""
   ids, kept = np.asarray(ids), np.asarray(kept)
-  ordered = ids[dataset_order(ids)]
+  if kept.ndim != 1:
+    raise errors.InputError(f'kept must be one subset of ids (1-D), got shape {kept.shape}; '
+                            'for per-seed subsets export each row.')
+  ordered = ids[order_of(ids, order, labels)]
   position = {key: i for i, key in enumerate(ordered.tolist())}
   unknown = [key for key in kept.tolist() if key not in position]
   if unknown:
@@ -95,10 +134,13 @@ def export_keep_list(ids: Sequence[Any] | np.ndarray, kept: Sequence[Any] | np.n
 
 
 def import_positional(npy_path: str | os.PathLike, ids: Sequence[Any] | np.ndarray, *,
-                      dataset: str, expected_dataset: str) -> dict[Any, float]:
-  """Reads a positional ``.npy`` of scores (the authors' format) for the split whose ids are
-  ``ids``: ``{id: score}``. ``dataset`` names the data the file was computed on and must be
-  ``expected_dataset`` (the dataset ``ids`` come from); the length must match the split's."""
+                      dataset: str, expected_dataset: str, order: str = 'dataset',
+                      labels: np.ndarray | None = None) -> dict[Any, float]:
+  """Reads a positional ``.npy`` of scores for the split whose ids are ``ids``: ``{id:
+  score}``. ``order`` is the order the file follows (``'authors'`` for the authors' score
+  files, with ``labels`` aligned with ``ids``). ``dataset`` names the data the file was
+  computed on and must be ``expected_dataset`` (the dataset ``ids`` come from); the length must
+  match the split's."""
   if dataset != expected_dataset:
     raise errors.InputError(f'{npy_path} holds scores of {dataset!r}, not of '
                             f'{expected_dataset!r}; import it with the dataset it belongs to.')
@@ -114,7 +156,7 @@ def import_positional(npy_path: str | os.PathLike, ids: Sequence[Any] | np.ndarr
   if not np.all(np.isfinite(values)):
     raise errors.InputError(f'{npy_path} holds {int(np.sum(~np.isfinite(values)))} scores that '
                             'are not finite.')
-  ordered = ids[dataset_order(ids)]
+  ordered = ids[order_of(ids, order, labels)]
   return dict(zip(ordered.tolist(), values.astype(np.float32).tolist()))
 
 
@@ -136,6 +178,13 @@ def select(scores: np.ndarray, fraction_pruned: float, method: str = 'keep_harde
   if unknown:
     raise errors.InputError(f'The {method} method takes no option {", ".join(unknown)}; its '
                             f'options: {", ".join(entry.defaults) or "none"}.')
+  for name in entry.score_options:  # Another score the method reads: given here as an array.
+    if isinstance(options[name], str):
+      if options[name]:
+        raise errors.InputError(f'{method}: give {name} as an array of scores aligned with '
+                                f'scores, not the name {options[name]!r}.')
+    else:
+      options[name] = np.asarray(options[name], np.float64)
   entry.check_options(options)
   scores = np.asarray(scores)
   num = len(scores) if scores.ndim else 0

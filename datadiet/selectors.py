@@ -147,6 +147,17 @@ def _resolve_ccs(options: dict, fraction_pruned: float) -> dict:
               hard_cutoff=_ccs_cutoff(options, fraction_pruned))
 
 
+def _check_ccs_subset(options, num_examples, size, subset):
+  beta = _ccs_cutoff(options, subset['fraction_pruned'])
+  cut = int(round(beta * num_examples))
+  if cut + size > num_examples:
+    raise errors.InputError(
+        f'Subset {subset["name"]}: cutting the {cut} hardest (CCS β {beta:g}) and keeping '
+        f'{size} needs {cut + size} examples, but the dataset has {num_examples}; give this '
+        f'pruning rate a β below {subset["fraction_pruned"]:g} (prune.kwargs.ccs.hard_cutoff or '
+        'hard_cutoffs).')
+
+
 def _check_ccs(options):
   _check_fraction('ccs', 'hard_cutoff', options['hard_cutoff'])
   pairs = options['hard_cutoffs']
@@ -154,7 +165,8 @@ def _check_ccs(options):
       not isinstance(p, (tuple, list)) or len(p) != 2 for p in pairs):
     raise errors.InputError(f'config.prune.kwargs.ccs.hard_cutoffs must be pairs (fraction '
                             f'pruned, β), e.g. ((0.9, 0.3),), got {pairs!r}.')
-  for _, beta in pairs:
+  for fraction, beta in pairs:
+    _check_fraction('ccs', 'hard_cutoffs', fraction)
     _check_fraction('ccs', 'hard_cutoffs', beta)
   if not isinstance(options['cutoff_score'], (str, np.ndarray)):
     raise errors.InputError(f'config.prune.kwargs.ccs.cutoff_score must name a score (e.g. '
@@ -186,7 +198,7 @@ register(Method('ccs', True,
                                          hard_cutoff=hard_cutoff, cutoff_scores=cutoff_score),
                 defaults=dict(num_strata=50, hard_cutoff=0.02, hard_cutoffs=(),
                               cutoff_score=''),
-                check_options=_check_ccs, resolve=_resolve_ccs,
+                check_options=_check_ccs, resolve=_resolve_ccs, check_subset=_check_ccs_subset,
                 score_options=('cutoff_score',)))
 # per_seed: a fresh subset for every retraining seed, as the authors' code draws (one subset
 # retrained by every seed understates the random baseline's spread).

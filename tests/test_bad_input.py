@@ -123,6 +123,13 @@ CONFIG_CASES = {
         {'prune.methods': ('ccs',), 'prune.kwargs.ccs.cutoff_score': 'aum'},
         r'Subset ccs-el2n@10-p0.5 \(prune.kwargs.ccs.cutoff_score\) reads aum at step 10, which '
         r'this run does not compute'),
+    'CCS β that cuts more than the rate leaves': (
+        {'prune.methods': ('ccs',), 'prune.kwargs.ccs.hard_cutoffs': ((0.5, 0.6),)},
+        r'cutting the 863 hardest \(CCS β 0.6\) and keeping 719 needs 1582 examples'),
+    'CCS β for a rate the run does not prune at': (
+        {'prune.methods': ('ccs',), 'prune.kwargs.ccs.hard_cutoffs': ((0.55, 0.1),)},
+        r'hard_cutoffs sets β for pruning rates \[0.55\] that config.prune.fractions does not '
+        r'hold'),
     'unknown NTK method': ({'stages': ('ntk_velocity',), 'analyses.ntk_velocity.method': 'exact'},
                            r"Unknown ntk_velocity.method 'exact'; valid: auto, per_example"),
     'zero batch size': ({'optim.batch_size': 0},

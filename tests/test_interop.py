@@ -88,3 +88,42 @@ def test_select_is_each_method_as_a_run_applies_it():
     datadiet.select(scores, 0.5, 'offset', fraction=0.6)
   with pytest.raises(errors.InputError, match=r"Unknown pruning methods \['easiest'\]"):
     datadiet.select(scores, 0.5, 'easiest')
+
+
+def test_class_folders_order_by_class_then_file():
+  paths = np.array(['cat/x.png', 'cat-2/a.png', 'cat/a.png'])
+  assert paths[interop.dataset_order(paths)].tolist() == ['cat/a.png', 'cat/x.png',
+                                                           'cat-2/a.png']
+
+
+def test_the_authors_order_is_the_class_sorted_dataset_order(tmp_path):
+  """The authors' loaders sort the training set by class (np.argsort of the labels, in TFDS
+  order); their positional files follow that order."""
+  ids = np.array([_tfds_id(0, i) for i in range(6)])
+  labels = np.array([2, 0, 1, 0, 2, 1])
+  order = interop.order_of(ids, 'authors', labels)
+  assert labels[order].tolist() == [0, 0, 1, 1, 2, 2]
+  np.testing.assert_array_equal(order, np.argsort(labels))  # Their own computation.
+  np.save(tmp_path / 'theirs.npy', np.arange(6, dtype=np.float32))  # Position = value.
+  mine = interop.import_positional(tmp_path / 'theirs.npy', ids[::-1], dataset='cifar10',
+                                   expected_dataset='cifar10', order='authors',
+                                   labels=labels[::-1])
+  assert [mine[_tfds_id(0, i)] for i in np.argsort(labels)] == [0, 1, 2, 3, 4, 5]
+  with pytest.raises(errors.InputError, match="order='authors' needs the labels"):
+    interop.order_of(ids, 'authors')
+  with pytest.raises(errors.InputError, match="Unknown order 'class'"):
+    interop.order_of(ids, 'class')
+
+
+def test_select_takes_a_cutoff_score_as_an_array():
+  rng = np.random.default_rng(1)
+  scores, aum = rng.random(100), rng.random(100)
+  np.testing.assert_array_equal(
+      datadiet.select(scores, 0.8, 'ccs', cutoff_score=aum.tolist(), hard_cutoff=0.1,
+                      num_strata=5),
+      pruning.coverage_centric(scores, 20, seed=0, num_strata=5, hard_cutoff=0.1,
+                               cutoff_scores=aum))
+  with pytest.raises(errors.InputError, match="give cutoff_score as an array of scores"):
+    datadiet.select(scores, 0.8, 'ccs', cutoff_score='aum')
+  with pytest.raises(errors.InputError, match=r'kept must be one subset of ids \(1-D\)'):
+    interop.export_keep_list(np.arange(4), np.array([[0, 1], [2, 3]]), '/nonexistent/keep')

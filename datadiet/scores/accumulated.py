@@ -3,8 +3,10 @@
 The later literature scores an example by how the training run saw it so far rather than by one
 checkpoint: the EL2N or the loss *summed* over the presentations of the first epochs (the
 accumulated variant that coverage-centric pruning reports, Zheng et al. 2023), and the
-*variance* over presentations of the probability the network gives the example's label (dynamic
-uncertainty, He et al. 2023). Each is a training-time tracker (:mod:`datadiet.scores.trackers`)
+*variance* over presentations of the probability the network gives the example's label (a
+simplified dynamic uncertainty: He et al. 2023 average the standard deviation over sliding
+windows of J epochs; this is the variance over all presentations so far, which ranks
+differently). Each is a training-time tracker (:mod:`datadiet.scores.trackers`)
 of per-example sums over presentations, with the training step's own logits (training mode,
 augmented inputs). They are read from the tracker as a scoring step's checkpoint saved it, so a
 score at step ``t`` accumulates the first ``t`` steps (step 0: nothing seen, 0 for every

@@ -75,10 +75,13 @@ def update(state: ForgettingState, example_ids: Array, correct: Array,
   if mask is not None:
     # Out-of-range indices are dropped by the scatters below.
     example_ids = jnp.where(mask, example_ids, num_examples)
-  # Later occurrences of an index already in the batch are dropped too (see the module doc).
-  positions = jnp.arange(example_ids.shape[0])
-  seen_before = jnp.any((example_ids[:, None] == example_ids[None, :])
-                        & (positions[None, :] < positions[:, None]), axis=1)
+  # Later occurrences of an index already in the batch are dropped too (see the module doc): a
+  # stable sort puts each index's first occurrence first among its equals (O(B log B) memory-light,
+  # not a B × B comparison).
+  order = jnp.argsort(example_ids, stable=True)
+  ordered = example_ids[order]
+  repeat = jnp.concatenate([jnp.zeros((1,), bool), ordered[1:] == ordered[:-1]])
+  seen_before = jnp.zeros_like(repeat).at[order].set(repeat)
   example_ids = jnp.where(seen_before, num_examples, example_ids)
   correct = correct.astype(bool)
   was_correct = state.last_correct.at[example_ids].get(mode='fill', fill_value=False)

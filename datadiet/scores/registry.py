@@ -101,5 +101,6 @@ register(Score('el2n_sum', 'tracker', accumulated.total, 'EL2N summed over the p
 register(Score('loss_sum', 'tracker', accumulated.total, 'loss summed over the presentations up '
                'to the scoring step', accumulated.LOSS_SUM, at_score_steps=True))
 register(Score('dynamic_uncertainty', 'tracker', accumulated.variance, 'variance of the label\'s '
-               'predicted probability over presentations (He et al. 2023)',
+               'predicted probability over all presentations (a simplified form of He et al. '
+               '2023, who average the standard deviation over sliding windows of epochs)',
                accumulated.LABEL_PROBABILITY, at_score_steps=True))

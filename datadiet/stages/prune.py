@@ -127,6 +127,14 @@ def check(ctx: Context, num_train: int) -> None:
   for name in config.prune.methods:
     method = selectors.get(name)
     method.check_options(method.options(config))
+  if 'ccs' in config.prune.methods:  # β per pruning rate: a rate the run prunes at.
+    unused = [f for f, _ in selectors.get('ccs').options(config)['hard_cutoffs']
+              if not any(abs(f - g) < 1e-9 for g in config.prune.fractions)]
+    if unused:
+      raise errors.InputError(f'config.prune.kwargs.ccs.hard_cutoffs sets β for pruning rates '
+                              f'{unused} that config.prune.fractions does not hold '
+                              f'({list(config.prune.fractions)}); a typo would fall back to '
+                              'hard_cutoff silently.')
   for entry in subset_plan(ctx):  # Methods, prune.by models, fractions.
     method = selectors.get(entry['method'])
     if method.uses_scores:

@@ -2,6 +2,7 @@
 barrier, saved barriers follow the definition."""
 
 import json
+import shutil
 
 import jax
 import numpy as np
@@ -106,3 +107,25 @@ def test_saved_barriers_follow_the_definition(dynamics_run):
   summary = (workdir / 'summary.md').read_text()
   assert '## Error barriers between children spawned at step t*' in summary
   assert (workdir / 'error_barrier.png').stat().st_size > 0
+
+
+def test_a_changed_measurement_is_measured_again_without_retraining(dynamics_run, tmp_path):
+  """recompute_batch_stats (like the α grid or bn_batches) only changes the measurement along
+  the line: a rerun with it changed re-measures from the trained children, it never returns the
+  curves saved under the old setting."""
+  workdir, ctx = dynamics_run
+  copy = tmp_path / 'run'
+  shutil.copytree(workdir, copy)
+  config = ctx.config.copy_and_resolve_references()
+  config.analyses.error_barrier.recompute_batch_stats = False
+  changed = type(ctx)(config, copy)
+  saved = json.loads((copy / 'error_barrier' / 'spawn_20' / 'errors.json').read_text())
+  checkpoint_files = sorted(p.name for p in (copy / 'error_barrier' / 'spawn_20').rglob('*'))
+  error_barrier.error_barrier(changed)
+  again = json.loads((copy / 'error_barrier' / 'spawn_20' / 'errors.json').read_text())
+  assert saved['measured_with']['recompute_batch_stats'] is True
+  assert again['measured_with']['recompute_batch_stats'] is False
+  assert sorted(p.name for p in (copy / 'error_barrier' / 'spawn_20').rglob('*')) == \
+      checkpoint_files  # No new training: the same checkpoints.
+  assert again['child_test_accuracy'] == saved['child_test_accuracy']
+  assert 'interpolated like the weights' in (copy / 'error_barrier.md').read_text()
