@@ -12,6 +12,7 @@ import numpy as np
 from datadiet import errors, experiment, preflight, runtime
 from datadiet import workdir as workdirs
 from datadiet.stages import registry as stage_registry
+from datadiet.stages.context import Context
 from datadiet.train import loop
 
 
@@ -49,6 +50,11 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path,
   # Outside the workdir: checked before it.
   if Path(config.runtime.compilation_cache_dir or '.').is_absolute():
     runtime.make_compilation_cache_dir(Path(config.runtime.compilation_cache_dir))
+  if config.job == 'pipeline' and workdir and Path(workdir).is_dir():
+    existing = Context(config, Path(workdir))  # Read only: nothing is written before the claim.
+    for stage in stage_registry.configured(config.stages):
+      if stage.check_workdir is not None:
+        stage.check_workdir(existing)
   workdir = workdirs.claim(workdir, config, stage_registry.reads,
                            allow_config_change=continue_with_changed_config)
   logging.info('Config:\n%s', config)  # After the checks: a refusal is not buried under it.

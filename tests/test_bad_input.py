@@ -130,6 +130,11 @@ CONFIG_CASES = {
         {'prune.methods': ('ccs',), 'prune.kwargs.ccs.hard_cutoffs': ((0.55, 0.1),)},
         r'hard_cutoffs sets β for pruning rates \[0.55\] that config.prune.fractions does not '
         r'hold'),
+    'a training-time score added to a pretraining under way': (
+        {'scores.names': ('el2n', 'random', 'aum')},
+        r"records the training-time statistics none for its checkpoints, but "
+        r"config.scores.names now needs \['aum'\] \(added \['aum'\], removed \[\]\); a "
+        r'training-time score cannot be added'),
     'unknown NTK method': ({'stages': ('ntk_velocity',), 'analyses.ntk_velocity.method': 'exact'},
                            r"Unknown ntk_velocity.method 'exact'; valid: auto, per_example"),
     'zero batch size': ({'optim.batch_size': 0},

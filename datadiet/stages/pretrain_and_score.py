@@ -12,7 +12,9 @@ with the scoring model's, and ``prune.by`` may name their scores (``'mlp:el2n@60
 
 from __future__ import annotations
 
-from datadiet import config_checks, errors, models, score_files, scoring
+import json
+
+from datadiet import atomic_files, config_checks, errors, models, score_files, scoring
 from datadiet.scores import registry
 from datadiet.stages.context import Context
 from datadiet.stages.protocol import Stage
@@ -31,8 +33,38 @@ def pretrain_stop_step(ctx: Context) -> int:
   return max(ctx.config.scores.steps)
 
 
+def check_workdir(ctx: Context) -> None:
+  """What the workdir's pretraining holds allows this config (see :func:`check_trackers`)."""
+  for model in ctx.score_models:
+    check_trackers(ctx, model, record=False)
+
+
+def check_trackers(ctx: Context, model: str, record: bool = True) -> None:
+  """The training-time trackers a pretraining records are fixed when it starts
+  (``pretrain/trackers.json``): its checkpoints hold exactly those, so a config that asks for
+  others (a training-time score added or removed) is refused in one line rather than failing to
+  restore them."""
+  directory = ctx.pretrain_dir_for(model)
+  wanted = sorted(t.name for t in registry.trackers_for(ctx.config.scores.names))
+  path = directory / 'trackers.json'
+  if not path.exists():
+    if record:
+      atomic_files.write_json(path, wanted)
+    return
+  recorded = json.loads(path.read_text())
+  if recorded != wanted:
+    added = sorted(set(wanted) - set(recorded))
+    removed = sorted(set(recorded) - set(wanted))
+    raise errors.InputError(
+        f'{directory} records the training-time statistics {recorded or "none"} for its '
+        f'checkpoints, but config.scores.names now needs {wanted or "none"} (added {added}, '
+        f'removed {removed}); a training-time score cannot be added to or dropped from a '
+        'pretraining under way. Use a new --workdir, or restore config.scores.names.')
+
+
 def pretrain(ctx: Context) -> None:
   for model in ctx.score_models:
+    check_trackers(ctx, model)
     missing = missing_checkpoints(ctx, model)
     if missing:
       loop.train_ensemble(ctx.config, ctx.pretrain_dir_for(model), ctx.data,
@@ -168,6 +200,6 @@ def _score_model(ctx: Context, model: str) -> None:
 
 
 PRETRAIN = Stage('pretrain', pretrain, reads=READS, check=check_pretrain,
-                 complete=pretrain_complete)
+                 complete=pretrain_complete, check_workdir=check_workdir)
 SCORE = Stage('score', score, reads=READS, check=check_score,
               outputs=('scores*/*.npz', 'label_noise.npz'), complete=score_complete)

@@ -33,3 +33,6 @@ class Stage:
   # Whether every output it owes exists (None: a finished stage owes nothing); a finished stage
   # that owes one runs again on relaunch.
   complete: Callable[[Context], bool] | None = None
+  # Refuses a config that what an existing workdir already holds rules out (read only; called
+  # before the workdir is claimed, so a refusal changes nothing there).
+  check_workdir: Callable[[Context], None] | None = None
