@@ -71,3 +71,23 @@ def test_bottleneck_blocks_start_with_the_last_batch_norm_scale_at_zero():
     np.testing.assert_array_equal(scale, 1.0)
   assert len(last_scales('resnet50')) == 16 and len(last_scales('resnet18')) == 8
   assert 'zero_init_last_bn' in models.arguments('resnet50')
+
+
+def test_the_imagenet_stem_gives_the_standard_resnet50():
+  """7×7/2 convolution + 3×3/2 max-pool: torchvision's ResNet50 has 25,557,032 parameters at
+  1,000 classes, and a 224² image reaches the first stage at 56²."""
+  model = models.get_model('resnet50', num_classes=1000, stem='imagenet')
+  shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 224, 224, 3))))
+  assert sum(p.size for p in jax.tree.leaves(shapes['params'])) == 25_557_032
+  assert shapes['params']['stem']['kernel'].shape == (7, 7, 3, 64)
+  _, state = jax.eval_shape(lambda: model.apply(
+      model.init(jax.random.key(0), jnp.zeros((1, 224, 224, 3))), jnp.zeros((1, 224, 224, 3)),
+      capture_intermediates=True, mutable=['intermediates']))
+  first_block = state['intermediates']['Bottleneck_0']['__call__'][0]
+  assert first_block.shape == (1, 56, 56, 256)
+  small = models.get_model('resnet18', num_classes=10, stem='imagenet')
+  out = jax.eval_shape(lambda: small.init_with_output(
+      jax.random.key(0), jnp.zeros((2, 64, 64, 3)))[0])
+  assert out.shape == (2, 10)
+  with pytest.raises(errors.InputError, match="Unknown ResNet stem 'imagnet'"):
+    models.get_model('resnet18', num_classes=10, stem='imagnet')

@@ -1,4 +1,8 @@
-"""ResNets for small images: the paper's ResNet18/50 with the CIFAR 3×3 stem, and ResNet-20.
+"""ResNets: the paper's ResNet18/50 with the CIFAR 3×3 stem (or the ImageNet one), and ResNet-20.
+
+``stem='cifar'`` (the default) is a 3×3 stride-1 convolution, as the paper's CIFAR networks;
+``stem='imagenet'`` is the standard 7×7 stride-2 convolution followed by a 3×3 stride-2 max-pool
+(He et al. 2016), for large images (``model.kwargs.stem``).
 
 All models take NHWC images and ``train: bool``; BatchNorm uses batch statistics when training
 and running statistics otherwise (the mode every score is computed in). With
@@ -24,6 +28,8 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 from jax.typing import DTypeLike
+
+from datadiet import errors
 
 _conv = functools.partial(nn.Conv, use_bias=False, padding='SAME')
 _batch_norm = functools.partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5)
@@ -80,8 +86,12 @@ class Bottleneck(nn.Module):
     return nn.relu(x + y)
 
 
+STEMS = ('cifar', 'imagenet')
+
+
 class ResNet(nn.Module):
-  """A CIFAR-style ResNet: 3×3 stem (no max-pool), stages of blocks, global average pool."""
+  """A ResNet: a stem (CIFAR 3×3, or ImageNet 7×7/2 + max-pool), stages of blocks, global
+  average pool."""
   num_classes: int
   stage_sizes: Sequence[int]
   block: type[nn.Module] = BasicBlock
@@ -89,12 +99,24 @@ class ResNet(nn.Module):
   batch_norm_axis_name: str | None = None
   dtype: DTypeLike | None = None  # None: from the inputs and parameters, as in Flax.
   zero_init_last_bn: bool | None = None  # None: the block's own default.
+  stem: str = 'cifar'
+
+  def __post_init__(self):
+    if self.stem not in STEMS:  # Refused when the model is built (preflight), not mid-run.
+      raise errors.InputError(f'Unknown ResNet stem {self.stem!r} (model.kwargs.stem); valid: '
+                              f'{", ".join(STEMS)}.')
+    super().__post_init__()
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    x = _conv(self.widths[0], (3, 3), dtype=self.dtype, name='stem')(x)
+    if self.stem == 'imagenet':
+      x = _conv(self.widths[0], (7, 7), 2, dtype=self.dtype, name='stem')(x)
+    else:
+      x = _conv(self.widths[0], (3, 3), dtype=self.dtype, name='stem')(x)
     x = nn.relu(_batch_norm(use_running_average=not train, axis_name=self.batch_norm_axis_name,
                             dtype=self.dtype, name='stem_bn')(x))
+    if self.stem == 'imagenet':
+      x = nn.max_pool(x, (3, 3), strides=(2, 2), padding='SAME')
     for stage, (num_blocks, width) in enumerate(zip(self.stage_sizes, self.widths)):
       for index in range(num_blocks):
         strides = 2 if stage > 0 and index == 0 else 1
