@@ -63,9 +63,12 @@ def order_of(ids: Sequence[Any] | np.ndarray, order: str = 'dataset',
     raise errors.InputError(f'Unknown order {order!r}; valid: {", ".join(ORDERS)}.')
   permutation = dataset_order(ids)
   if order == 'authors':
-    if labels is None or len(labels) != len(permutation):
+    if labels is None:
       raise errors.InputError("order='authors' needs the labels of the split (the authors' "
                               'code sorts it by class).')
+    if len(labels) != len(permutation):
+      raise errors.InputError(f'{len(labels)} labels for {len(permutation)} ids: give the '
+                              'labels of the same split, aligned with its ids.')
     permutation = permutation[np.argsort(np.asarray(labels)[permutation])]  # NumPy's default.
   return permutation
 
@@ -82,6 +85,11 @@ def _file_labels(loaded, split: dict | None) -> np.ndarray | None:
   if split is None:
     return None
   position = {key: i for i, key in enumerate(np.asarray(split['id']).tolist())}
+  missing = [key for key in loaded.ids.tolist() if key not in position]
+  if missing:
+    raise errors.InputError(f'{len(missing)} ids of the score file are not in the split given '
+                            f'(e.g. {missing[:3]}); pass the split the scores were computed on '
+                            '(its training split).')
   return np.asarray(split['label'])[[position[key] for key in loaded.ids.tolist()]]
 
 
@@ -152,7 +160,7 @@ def import_positional(npy_path: str | os.PathLike, ids: Sequence[Any] | np.ndarr
   if values.ndim != 1 or len(values) != len(ids):
     raise errors.InputError(f'{npy_path} holds {values.shape} scores but the split has '
                             f'{len(ids)} examples; a positional file has one score per example '
-                            'in the dataset\'s own order.')
+                            f'of the split (in the {order!r} order).')
   if not np.all(np.isfinite(values)):
     raise errors.InputError(f'{npy_path} holds {int(np.sum(~np.isfinite(values)))} scores that '
                             'are not finite.')
@@ -188,6 +196,9 @@ def select(scores: np.ndarray, fraction_pruned: float, method: str = 'keep_harde
   entry.check_options(options)
   scores = np.asarray(scores)
   num = len(scores) if scores.ndim else 0
+  if ids is not None and len(ids) != num:
+    raise errors.InputError(f'{len(ids)} ids for {num} scores: give the ids of the scored '
+                            'examples, aligned with the scores.')
   size = pruning.keep_size(num, fraction_pruned)
   entry.check_subset(options, num, size, dict(name=method, fraction_pruned=fraction_pruned))
   if method == 'class_balanced' and labels is None:

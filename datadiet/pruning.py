@@ -32,8 +32,10 @@ Selector = Callable[[np.ndarray, int], np.ndarray]
 
 def keep_size(num_examples: int, fraction_pruned: float) -> int:
   """How many examples remain after pruning ``fraction_pruned`` of ``num_examples``."""
-  if not 0.0 <= fraction_pruned < 1.0:
-    raise errors.InputError(f'fraction_pruned must be in [0, 1), got {fraction_pruned}.')
+  if (isinstance(fraction_pruned, bool) or not isinstance(fraction_pruned, (int, float))
+      or not 0.0 <= fraction_pruned < 1.0):
+    raise errors.InputError(f'fraction_pruned must be a number in [0, 1), got '
+                            f'{fraction_pruned!r}.')
   size = int(round((1.0 - fraction_pruned) * num_examples))
   if size < 1:
     raise errors.InputError(f'Pruning {fraction_pruned:.4g} of {num_examples} examples keeps none.')

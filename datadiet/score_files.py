@@ -124,6 +124,9 @@ def load_scores(path: str | os.PathLike, *, ids: Sequence[Any] | np.ndarray | No
   path = Path(path)
   if not path.is_file():
     raise errors.MissingInputError(f'No score file at {path}.')
+  if path.suffix != '.npz':  # np.load would return a bare array for a .npy.
+    raise ScoreFileError(f'{path} is not a score file (.npz keyed by id); a positional .npy is '
+                         'read with datadiet.interop.import_positional.')
   try:
     with np.load(path, allow_pickle=False) as data:
       contents = {key: data[key] for key in ('ids', 'per_seed', 'score', 'metadata')}

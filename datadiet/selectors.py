@@ -168,6 +168,11 @@ def _check_ccs(options):
   for fraction, beta in pairs:
     _check_fraction('ccs', 'hard_cutoffs', fraction)
     _check_fraction('ccs', 'hard_cutoffs', beta)
+  rates = [round(float(fraction), 6) for fraction, _ in pairs]
+  repeated = sorted({r for r in rates if rates.count(r) > 1})
+  if repeated:
+    raise errors.InputError(f'config.prune.kwargs.ccs.hard_cutoffs gives pruning rate(s) '
+                            f'{repeated} more than one β; give each rate once.')
   if not isinstance(options['cutoff_score'], (str, np.ndarray)):
     raise errors.InputError(f'config.prune.kwargs.ccs.cutoff_score must name a score (e.g. '
                             f"'aum'), or be '' for the stratified one, got "

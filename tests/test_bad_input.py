@@ -73,9 +73,9 @@ CONFIG_CASES = {
     'unknown stage': ({'stages': ('pretrain', 'scoring')},
                       r"Unknown stages \['scoring'\]; valid stages: pretrain, score, prune"),
     'fraction pruned of 1': ({'prune.fractions': (0.5, 1.0)},
-                             r'fraction_pruned must be in \[0, 1\), got 1.0'),
+                             r'fraction_pruned must be a number in \[0, 1\), got 1.0'),
     'negative fraction': ({'prune.fractions': (-0.1,)},
-                          r'fraction_pruned must be in \[0, 1\), got -0.1'),
+                          r'fraction_pruned must be a number in \[0, 1\), got -0.1'),
     'empty subset': ({'prune.fractions': (0.9999,)}, r'Pruning 0.9999 of 1438 examples keeps none'),
     'offset + size beyond the dataset': (
         {'prune.kwargs.offset.fraction': 0.6},
@@ -126,10 +126,9 @@ CONFIG_CASES = {
     'CCS β that cuts more than the rate leaves': (
         {'prune.methods': ('ccs',), 'prune.kwargs.ccs.hard_cutoffs': ((0.5, 0.6),)},
         r'cutting the 863 hardest \(CCS β 0.6\) and keeping 719 needs 1582 examples'),
-    'CCS β for a rate the run does not prune at': (
-        {'prune.methods': ('ccs',), 'prune.kwargs.ccs.hard_cutoffs': ((0.55, 0.1),)},
-        r'hard_cutoffs sets β for pruning rates \[0.55\] that config.prune.fractions does not '
-        r'hold'),
+    'CCS with two β for one pruning rate': (
+        {'prune.methods': ('ccs',), 'prune.kwargs.ccs.hard_cutoffs': ((0.5, 0.1), (0.5, 0.2))},
+        r'hard_cutoffs gives pruning rate\(s\) \[0.5\] more than one β; give each rate once'),
     'a training-time score added to a pretraining under way': (
         {'scores.names': ('el2n', 'random', 'aum')},
         r"records the training-time statistics none for its checkpoints, but "

@@ -127,3 +127,23 @@ def test_select_takes_a_cutoff_score_as_an_array():
     datadiet.select(scores, 0.8, 'ccs', cutoff_score='aum')
   with pytest.raises(errors.InputError, match=r'kept must be one subset of ids \(1-D\)'):
     interop.export_keep_list(np.arange(4), np.array([[0, 1], [2, 3]]), '/nonexistent/keep')
+
+
+def test_api_mistakes_are_one_clear_error(tmp_path):
+  np.save(tmp_path / 'scores.npy', np.zeros(3, np.float32))
+  with pytest.raises(errors.InputError, match=r'is not a score file \(.npz keyed by id\)'):
+    interop.positional_scores(tmp_path / 'scores.npy')
+  ids = np.array([_tfds_id(0, i) for i in range(4)])
+  path = tmp_path / 'el2n@10.npz'
+  score_files.save_scores(path, ids, np.arange(4, dtype=np.float32), score='el2n',
+                          dataset='cifar10', model='resnet18', step=10, seeds=[0])
+  other_split = {'id': np.array(['x', 'y', 'z', 'w']), 'label': np.zeros(4, int)}
+  with pytest.raises(errors.InputError, match='4 ids of the score file are not in the split'):
+    interop.positional_scores(path, order='authors', split=other_split)
+  with pytest.raises(errors.InputError, match='10 ids for 40 scores'):
+    datadiet.select(np.arange(40.0), 0.5, ids=np.arange(10))
+  with pytest.raises(errors.InputError, match=r"fraction_pruned must be a number in \[0, 1\), "
+                                              r"got '0.5'"):
+    datadiet.select(np.arange(40.0), '0.5')
+  with pytest.raises(errors.InputError, match='3 labels for 4 ids'):
+    interop.order_of(ids, 'authors', np.zeros(3))

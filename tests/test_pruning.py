@@ -10,7 +10,7 @@ def test_keep_size_and_errors():
   assert pruning.keep_size(10, 0.3) == 7
   assert pruning.keep_size(10, 0.0) == 10
   for bad in (-0.1, 1.0):
-    with pytest.raises(ValueError, match=r'must be in \[0, 1\)'):
+    with pytest.raises(ValueError, match=r'must be a number in \[0, 1\)'):
       pruning.keep_size(10, bad)
   with pytest.raises(ValueError, match='keeps none'):
     pruning.keep_size(10, 0.99)

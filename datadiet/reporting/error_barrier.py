@@ -41,8 +41,8 @@ def markdown(rows: list[dict], analysis, score_step: int, total_steps: int) -> l
   run's ``config.analyses.error_barrier``, its subsets ranked by the score at ``score_step``,
   the children trained to ``total_steps``."""
   step = score_step
-  def fmt(v):
-    return 'n/a' if v is None else f'{v:.4f}'
+  def fmt(v):  # Without a sign on a zero that rounding made negative.
+    return 'n/a' if v is None else f'{0.0 if abs(v) < 5e-5 else v:.4f}'
   lines = ['## Error barriers between children spawned at step t*', '',
            f'Children of parent seed {analysis.parent_seed} spawned at each t* trained to step '
            f'{total_steps} with seeds '

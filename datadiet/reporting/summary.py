@@ -13,11 +13,15 @@ def summary_markdown(run: dict, rows, spearman, by_architecture, seed_checks, de
   """``summary.md``: the accuracy table, the plots, score correlations, noise detection, and
   ``sections`` (the training-dynamics analyses' markdown). ``run`` describes the run: its
   ``dataset``, ``score_models``, ``seeds``, ``score_steps``, ``retrain_model``,
-  ``retrain_seeds`` and ``per_seed_methods`` (methods drawn once per retraining seed)."""
+  ``retrain_seeds``, ``per_seed_methods`` (methods drawn once per retraining seed) and
+  ``constant_scores`` (score files with one value for every example)."""
   subsets = sorted({r['subset'] for r in rows}, key=lambda s: (s != plots.FULL, s))
   lines = [f'# Data-diet run: {run["dataset"]}', '',
            f'Scores from {" and ".join(run["score_models"])} seeds {list(run["seeds"])} at '
            f'steps {list(run["score_steps"])}.']
+  if run.get('constant_scores'):
+    lines[-1] += (f' Constant over the training set, so they rank nothing (a subset by them '
+                  f'follows id order): {", ".join(run["constant_scores"])}.')
   if rows:
     lines[-1] += (f' Retrained {run["retrain_model"]} with seeds {list(run["retrain_seeds"])}.')
     if run.get('per_seed_methods'):

@@ -134,7 +134,8 @@ class Context:
       if why is None:
         logging.info('Stage %s is done; skipping it.', name)
         return
-      logging.info('Stage %s is done but runs again (%s); its outputs are kept.', name, why)
+      logging.info('Stage %s is done but runs again (%s); it reuses every output its settings '
+                   'still hold.', name, why)
       self._reopened = True
     start = time.perf_counter()
     logging.info('Stage %s: starting.', name)

@@ -59,7 +59,7 @@ def check_trackers(ctx: Context, model: str, record: bool = True) -> None:
         f'{directory} records the training-time statistics {recorded or "none"} for its '
         f'checkpoints, but config.scores.names now needs {wanted or "none"} (added {added}, '
         f'removed {removed}); a training-time score cannot be added to or dropped from a '
-        'pretraining under way. Use a new --workdir, or restore config.scores.names.')
+        'pretraining that has started. Use a new --workdir, or restore config.scores.names.')
 
 
 def pretrain(ctx: Context) -> None:
@@ -117,9 +117,14 @@ def check_computed(ctx: Context, user: str, score_name: str, step: int | None,
   step = ctx.score_step(step)
   computed = set(wanted(ctx))
   if (score_name, step) not in computed or (model or ctx.config.model.name) not in ctx.score_models:
+    elsewhere = sorted(t for s, t in computed if s == score_name)
+    hint = (f' {score_name} is computed at step {elsewhere[-1]}: write {score_name}@'
+            f'{elsewhere[-1]}.' if elsewhere else
+            f' Add {score_name!r} to config.scores.names.' if score_name in registry.SCORES
+            else '')
     raise errors.InputError(
         f'{user} {score_name} at step {step}, which this run does not compute; computed: '
-        f'{", ".join(f"{s}@{t}" for s, t in sorted(computed))}.')
+        f'{", ".join(f"{s}@{t}" for s, t in sorted(computed))}.{hint}')
 
 
 def check_pretrain(ctx: Context, num_train: int) -> None:

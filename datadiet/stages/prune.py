@@ -14,7 +14,10 @@ import json
 
 import numpy as np
 
+from absl import logging
+
 from datadiet import atomic_files, config_checks, errors, pruning, score_files, selectors
+from datadiet.scores import registry
 from datadiet.stages import pretrain_and_score
 from datadiet.stages.context import Context
 from datadiet.stages.protocol import Stage
@@ -62,13 +65,7 @@ def select(ctx: Context, entry: dict) -> np.ndarray:
   config, labels = ctx.config, ctx.train_labels
   method = selectors.get(entry['method'])
   size = pruning.keep_size(len(labels), entry['fraction_pruned'])
-  scores = None
-  if method.uses_scores:
-    path = ctx.score_path(entry['score'], entry['step'], entry.get('score_model'))
-    scores = score_files.load_scores(path, ids=ctx.data.train['id'], dataset=ctx.data.name,
-                                     score=entry['score'], step=entry['step'],
-                                     model=entry.get('score_model') or config.model.name,
-                                     seeds=config.pretrain.seeds).score
+  scores = select_scores(ctx, entry)
   options = method.resolve(method.options(config), entry['fraction_pruned'])
   for name in method.score_options:  # Another score the method reads (CCS's cutoff by AUM).
     if options[name] is not None:
@@ -82,6 +79,17 @@ def select(ctx: Context, entry: dict) -> np.ndarray:
                                    selectors.subset_seed(config.prune.seed, seed), **options)
                      for seed in config.retrain.seeds])
   return method.select(scores, labels, size, config.prune.seed, **options)
+
+
+def select_scores(ctx: Context, entry: dict) -> np.ndarray | None:
+  """The K-seed mean scores a plan entry prunes by (None for a method that uses none)."""
+  if not selectors.get(entry['method']).uses_scores:
+    return None
+  path = ctx.score_path(entry['score'], entry['step'], entry.get('score_model'))
+  return score_files.load_scores(path, ids=ctx.data.train['id'], dataset=ctx.data.name,
+                                 score=entry['score'], step=entry['step'],
+                                 model=entry.get('score_model') or ctx.config.model.name,
+                                 seeds=ctx.config.pretrain.seeds).score
 
 
 def score_option(ctx: Context, entry: dict, spec: str) -> tuple[str, int]:
@@ -104,7 +112,16 @@ def prune(ctx: Context) -> None:
     if path.exists():
       continue
     kept = ids[select(ctx, entry)]
-    entry = dict(entry, size=kept.shape[-1])
+    method = selectors.get(entry['method'])
+    # The options that shaped it (β, offset end, cutoff score), as the subset's own record.
+    entry = dict(entry, size=kept.shape[-1],
+                 options=method.resolve(method.options(ctx.config), entry['fraction_pruned']))
+    scores = select_scores(ctx, entry)
+    if scores is not None and np.ptp(scores) == 0:
+      logging.warning('Subset %s: %s@%s is the same for every example, so it ranks nothing (the '
+                      'subset follows id order); an accumulated score at step 0, or before '
+                      'an example is seen twice, is constant.', entry['name'], entry['score'],
+                      entry['step'])
     if kept.ndim == 2:  # One subset per retraining seed.
       entry['seeds'] = list(ctx.config.retrain.seeds)
     if ctx.data.name.startswith('image_folder:'):
@@ -127,14 +144,6 @@ def check(ctx: Context, num_train: int) -> None:
   for name in config.prune.methods:
     method = selectors.get(name)
     method.check_options(method.options(config))
-  if 'ccs' in config.prune.methods:  # β per pruning rate: a rate the run prunes at.
-    unused = [f for f, _ in selectors.get('ccs').options(config)['hard_cutoffs']
-              if not any(abs(f - g) < 1e-9 for g in config.prune.fractions)]
-    if unused:
-      raise errors.InputError(f'config.prune.kwargs.ccs.hard_cutoffs sets β for pruning rates '
-                              f'{unused} that config.prune.fractions does not hold '
-                              f'({list(config.prune.fractions)}); a typo would fall back to '
-                              'hard_cutoff silently.')
   for entry in subset_plan(ctx):  # Methods, prune.by models, fractions.
     method = selectors.get(entry['method'])
     if method.uses_scores:
@@ -144,6 +153,7 @@ def check(ctx: Context, num_train: int) -> None:
     for name in method.score_options:
       if resolved[name] is not None:
         score, step = score_option(ctx, entry, resolved[name])
+        registry.check([score])
         pretrain_and_score.check_computed(
             ctx, f'Subset {entry["name"]} (prune.kwargs.{method.name}.{name}) reads', score,
             step, entry['score_model'])

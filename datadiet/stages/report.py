@@ -103,7 +103,8 @@ def report(ctx: Context) -> None:
              seeds=ctx.config.pretrain.seeds, score_steps=ctx.config.scores.steps,
              retrain_model=retrain_stage.model_name(ctx), retrain_seeds=ctx.config.retrain.seeds,
              per_seed_methods=[name for name in ctx.config.prune.methods
-                               if selectors.get(name).options(ctx.config).get('per_seed')])
+                               if selectors.get(name).options(ctx.config).get('per_seed')],
+             constant_scores=[name for name, values in scores.items() if np.ptp(values) == 0])
   # The analyses that ran wrote their section as <stage>.md.
   sections = [(workdir / f'{name}.md').read_text() for name in ctx.config.stages
               if (workdir / f'{name}.md').exists()]

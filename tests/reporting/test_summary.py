@@ -36,3 +36,11 @@ def test_markdown_matrix_marks_undefined_correlations():
 def test_mean_or_none():
   assert plots.mean_or_none([None, 1.0, 3.0]) == 2.0
   assert plots.mean_or_none([None]) is None
+
+
+def test_constant_scores_are_named():
+  seed_checks = {'per_score': {}, 'between_steps': {}}
+  run = dict(RUN, constant_scores=['el2n_sum@0'])
+  text = summary.summary_markdown(run, [], {}, {}, seed_checks, {}, [])
+  assert ('Constant over the training set, so they rank nothing (a subset by them follows id '
+          'order): el2n_sum@0.') in text
