@@ -134,6 +134,10 @@ CONFIG_CASES = {
         r"records the training-time statistics none for its checkpoints, but "
         r"config.scores.names now needs \['aum'\] \(added \['aum'\], removed \[\]\); a "
         r'training-time score cannot be added'),
+    'pruning by a training-time score at a scoring step': (
+        {'scores.names': ('el2n', 'random', 'aum'), 'prune.by': ('aum',)},
+        r'prunes by aum at step 10, which this run does not compute; .* aum is computed at step '
+        r'30: write aum@30\.'),
     'unknown NTK method': ({'stages': ('ntk_velocity',), 'analyses.ntk_velocity.method': 'exact'},
                            r"Unknown ntk_velocity.method 'exact'; valid: auto, per_example"),
     'zero batch size': ({'optim.batch_size': 0},
