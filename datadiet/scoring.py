@@ -17,16 +17,21 @@ Example::
 
 from __future__ import annotations
 
+import json
+import time
+import zipfile
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding
+from absl import logging
 from jax.sharding import PartitionSpec as P
 
-from datadiet import errors, multihost
+from datadiet import atomic_files, errors, multihost
 from datadiet.data import feed
 from datadiet.scores import over_seeds, registry
 from datadiet.train import ensemble
@@ -34,6 +39,25 @@ from datadiet.train import ensemble
 # Scoring seeds one after another (lax.map) runs as fast as unrolling them on CPU, unlike
 # training; vmap is kept for models without convolutions.
 _SCORE_STRATEGY = {'vmap': 'vmap', 'unroll': 'map', 'map': 'map'}
+
+
+def _resumed(directory: Path | None, signature: np.ndarray) -> tuple[list[np.ndarray], int]:
+  """``(score chunks, batches they cover)`` that a partial pass of this same pass
+  (``signature``) saved in ``directory``, in order; none if there are none or they are of
+  another pass."""
+  if directory is None or not Path(directory).is_dir():
+    return [], 0
+  chunks, done = [], 0
+  for part in sorted(Path(directory).glob('part_*.npz')):
+    try:
+      with np.load(part, allow_pickle=False) as saved:
+        if str(saved['signature']) != str(signature) or int(saved['first']) != done:
+          return [], 0
+        chunks.append(saved['values'])
+        done = int(saved['last'])
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # Written whole or not at all.
+      return [], 0
+  return chunks, done
 
 
 def example_keys(ids: np.ndarray) -> np.ndarray:
@@ -46,8 +70,15 @@ def example_keys(ids: np.ndarray) -> np.ndarray:
 
 def score_split(model, state: ensemble.EnsembleState, examples: feed.Examples, ids: np.ndarray,
                 names: Sequence[str], batch_size: int, strategy: str = 'auto',
-                random_seed: int = 0) -> dict[str, np.ndarray]:
+                random_seed: int = 0, resume_path: Path | None = None,
+                save_every_batches: int = 100) -> dict[str, np.ndarray]:
   """``{score: (K, N)}`` for every example of a split (labels: ``examples.labels``).
+
+  With ``resume_path`` (a directory), the scores of every ``save_every_batches`` batches are
+  saved there as one more part (atomically; each part holds only its own batches, so saving
+  costs the same late in a pass as early), and a pass that finds them resumes after the last
+  saved batch instead of from zero: a pass over a large split survives a kill. The caller
+  removes the directory once it has saved the scores.
 
   Runs on the ensemble's own ``(seeds, data)`` mesh: each device scores its seeds on its share
   of every batch (``batch_size`` must split evenly over the ``data`` axis), across every process
@@ -88,10 +119,31 @@ def score_split(model, state: ensemble.EnsembleState, examples: feed.Examples, i
   results = {}
   if batch_names:
     variables = {'params': state.params, 'batch_stats': state.batch_stats}
-    per_seed = np.concatenate([
-        multihost.to_host(score_batch(variables, multihost.to_device(batch, sharding),
-                                      examples.table))[..., batch['mask']]
-        for batch in examples.batches(batch_size, {'key': example_keys(ids)})], axis=-1)
+    num_batches = -(-len(ids) // batch_size)
+    signature = np.array(json.dumps(dict(names=batch_names, batch_size=batch_size,
+                                         num_examples=len(ids),
+                                         num_seeds=len(jax.tree.leaves(state.params)[0]))))
+    chunks, done = _resumed(resume_path, signature)
+    saved_chunks, saved_through = len(chunks), done
+    if done:
+      logging.info('Scoring %s: resuming after batch %d of %d.', batch_names, done, num_batches)
+    start = time.perf_counter()
+    for index, batch in enumerate(examples.batches(batch_size, {'key': example_keys(ids)})):
+      if index < done:
+        continue
+      chunks.append(multihost.to_host(score_batch(
+          variables, multihost.to_device(batch, sharding), examples.table))[..., batch['mask']])
+      if resume_path is not None and (index + 1) % save_every_batches == 0 and \
+          index + 1 < num_batches:
+        atomic_files.write_npz(Path(resume_path) / f'part_{index + 1:09d}.npz',
+                               signature=signature, first=np.array(saved_through),
+                               last=np.array(index + 1),
+                               values=np.concatenate(chunks[saved_chunks:], axis=-1))
+        saved_chunks, saved_through = len(chunks), index + 1
+        rate = (index + 1 - done) * batch_size / (time.perf_counter() - start)
+        logging.info('Scoring %s: batch %d of %d (%.0f examples/s).', batch_names, index + 1,
+                     num_batches, rate)
+    per_seed = np.concatenate(chunks, axis=-1)
     results = {n: per_seed[:, i] for i, n in enumerate(batch_names)}
   for name in names:  # Read from what the training steps accumulated, per seed.
     score = registry.SCORES[name]

@@ -68,3 +68,42 @@ def test_random_scores_follow_ids_including_strings(ensemble_and_data):
                                  4)['random']
   np.testing.assert_array_equal(forward[:, order], backward)
 
+
+
+def test_a_pass_killed_midway_resumes_after_its_last_saved_batch(ensemble_and_data, tmp_path,
+                                                                 monkeypatch):
+  """11 examples in batches of 2 (6 batches), a part saved every 2 batches: a kill during batch
+  5 leaves parts for batches 1–4; the relaunch scores batches 5–6 only and equals a whole pass."""
+  model, state, images, labels, stats, mesh = ensemble_and_data
+  examples = feed.Examples.create(images, labels, stats, mesh, 'device')
+  whole = scoring.score_split(model, state, examples, np.arange(11), ('el2n', 'loss'),
+                              batch_size=2)
+  real_batches = feed.Examples.batches
+
+  def killed_in_batch_5(self, *args, **kwargs):
+    for index, batch in enumerate(real_batches(self, *args, **kwargs)):
+      if index == 4:
+        raise KeyboardInterrupt  # As a kill would stop it.
+      yield batch
+
+  partial = tmp_path / '.pass@10'
+  monkeypatch.setattr(feed.Examples, 'batches', killed_in_batch_5)
+  with pytest.raises(KeyboardInterrupt):
+    scoring.score_split(model, state, examples, np.arange(11), ('el2n', 'loss'), batch_size=2,
+                        resume_path=partial, save_every_batches=2)
+  assert sorted(p.name for p in partial.iterdir()) == ['part_000000002.npz',
+                                                       'part_000000004.npz']
+  monkeypatch.setattr(feed.Examples, 'batches', real_batches)
+  scored = []
+  real_to_device = scoring.multihost.to_device
+  monkeypatch.setattr(scoring.multihost, 'to_device',
+                      lambda batch, sharding: scored.append(1) or real_to_device(batch, sharding))
+  resumed = scoring.score_split(model, state, examples, np.arange(11), ('el2n', 'loss'),
+                                batch_size=2, resume_path=partial, save_every_batches=2)
+  assert len(scored) == 2  # Batches 5 and 6.
+  for name in whole:
+    np.testing.assert_array_equal(resumed[name], whole[name])
+  # Parts of another pass (here: another batch size) are not taken for this one.
+  other = scoring.score_split(model, state, examples, np.arange(11), ('el2n', 'loss'),
+                              batch_size=4, resume_path=partial, save_every_batches=2)
+  np.testing.assert_allclose(other['el2n'], whole['el2n'], rtol=1e-6)

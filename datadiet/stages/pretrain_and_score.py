@@ -13,8 +13,10 @@ with the scoring model's, and ``prune.by`` may name their scores (``'mlp:el2n@60
 from __future__ import annotations
 
 import json
+import shutil
 
-from datadiet import atomic_files, config_checks, errors, models, score_files, scoring
+from datadiet import (atomic_files, config_checks, errors, models, multihost, score_files,
+                      scoring)
 from datadiet.scores import registry
 from datadiet.stages.context import Context
 from datadiet.stages.protocol import Stage
@@ -195,13 +197,17 @@ def _score_model(ctx: Context, model: str) -> None:
   mngr = checkpoints.manager(ctx.pretrain_dir_for(model) / 'checkpoints')
   for step, names in sorted(by_step.items()):
     state = checkpoints.restore(mngr, step, run.state)
+    # A pass killed midway resumes from its saved parts (a hidden directory: not a result).
+    partial = ctx.scores_dir_for(model) / f'.pass@{step}'
     per_seed = scoring.score_split(score_model, state, examples, data.train['id'], names,
                                    config.runtime.score_batch_size, config.runtime.seed_strategy,
-                                   config.scores.random_seed)
+                                   config.scores.random_seed, resume_path=partial)
     for name, values in per_seed.items():
       score_files.save_scores(ctx.score_path(name, step, model), data.train['id'], values,
                               score=name, dataset=data.name, model=model, step=step,
                               seeds=list(config.pretrain.seeds))
+    if multihost.is_writer() and partial.is_dir():  # Every score of the pass is saved.
+      shutil.rmtree(partial)
 
 
 PRETRAIN = Stage('pretrain', pretrain, reads=READS, check=check_pretrain,
