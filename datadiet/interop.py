@@ -181,8 +181,7 @@ def select(scores: np.ndarray, fraction_pruned: float, method: str = 'keep_harde
     keep = datadiet.select(el2n, 0.5, 'offset', fraction=0.01)   # drop 1% hardest, keep 50%
   """
   entry = selectors.get(method)
-  options = {**entry.defaults, **options}
-  unknown = sorted(set(options) - set(entry.defaults))
+  options, unknown = entry.merged(options)
   if unknown:
     raise errors.InputError(f'The {method} method takes no option {", ".join(unknown)}; its '
                             f'options: {", ".join(entry.defaults) or "none"}.')

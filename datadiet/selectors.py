@@ -56,13 +56,17 @@ class Method:
     """This method's options in ``config.prune.kwargs.<name>`` (its defaults where unset); an
     option it does not take is an InputError."""
     given = config.prune.kwargs.get(self.name)
-    given = {} if given is None else given.to_dict()
-    unknown = sorted(set(given) - set(self.defaults))
+    options, unknown = self.merged({} if given is None else given.to_dict())
     if unknown:
       raise errors.InputError(
           f'config.prune.kwargs.{self.name} sets {", ".join(unknown)}, which the {self.name} '
           f'method does not take; its options: {", ".join(self.defaults) or "none"}.')
-    return {**self.defaults, **given}
+    return options
+
+  def merged(self, given: dict) -> tuple[dict, list[str]]:
+    """``given`` over this method's defaults, and the names it sets that the method does not
+    take."""
+    return {**self.defaults, **given}, sorted(set(given) - set(self.defaults))
 
 
 METHODS: Registry[Method] = Registry('pruning method', 'methods')

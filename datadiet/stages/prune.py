@@ -59,13 +59,15 @@ def _parse_prune_by(entry: str, default_step: int, score_models: list[str]):
   return model, score, int(step) if step else default_step
 
 
-def select(ctx: Context, entry: dict) -> np.ndarray:
+def select(ctx: Context, entry: dict, scores: np.ndarray | None = None) -> np.ndarray:
   """Positions into the training split kept by one plan entry: ``(size,)``, or ``(M, size)``
-  for a method drawn per retraining seed (one row per ``retrain.seeds``)."""
+  for a method drawn per retraining seed (one row per ``retrain.seeds``). ``scores``: the
+  entry's scores when the caller has loaded them already."""
   config, labels = ctx.config, ctx.train_labels
   method = selectors.get(entry['method'])
   size = pruning.keep_size(len(labels), entry['fraction_pruned'])
-  scores = select_scores(ctx, entry)
+  if scores is None:
+    scores = select_scores(ctx, entry)
   options = method.resolve(method.options(config), entry['fraction_pruned'])
   for name in method.score_options:  # Another score the method reads (CCS's cutoff by AUM).
     if options[name] is not None:
@@ -111,12 +113,12 @@ def prune(ctx: Context) -> None:
     path = ctx.subsets_dir / f'{entry["name"]}.npz'
     if path.exists():
       continue
-    kept = ids[select(ctx, entry)]
+    scores = select_scores(ctx, entry)  # Read once: for the selection and the check below.
+    kept = ids[select(ctx, entry, scores)]
     method = selectors.get(entry['method'])
     # The options that shaped it (β, offset end, cutoff score), as the subset's own record.
     entry = dict(entry, size=kept.shape[-1],
                  options=method.resolve(method.options(ctx.config), entry['fraction_pruned']))
-    scores = select_scores(ctx, entry)
     if scores is not None and np.ptp(scores) == 0:
       logging.warning('Subset %s: %s@%s is the same for every example, so it ranks nothing (the '
                       'subset follows id order); an accumulated score at step 0, or before '
