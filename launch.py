@@ -231,7 +231,9 @@ def main(argv):
     sys.stdout.flush()
     # Every result is already committed (atomic writes); exiting at once skips the interpreter's
     # shutdown, where orbax/TensorStore threads of a checkpoint that failed to load would print
-    # tracebacks ("Event loop is closed") after the message.
+    # tracebacks ("Event loop is closed") after the message. They may print before the exit
+    # too: the message is the last thing that reaches stderr.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
     os._exit(1)
   if multihost.is_writer():
     print(report)

@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT))  # The configs package, as launch.py sees it.
 
 from configs import train as train_config  # noqa: E402
 from datadiet import models  # noqa: E402
-from datadiet.data import feed, pipeline  # noqa: E402
+from datadiet.data import feed, pipeline, sources  # noqa: E402
 from datadiet.scores import el2n, grand  # noqa: E402
 from datadiet.train import ensemble, optim  # noqa: E402
 
@@ -104,7 +104,8 @@ def _engine(model_name, dtype, seeds, batch, strategy, image_shape):
   state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(images[0], stats),
                                  len(images), mesh)
   order = pipeline.TrainOrder(np.arange(len(images)), seeds, batch, 0, augment=True)
-  table, batches = feed.train_batches('device', images, labels, order, 0, 1,
+  data = sources.Dataset('synthetic', {'image': images, 'label': labels}, {}, num_classes=10)
+  table, batches = feed.train_batches('device', data, labels, order, 0, 1,
                                       ensemble.batch_sharding(mesh))
   step = ensemble.make_train_step(model, optimizer, mesh,
                                   ensemble.resolve_strategy(strategy, state.params), stats)

@@ -76,7 +76,7 @@ def bench_data_alone(data) -> list[dict]:
   realise = jax.jit(jax.vmap(feed.model_inputs, in_axes=(0, None, None)), static_argnums=2)
   rows = []
   for path in ('tf_data', 'device'):
-    table, batches = feed.train_batches(path, data.train['image'], data.train['label'], order,
+    table, batches = feed.train_batches(path, data, data.train['label'], order,
                                         0, _DATA_STEPS.value + 1,
                                         ensemble.batch_sharding(mesh))
     jax.block_until_ready(realise(next(batches), table, stats))
@@ -98,11 +98,11 @@ def bench_pipeline(data) -> list[dict]:
   order = pipeline.TrainOrder(_kept(data), [0], _BATCH.value, 0, augment=True)
   rates = {}
   for path in ('tf_data', 'device'):
-    table, batches = feed.train_batches(path, data.train['image'], data.train['label'], order,
+    table, batches = feed.train_batches(path, data, data.train['label'], order,
                                         0, _STEPS.value + 1, ensemble.batch_sharding(mesh))
     seconds, state = _time_steps(step_fn, state, batches, table)
     rates[path] = _BATCH.value / seconds
-  table, batches = feed.train_batches('device', data.train['image'], data.train['label'],
+  table, batches = feed.train_batches('device', data, data.train['label'],
                                       order, 0, 1, ensemble.batch_sharding(mesh))
   fixed = next(batches)
   seconds, _ = _time_steps(step_fn, state, itertools.repeat(fixed), table)

@@ -38,8 +38,16 @@ def get_config() -> ml_collections.ConfigDict:
       # A TFDS name ('cifar10', 'cifar100', 'mnist', ...), 'digits' (offline, bundled) or
       # 'image_folder:<path>'; dir is TFDS's data_dir.
       name='cifar10', dir=placeholder(str),
-      # The paper's augmentation (reflect-pad 4, random crop, horizontal flip).
-      augment=True,
+      # Images resized (shorter side to image_size / 0.875) and centre-cropped to image_size
+      # for every use; None: as stored (one size).
+      image_size=placeholder(int),
+      # Training augmentation: 'pad_crop_flip', the paper's (reflect-pad 4, random crop,
+      # horizontal flip); 'none'; 'resized_crop_flip', ImageNet's random-resized crop and flip
+      # (input_pipeline='stream' with image_size).
+      augment='pad_crop_flip',
+      # Normalisation ((mean per channel), (std per channel)) in [0, 1] units; () = measured on
+      # the training images (a pass over them when streamed).
+      channel_stats=(),
       order_seed=0,  # Batch order and augmentation draws.
       label_noise_fraction=0.0, label_noise_seed=0)
   config.model = dict(
@@ -56,6 +64,8 @@ def get_config() -> ml_collections.ConfigDict:
       budget=78_000, budget_unit='steps',
       learning_rate=0.1,
       schedule='piecewise',  # 'piecewise' | 'cosine' | 'onecycle' | 'constant'
+      # Linear warm-up from 0 over this fraction of the run; the schedule spans the rest.
+      warmup_fraction=0.0,
       lr_decay_fractions=(0.3, 0.6, 0.8), lr_decay_factor=0.2,  # Epochs 60, 120, 160 of 200.
       momentum=0.9, nesterov=True, weight_decay=5e-4)
   config.pretrain = dict(seeds=tuple(range(10)))
@@ -123,6 +133,8 @@ def get_config() -> ml_collections.ConfigDict:
       # and augments inside the jitted step; 'tf_data' gathers and augments on host threads
       # (needs TensorFlow); 'auto' picks 'device' when the images fit device_data_max_fraction
       # of one accelerator's memory (always on CPU). Both give the same batches.
+      # 'stream' reads every batch from disk (data larger than host memory; TFDS datasets
+      # prepared as ArrayRecord, or image folders), each process only its devices' examples.
       input_pipeline='auto', device_data_max_fraction=0.25,
       eval_batch_size=1000, score_batch_size=1000,
       log_every_steps=100, eval_every_steps=0,

@@ -18,7 +18,7 @@ def get_config() -> ml_collections.ConfigDict:
   config = base.get_config()
   config.data.name = 'image_folder:../shared/datasets/cifar10_jpeg'
   config.model.name = 'small_cnn'
-  config.data.augment = True
+  config.data.augment = 'pad_crop_flip'
   config.optim.batch_size = 128
   config.runtime.eval_batch_size = 1000
   config.optim.budget_unit = 'steps'

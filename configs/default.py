@@ -19,7 +19,7 @@ def get_config() -> ml_collections.ConfigDict:
   config = base.get_config()
   config.data.name = 'digits'
   # Off: flipped or shifted 8×8 digits are different digits.
-  config.data.augment = False
+  config.data.augment = 'none'
   config.model.name = 'mlp'
   config.optim.batch_size = 64
   config.optim.budget = 300

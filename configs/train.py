@@ -8,7 +8,7 @@ The paper's CIFAR-10 recipe:
 
   python launch.py --config configs/train.py --workdir /tmp/r18 --config.data.name=cifar10 \
       --config.model.name=resnet18 --config.optim.budget=78000 \
-      --config.optim.budget_unit=steps --config.data.augment=True
+      --config.optim.budget_unit=steps --config.data.augment=pad_crop_flip
 """
 
 import ml_collections
@@ -20,7 +20,7 @@ def get_config() -> ml_collections.ConfigDict:
   config = base.get_config()
   config.job = 'train'
   config.data.name = 'digits'
-  config.data.augment = False  # Flipped or shifted 8×8 digits are different digits.
+  config.data.augment = 'none'  # Flipped or shifted 8×8 digits are different digits.
   config.model.name = 'small_cnn'
   config.optim.budget_unit = 'epochs'
   config.optim.budget = 10

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ml_collections
 
 from datadiet import config_checks, errors, models
-from datadiet.data import noise, sources
+from datadiet.data import feed, noise, pipeline
 from datadiet.train import ensemble, loop, optim
 
 
@@ -54,6 +54,19 @@ def _check_fields(config: ml_collections.ConfigDict) -> None:
   config_checks.seeds('pretrain.seeds', config.pretrain.seeds)
   noise.check_fraction(config.data.label_noise_fraction)
   ensemble.check_strategy(config.runtime.seed_strategy)
+  _check_input(config)
+
+
+def _check_input(config: ml_collections.ConfigDict) -> None:
+  """The augmentation, image size and channel statistics against the input path."""
+  augmentation = pipeline.augmentation_of(config.data.augment)
+  streamed = config.runtime.input_pipeline == 'stream'
+  if augmentation == 'resized_crop_flip' and not (streamed and config.data.image_size):
+    raise errors.InputError(
+        "config.data.augment='resized_crop_flip' crops each stored image before resizing it to "
+        "data.image_size: set --config.runtime.input_pipeline=stream and "
+        '--config.data.image_size=<pixels>, or use pad_crop_flip.')
+  feed.resolve(config.runtime.input_pipeline, 0, config.runtime.device_data_max_fraction)
 
 
 def check(config: ml_collections.ConfigDict) -> None:
@@ -63,8 +76,10 @@ def check(config: ml_collections.ConfigDict) -> None:
     from datadiet.stages import registry  # The pipeline imports the whole stack.
     stages = registry.configured(config.stages)
   _check_fields(config)
-  data = sources.load(config.data.name, data_dir=config.data.dir)
+  data = feed.dataset_for(config)
   loop.input_pipeline(config, data)  # A known path that this environment can run.
+  if config.data.channel_stats:
+    feed.channel_stats_for(config, data)  # Their shape against the images' channels.
   num_train = len(data.train['label'])
   num_steps = optim.total_steps(config, num_train)
   optim.make_optimizer(config, num_steps)  # Budget unit, schedule.
@@ -78,4 +93,9 @@ def check(config: ml_collections.ConfigDict) -> None:
     from datadiet.stages.context import Context
     ctx = Context(config, workdir=None)  # Planning only: nothing is read from or written there.
     for stage in stages:
+      if data.streamed and not stage.streams:
+        raise errors.InputError(
+            f'Stage {stage.name!r} needs the training images in memory, which '
+            "input_pipeline='stream' leaves on disk; drop it from config.stages or use "
+            "input_pipeline 'device' or 'tf_data'.")
       stage.check(ctx, num_train)

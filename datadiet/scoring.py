@@ -3,8 +3,10 @@
 This is the glue between the engine (stacked ensemble state) and :mod:`datadiet.scores`: the
 split is walked in fixed-size padded batches, each batch scored by all K models inside one
 compiled program, and only the requested scores are computed (GraNd costs a backward pass).
-The split comes as :class:`datadiet.data.feed.Examples`: uint8 images normalised inside the
-program, read from their device copy on the ``device`` input path. Scores are computed by
+The split comes as :class:`datadiet.data.feed.Examples` (uint8 images normalised inside the
+program, read from their device copy on the ``device`` input path) or streamed from disk
+(:class:`datadiet.data.streaming.StreamedExamples`: each process reads only the examples its
+devices score). Scores are computed by
 ``model`` in its own dtype: pass a float32 model (the default ``config.scores.dtype``) to score a
 bfloat16-trained ensemble in full precision; the parameters are float32 either way.
 
@@ -128,11 +130,11 @@ def score_split(model, state: ensemble.EnsembleState, examples: feed.Examples, i
     if done:
       logging.info('Scoring %s: resuming after batch %d of %d.', batch_names, done, num_batches)
     start = time.perf_counter()
-    for index, batch in enumerate(examples.batches(batch_size, {'key': example_keys(ids)})):
-      if index < done:
-        continue
+    batches = examples.batches(batch_size, {'key': example_keys(ids)}, sharding,
+                               start_batch=done)
+    for index, batch in enumerate(batches, start=done):
       chunks.append(multihost.to_host(score_batch(
-          variables, multihost.to_device(batch, sharding), examples.table))[..., batch['mask']])
+          variables, examples.place(batch, sharding), examples.table))[..., batch['mask']])
       if resume_path is not None and (index + 1) % save_every_batches == 0 and \
           index + 1 < num_batches:
         atomic_files.write_npz(Path(resume_path) / f'part_{index + 1:09d}.npz',

@@ -31,10 +31,31 @@ def write_image_folder():
   return write
 
 
+@pytest.fixture
+def write_varied_image_folder():
+  """Writes ``<root>/<split>/<class>/NN.<suffix>`` of random images of varying sizes (between
+  ``min_side`` and ``max_side`` pixels a side): ImageNet-like data in miniature."""
+
+  def write(root, classes=('cat', 'dog', 'eel'), per_class=6, suffix='jpg', min_side=20,
+            max_side=48, seed=0):
+    rng = np.random.default_rng(seed)
+    for split in ('train', 'test'):
+      for name in classes:
+        (root / split / name).mkdir(parents=True)
+        for i in range(per_class if split == 'train' else max(2, per_class // 3)):
+          height, width = rng.integers(min_side, max_side + 1, 2)
+          pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+          Image.fromarray(pixels).save(root / split / name / f'{i:02d}.{suffix}')
+    return f'image_folder:{root}'
+
+  return write
+
+
 @pytest.fixture(autouse=True)
 def _fresh_dataset_cache():
   """``sources.load`` keeps datasets per process; a test must not see another test's (mock)
   data under the same name."""
   from datadiet.data import sources
   sources._load_once.cache_clear()  # pylint: disable=protected-access
+  sources._index_once.cache_clear()  # pylint: disable=protected-access
   yield

@@ -18,14 +18,17 @@ CONFIGS = sorted(p.stem for p in (Path(__file__).parents[1] / 'configs').glob('*
 
 
 @pytest.mark.parametrize('name', CONFIGS)
-def test_config_is_consistent(name, tmp_path, write_image_folder):
+def test_config_is_consistent(name, tmp_path, write_image_folder, write_varied_image_folder):
   config = importlib.import_module(f'configs.{name}').get_config()
   assert config.job in jobs.JOBS
   models.get_model(config.model.name, num_classes=10)  # A registered model.
   assert 'launch.py --config configs/' + name in importlib.import_module(f'configs.{name}').__doc__
   if config.job != 'pipeline':
     return
-  if config.data.name.startswith('image_folder:'):
+  if config.runtime.input_pipeline == 'stream':  # Stand-in images of ImageNet's varied sizes.
+    config.data.name = write_varied_image_folder(tmp_path / 'images', per_class=10)
+    plan = prune.subset_plan(Context(config, tmp_path))
+  elif config.data.name.startswith('image_folder:'):
     # A stand-in folder: the plan depends on the config, not on the images.
     write_image_folder(tmp_path / 'images', per_class=5)
     config.data.name = f'image_folder:{tmp_path / "images"}'
@@ -84,6 +87,10 @@ def _in_miniature(config, dataset):
   config.analyses.ntk_velocity.checkpoint_steps = tuple(sorted(
       {to_mini(s) for s in config.analyses.ntk_velocity.checkpoint_steps}))
   config.analyses.ntk_velocity.block_size, config.analyses.ntk_velocity.num_blocks = 2, 3
+  if config.data.image_size:  # ImageNet's 224² → 32², and its ResNet 16× narrower.
+    config.data.image_size = 32
+  if 'widths' in config.model.kwargs:
+    config.model.kwargs.widths = tuple(w // 16 for w in config.model.kwargs.widths)
   return config
 
 
@@ -99,9 +106,12 @@ COVERED_ELSEWHERE = ('base', 'train', 'cifar10_resnet50', 'cifar100_resnet18',
 
 
 @pytest.mark.parametrize('name', [n for n in CONFIGS if n not in COVERED_ELSEWHERE])
-def test_config_runs_end_to_end_in_miniature(name, tmp_path, write_image_folder):
+def test_config_runs_end_to_end_in_miniature(name, tmp_path, write_image_folder,
+                                             write_varied_image_folder):
   config = importlib.import_module(f'configs.{name}').get_config()
-  if config.data.name.startswith('image_folder:'):
+  if config.runtime.input_pipeline == 'stream':  # Mock ImageNet: JPEGs of varied sizes.
+    dataset = write_varied_image_folder(tmp_path / 'images', per_class=8)
+  elif config.data.name.startswith('image_folder:'):
     write_image_folder(tmp_path / 'images', per_class=8)
     dataset = f'image_folder:{tmp_path / "images"}'
   else:

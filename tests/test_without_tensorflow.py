@@ -1,6 +1,6 @@
 """TensorFlow and TFDS are optional: in a process where importing either fails, every datadiet
-module but the tf.data stream imports, the default pipeline runs (in miniature) through
-launch.py, a training job reads an image folder, and the TFDS and tf.data paths refuse with one
+module but the tf.data paths (tf_stream, streaming) imports, the default pipeline runs (in
+miniature) through launch.py, a training job reads an image folder, and the TFDS and tf.data paths refuse with one
 clear line."""
 
 import json
@@ -18,7 +18,7 @@ sys.modules['tensorflow_datasets'] = None
 import importlib, json, pkgutil, runpy
 import datadiet
 for module in pkgutil.walk_packages(datadiet.__path__, 'datadiet.'):
-  if module.name != 'datadiet.data.tf_stream':
+  if module.name not in ('datadiet.data.tf_stream', 'datadiet.data.streaming'):
     importlib.import_module(module.name)
 
 workdir, folder = sys.argv[1], sys.argv[2]

@@ -8,11 +8,14 @@ function that turns a raw batch into model inputs inside the step.
 * ``tf_data`` — tf.data gathers and augments on host threads (:mod:`datadiet.data.tf_stream`)
   and sends uint8 batches; for data that does not fit the accelerator's memory. Needs
   TensorFlow.
+* ``stream`` — the images never enter memory whole: each step reads, decodes, resizes and
+  augments the examples it trains on from disk (:mod:`datadiet.data.streaming`), each process
+  only those its devices hold; for data that does not fit in host memory. Needs TensorFlow.
 * ``auto`` — ``device`` when the train and test images fit ``device_data_max_fraction`` of one
   accelerator's memory (GPU/TPU) or on a CPU (where "device" memory is host memory), else
   ``tf_data``.
 
-Both paths realise the same :class:`~datadiet.data.pipeline.TrainOrder`, so the path changes
+Every path realises the same :class:`~datadiet.data.pipeline.TrainOrder`, so the path changes
 the speed of a run, not its batches.
 
 Example::
@@ -34,10 +37,11 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from datadiet import batching, errors, multihost, optional_deps
-from datadiet.data import augment
+from datadiet.data import augment, pipeline, sources
 from datadiet.data.pipeline import ChannelStats, TrainOrder, normalize
 
-INPUT_PIPELINES = ('auto', 'device', 'tf_data')
+INPUT_PIPELINES = ('auto', 'device', 'tf_data', 'stream')
+_NEEDS_TF = ('tf_data', 'stream')
 _ACCELERATORS = ('gpu', 'tpu')
 
 
@@ -61,9 +65,10 @@ def resolve(input_pipeline: str, data_bytes: int, max_fraction: float = 0.25,
     raise errors.InputError(f'device_data_max_fraction must be in (0, 1], got {max_fraction}: '
                             'the share of one accelerator\'s memory the images may take.')
   has_tf = optional_deps.tensorflow_available()
-  if input_pipeline == 'tf_data' and not has_tf:
-    raise errors.InputError("input_pipeline='tf_data' needs TensorFlow, which is not installed; "
-                            f"{optional_deps.INSTALL_HINT}, or use input_pipeline='device'.")
+  if input_pipeline in _NEEDS_TF and not has_tf:
+    raise errors.InputError(f"input_pipeline={input_pipeline!r} needs TensorFlow, which is not "
+                            f"installed; {optional_deps.INSTALL_HINT}, or use "
+                            "input_pipeline='device'.")
   if input_pipeline != 'auto':
     return input_pipeline
   device = device or jax.local_devices()[0]
@@ -77,6 +82,28 @@ def resolve(input_pipeline: str, data_bytes: int, max_fraction: float = 0.25,
       f'{max_fraction} of the {device.platform} memory ({capacity / 2**30:.1f} GiB), and the '
       f'tf_data path needs TensorFlow, which is not installed: {optional_deps.INSTALL_HINT}, '
       'or raise device_data_max_fraction.')
+
+
+def dataset_for(config) -> sources.Dataset:
+  """The dataset of ``config.data``: indexed only (images left on disk) for the ``stream`` path,
+  else loaded into memory, resized to ``data.image_size`` when set."""
+  data = config.data
+  if config.runtime.input_pipeline == 'stream':
+    return sources.index(data.name, data_dir=data.dir, image_size=data.image_size)
+  return sources.load(data.name, data_dir=data.dir, image_size=data.image_size)
+
+
+def channel_stats_for(config, data: sources.Dataset) -> ChannelStats:
+  """``config.data.channel_stats`` when given, else measured on the training images (one pass
+  over them when streamed)."""
+  given = config.data.channel_stats
+  if given:
+    return pipeline.checked_stats(given, data.image_shape[-1] if data.streamed
+                                  else data.train['image'].shape[-1])
+  if data.streamed:
+    from datadiet.data import streaming  # pylint: disable=g-import-not-at-top  (TensorFlow)
+    return streaming.channel_stats(streaming.reader_for(data), data.train['location'])
+  return pipeline.channel_stats(data.train['image'])
 
 
 def device_table(images: np.ndarray, labels: np.ndarray, mesh: Mesh) -> dict[str, jax.Array]:
@@ -109,12 +136,20 @@ def model_inputs(batch: Mapping[str, Any], table: Mapping[str, Any],
   return normalize(images, stats), labels
 
 
-def train_batches(input_pipeline: str, images: np.ndarray, labels: np.ndarray,
-                  order: TrainOrder, start_step: int, num_steps: int,
-                  sharding: NamedSharding) -> tuple[dict[str, jax.Array], Iterator[Any]]:
-  """``(table, batches)`` for the training step: the device copy (empty for ``tf_data``) and
+def train_batches(input_pipeline: str, data: sources.Dataset, labels: np.ndarray,
+                  order: TrainOrder, start_step: int, num_steps: int, sharding: NamedSharding,
+                  augmentation: str = 'none') -> tuple[dict[str, jax.Array], Iterator[Any]]:
+  """``(table, batches)`` for the training step: the device copy (empty unless ``device``) and
   the raw batches for steps ``[start_step, start_step + num_steps)``, placed with ``sharding``
-  (the engine's: seeds over its ``seeds`` axis, examples over ``data``)."""
+  (the engine's: seeds over its ``seeds`` axis, examples over ``data``). ``augmentation`` is
+  realised by the ``stream`` path; the in-memory paths take the pad-crop-flip draws from
+  ``order``."""
+  if input_pipeline == 'stream':
+    from datadiet.data import streaming  # pylint: disable=g-import-not-at-top  (TensorFlow)
+    return {}, streaming.train_stream(streaming.reader_for(data), data.train['location'],
+                                      labels, order, augmentation, start_step, num_steps,
+                                      sharding)
+  images = data.train['image']
   if input_pipeline == 'device':
     table = device_table(images, labels, sharding.mesh)
     host = order.batches(start_step, num_steps)
@@ -124,6 +159,17 @@ def train_batches(input_pipeline: str, images: np.ndarray, labels: np.ndarray,
     host = tf_stream.train_stream(images, labels, order, start_step,
                                   num_steps).as_numpy_iterator()
   return table, (multihost.to_device(batch, sharding) for batch in host)
+
+
+def examples_for(data: sources.Dataset, split: Mapping[str, np.ndarray], stats: ChannelStats,
+                 mesh: Mesh, input_pipeline: str):
+  """``split`` (a split of ``data``, or a subset of one, with its labels) as evaluation and
+  scoring passes read it: :class:`Examples`, or streamed from disk."""
+  if input_pipeline == 'stream':
+    from datadiet.data import streaming  # pylint: disable=g-import-not-at-top  (TensorFlow)
+    return streaming.StreamedExamples(streaming.reader_for(data), split['location'],
+                                      split['label'], stats)
+  return Examples.create(split['image'], split['label'], stats, mesh, input_pipeline)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,14 +194,23 @@ class Examples:
   def __len__(self) -> int:
     return len(self.labels)
 
-  def batches(self, batch_size: int,
-              extra: Mapping[str, np.ndarray] | None = None) -> Iterator[dict[str, np.ndarray]]:
-    """Host batches with ``mask`` (and ``extra`` per-example arrays): positions into the device
-    copy, or the uint8 images and labels themselves."""
+  def batches(self, batch_size: int, extra: Mapping[str, np.ndarray] | None = None,
+              sharding: NamedSharding | None = None,
+              start_batch: int = 0) -> Iterator[dict[str, np.ndarray]]:
+    """Host batches from batch ``start_batch`` on, with ``mask`` (and ``extra`` per-example
+    arrays): positions into the device copy, or the uint8 images and labels themselves. Every
+    process holds them whole (``sharding`` is for the interface of streamed examples)."""
+    del sharding
     arrays = dict(extra or {})
     if self.table:
       arrays['index'] = np.arange(len(self), dtype=np.int32)
     else:
       arrays.update(image=self.images, label=self.labels)
-    return batching.padded_batches(arrays, batch_size)
+    first = start_batch * batch_size
+    return batching.padded_batches({k: v[first:] for k, v in arrays.items()}, batch_size)
+
+  @staticmethod
+  def place(batch: Mapping[str, np.ndarray], sharding: NamedSharding) -> dict[str, jax.Array]:
+    """A host batch on the devices."""
+    return multihost.to_device(dict(batch), sharding)
 

@@ -44,6 +44,35 @@ def channel_stats(images: np.ndarray) -> ChannelStats:
   return ChannelStats(tuple(x.mean(0).tolist()), tuple(np.maximum(x.std(0), 1e-8).tolist()))
 
 
+def checked_stats(given, channels: int) -> ChannelStats:
+  """``ChannelStats`` from ``((mean per channel), (std per channel))`` in [0, 1] units, checked
+  against the images' ``channels``.
+
+  Raises:
+    InputError: not two sequences of ``channels`` numbers, or a std that is not positive.
+  """
+  try:
+    mean, std = (tuple(float(v) for v in part) for part in given)
+  except (TypeError, ValueError):
+    mean = std = None
+  if mean is None or len(mean) != channels or len(std) != channels or min(std) <= 0:
+    raise errors.InputError(
+        f'config.data.channel_stats must be ((mean per channel), (std per channel)) with '
+        f'{channels} positive stds in [0, 1] units, e.g. ((0.485, 0.456, 0.406), (0.229, 0.224, '
+        f'0.225)) for ImageNet; got {given!r}. Leave it () to measure them on the training '
+        'images.')
+  return ChannelStats(mean, std)
+
+
+def stats_from_sums(count: int, sums: np.ndarray, squares: np.ndarray) -> ChannelStats:
+  """Channel statistics from a pixel ``count`` and per-channel sums of uint8 values and of their
+  squares (exact integers): what a streaming pass accumulates."""
+  mean = np.asarray(sums, np.float64) / count
+  var = np.asarray(squares, np.float64) / count - mean**2
+  std = np.sqrt(np.maximum(var, 0)) / 255.0
+  return ChannelStats(tuple((mean / 255.0).tolist()), tuple(np.maximum(std, 1e-8).tolist()))
+
+
 def normalize(images, stats: ChannelStats):
   """uint8 images → float32 ``(x / 255 − mean) / std``, for NumPy arrays and (traced) JAX arrays
   alike."""
@@ -51,6 +80,21 @@ def normalize(images, stats: ChannelStats):
   mean = np.asarray(stats.mean, np.float32)
   std = np.asarray(stats.std, np.float32)
   return (images.astype(np.float32) * scale - mean) / std
+
+
+AUGMENTATIONS = ('none', 'pad_crop_flip', 'resized_crop_flip')
+
+
+def augmentation_of(augment) -> str:
+  """``config.data.augment`` as one of :data:`AUGMENTATIONS`: ``True`` is the paper's
+  ``'pad_crop_flip'`` (reflect-pad 4, random crop, flip), ``False`` is ``'none'``;
+  ``'resized_crop_flip'`` is ImageNet's (streamed data only)."""
+  if augment is True or augment is False:
+    return 'pad_crop_flip' if augment else 'none'
+  if augment not in AUGMENTATIONS:
+    raise errors.InputError(f'config.data.augment must be True, False or one of '
+                            f'{", ".join(AUGMENTATIONS)}; got {augment!r}.')
+  return augment
 
 
 def epoch_permutation(positions: np.ndarray, data_seed: int, seed: int, epoch: int) -> np.ndarray:

@@ -31,6 +31,7 @@ import functools
 import importlib
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,6 +49,16 @@ class Dataset:
   test: dict[str, np.ndarray]
   num_classes: int
   class_names: tuple[str, ...] = ()
+  # Streamed datasets (:func:`index`): no ``image`` in the splits but each example's
+  # ``location`` (a file path, or ``<split>:<record>`` of a TFDS ArrayRecord dataset), how to
+  # read them (``reader``), and the shape every image is read at.
+  reader: dict[str, Any] = dataclasses.field(default_factory=dict)
+  image_shape: tuple[int, ...] = ()
+
+  @property
+  def streamed(self) -> bool:
+    """Whether the images stay on disk (read by :mod:`datadiet.data.streaming`)."""
+    return 'image' not in self.train
 
 
 def _sorted_by_id(split: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -119,7 +130,8 @@ def _read_images(root: str, files: list[Path]) -> np.ndarray:
   return np.stack(images)
 
 
-def _image_folder(root: str) -> Dataset:
+def _folder_listing(root: str) -> tuple[dict[str, list[Path]], tuple[str, ...]]:
+  """``({split: image files sorted}, class names)`` of an image folder, its layout checked."""
   root_path = Path(root)
   if not root_path.is_dir():
     raise errors.MissingInputError(f'image_folder: no directory at {root!r}; expected '
@@ -144,6 +156,11 @@ def _image_folder(root: str) -> Dataset:
   if len(class_names) < 2:
     raise errors.InputError(
         f'image_folder: {root!r} has {len(class_names)} class; need at least 2.')
+  return files, class_names
+
+
+def _image_folder(root: str) -> Dataset:
+  files, class_names = _folder_listing(root)
   label_of = {name: label for label, name in enumerate(class_names)}
 
   def load_split(split):
@@ -162,6 +179,43 @@ def _image_folder(root: str) -> Dataset:
         'size.')
   return Dataset(f'image_folder:{root}', train, test, num_classes=len(class_names),
                  class_names=class_names)
+
+
+def _channels_of(paths: list[Path]) -> tuple[int, tuple[int, int]]:
+  """``(channels, (height, width) of the first)`` from a few images: 3 if any is in colour (the
+  in-memory loader's rule, applied to the first image of each class)."""
+  images = [_decode(p) for p in paths]
+  return (3 if any(i.ndim == 3 for i in images) else 1), images[0].shape[:2]
+
+
+def _check_one_size(root: str, paths: list[Path], size: tuple[int, int]) -> None:
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  for path in paths:
+    with Image.open(path) as image:  # Reads the header only.
+      found = (image.height, image.width)
+    if found != tuple(size):
+      raise errors.InputError(
+          f'image_folder: {path} is {found[0]}×{found[1]} but the first image of {root!r} is '
+          f'{size[0]}×{size[1]}; set config.data.image_size to read every image resized to one '
+          'size, or resize them to one size.')
+
+
+def _index_image_folder(root: str, image_size: int | None) -> Dataset:
+  files, class_names = _folder_listing(root)
+  label_of = {name: label for label, name in enumerate(class_names)}
+  firsts = list({p.parent.name: p for p in reversed(files['train'])}.values())
+  channels, stored = _channels_of(firsts)
+  splits = {split: _sorted_by_id({
+      'label': np.array([label_of[p.parent.name] for p in paths], np.int32),
+      'id': np.array([f'{p.parent.name}/{p.name}' for p in paths]),
+      'location': np.array([str(p) for p in paths])}) for split, paths in files.items()}
+  if image_size is None:  # One stored size: checked from the files' headers, before any work.
+    _check_one_size(root, [p for paths in files.values() for p in paths], stored)
+  size = (image_size, image_size) if image_size else stored
+  return Dataset(f'image_folder:{root}', splits['train'], splits['test'],
+                 num_classes=len(class_names), class_names=class_names,
+                 reader={'kind': 'image_folder', 'image_size': image_size},
+                 image_shape=(*size, channels))
 
 
 @contextlib.contextmanager
@@ -186,7 +240,7 @@ def _placing_help(name: str, root: Path) -> str:
           'image_folder:<path> copy of the images.')
 
 
-def _tfds(name: str, data_dir: str | None, download: bool) -> Dataset:
+def _prepared_builder(name: str, data_dir: str | None, download: bool):
   tfds = optional_deps.import_tfds(name)
   try:
     builder = tfds.builder(name, data_dir=data_dir)
@@ -207,6 +261,17 @@ def _tfds(name: str, data_dir: str | None, download: bool) -> Dataset:
       raise errors.DatadietError(
           f'TFDS could not download {name!r} into {version_dir} ({type(e).__name__}: '
           f'{str(e).splitlines()[0] if str(e) else ""}). ' + _placing_help(name, root)) from e
+  return tfds, builder
+
+
+def _is_array_record(builder) -> bool:
+  return 'array_record' in str(builder.info.file_format).lower()
+
+
+def _tfds(name: str, data_dir: str | None, download: bool) -> Dataset:
+  tfds, builder = _prepared_builder(name, data_dir, download)
+  if _is_array_record(builder):  # Read only by position: through the streaming reader.
+    return materialise(_index_tfds(name, data_dir, download, None))
   image_key, label_key = builder.info.supervised_keys or ('image', 'label')
   read_config = tfds.ReadConfig(add_tfds_id=True)
   tfds_ids = lambda batch: [i.decode() for i in batch['tfds_id']]
@@ -217,6 +282,95 @@ def _tfds(name: str, data_dir: str | None, download: bool) -> Dataset:
   return Dataset(name, load_split('train'), load_split('test'),
                  num_classes=label_feature.num_classes,
                  class_names=tuple(getattr(label_feature, 'names', ())))
+
+
+def _array_record_ids(builder, split: str) -> np.ndarray:
+  """TFDS ids of an ArrayRecord split in record order: ``<shard file>__<index in shard>``, the
+  form ``add_tfds_id`` gives."""
+  ids = []
+  for instruction in builder.info.splits[split].file_instructions:
+    base = Path(instruction.filename).name
+    ids += [f'{base}__{i}' for i in range(instruction.skip, instruction.skip + instruction.take)]
+  return np.array(ids)
+
+
+def _index_tfds(name: str, data_dir: str | None, download: bool,
+                image_size: int | None) -> Dataset:
+  tfds, builder = _prepared_builder(name, data_dir, download)
+  if not _is_array_record(builder):
+    raise errors.InputError(
+        f'TFDS dataset {name!r} is stored as {builder.info.file_format}, which can only be read '
+        'in order; streaming reads examples by position. Prepare it in the ArrayRecord format '
+        f'(`tfds build {name} --file_format=array_record --data_dir=<dir>`, or convert it: '
+        f'`tfds convert_format --root_data_dir=<dir> --out_file_format=array_record`), or use an '
+        'image_folder:<path> copy.')
+  image_key, label_key = builder.info.supervised_keys or ('image', 'label')
+  image_feature = builder.info.features[image_key]
+  splits = {}
+  for split in ('train', 'test'):
+    source = builder.as_data_source(split=split,
+                                    decoders={image_key: tfds.decode.SkipDecoding()})
+    records = np.arange(len(source), dtype=np.int64)
+    labels = np.concatenate([  # Chunks: one read per 4,096 records, images left encoded.
+        np.array([row[label_key] for row in source.__getitems__(records[i:i + 4096].tolist())],
+                 np.int32) for i in range(0, len(records), 4096)] or [np.zeros(0, np.int32)])
+    splits[split] = _sorted_by_id({'label': labels, 'id': _array_record_ids(builder, split),
+                                   'location': np.array([f'{split}:{r}' for r in records])})
+  channels = image_feature.shape[-1] or 3
+  stored = tuple(image_feature.shape[:2])
+  if image_size is None and None in stored:
+    raise errors.InputError(
+        f'TFDS dataset {name!r} has images of varying size; set config.data.image_size to '
+        'read them resized and centre-cropped to one size.')
+  label_feature = builder.info.features[label_key]
+  return Dataset(name, splits['train'], splits['test'], num_classes=label_feature.num_classes,
+                 class_names=tuple(getattr(label_feature, 'names', ())),
+                 reader={'kind': 'tfds', 'name': name, 'data_dir': data_dir,
+                         'image_size': image_size},
+                 image_shape=((image_size, image_size) if image_size else stored) + (channels,))
+
+
+def index(name: str, data_dir: str | None = None, download: bool = True,
+          image_size: int | None = None) -> Dataset:
+  """The dataset ``name`` without its images: ids, labels and each example's ``location``
+  (its file, or its TFDS ArrayRecord record), read by :mod:`datadiet.data.streaming` (resized
+  and centre-cropped to ``image_size`` when given). Needs TensorFlow to read the images. Like
+  :func:`load`, indexed once per process (the last two are kept), arrays read-only."""
+  return _index_once(name, data_dir, download, image_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _index_once(name: str, data_dir: str | None, download: bool,
+                image_size: int | None) -> Dataset:
+  if name == 'digits':
+    raise errors.InputError('digits ships in memory; it cannot be streamed. Use '
+                            "input_pipeline 'device' or 'tf_data'.")
+  if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int)
+                                 or image_size < 1):
+    raise errors.InputError(f'image_size must be a positive number of pixels, got '
+                            f'{image_size!r}.')
+  if name.startswith('image_folder:'):
+    data = _index_image_folder(name.removeprefix('image_folder:'), image_size)
+  elif not name or ':' in name:
+    raise errors.InputError(f'Unknown dataset {name!r}; valid forms: {", ".join(NAME_FORMS)}.')
+  else:
+    data = _index_tfds(name, data_dir, download, image_size)
+  for split in (data.train, data.test):
+    for array in split.values():
+      array.setflags(write=False)
+  return data
+
+
+def materialise(streamed: Dataset) -> Dataset:
+  """A streamed dataset read whole into memory through the streaming reader (the same decoding
+  and resizing): in-memory runs of data that only streaming can read as stored."""
+  from datadiet.data import streaming  # pylint: disable=g-import-not-at-top  (TensorFlow)
+  splits = {}
+  for split_name, split in (('train', streamed.train), ('test', streamed.test)):
+    images = streaming.read_all(streaming.reader_for(streamed), split['location'])
+    splits[split_name] = {'image': images, 'label': split['label'], 'id': split['id']}
+  return Dataset(streamed.name, splits['train'], splits['test'],
+                 num_classes=streamed.num_classes, class_names=streamed.class_names)
 
 
 def positions_of(split: dict[str, np.ndarray], ids) -> np.ndarray:
@@ -231,18 +385,23 @@ def positions_of(split: dict[str, np.ndarray], ids) -> np.ndarray:
   return np.array([position[key] for key in ids.tolist()], dtype=np.int64)
 
 
-def load(name: str, data_dir: str | None = None, download: bool = True) -> Dataset:
-  """Loads the dataset called ``name`` (see the module docstring for the forms).
+def load(name: str, data_dir: str | None = None, download: bool = True,
+         image_size: int | None = None) -> Dataset:
+  """Loads the dataset called ``name`` (see the module docstring for the forms); with
+  ``image_size``, every image resized and centre-cropped to it as the streaming reader does.
 
   A process loads each dataset once (the last two are kept): later calls return the same
   :class:`Dataset`, whose arrays are read-only so that no caller can change another's data.
   """
-  return _load_once(name, data_dir, download)
+  return _load_once(name, data_dir, download, image_size)
 
 
 @functools.lru_cache(maxsize=2)
-def _load_once(name: str, data_dir: str | None, download: bool) -> Dataset:
-  if name == 'digits':
+def _load_once(name: str, data_dir: str | None, download: bool,
+               image_size: int | None) -> Dataset:
+  if image_size is not None:
+    data = materialise(index(name, data_dir, download, image_size))
+  elif name == 'digits':
     data = _digits()
   elif name.startswith('image_folder:'):
     data = _image_folder(name.removeprefix('image_folder:'))

@@ -16,7 +16,7 @@ from absl import logging
 
 from datadiet import atomic_files, score_files
 from datadiet import workdir as workdirs
-from datadiet.data import noise, pipeline, sources
+from datadiet.data import feed, noise, pipeline, sources
 
 if TYPE_CHECKING:
   from datadiet.stages.protocol import Stage
@@ -31,7 +31,7 @@ class Context:
 
   @functools.cached_property
   def data(self) -> sources.Dataset:
-    return sources.load(self.config.data.name, data_dir=self.config.data.dir)
+    return feed.dataset_for(self.config)
 
   @functools.cached_property
   def noise(self) -> tuple[np.ndarray, np.ndarray]:

@@ -223,4 +223,4 @@ def error_barrier(ctx: Context) -> None:
 
 STAGE = Stage(NAME, error_barrier, reads=(*pretrain_and_score.READS, f'analyses.{NAME}'),
               check=check, outputs=(f'{NAME}/*/errors.json', f'{NAME}.json', f'{NAME}.csv',
-                                    f'{NAME}.md'))
+                                    f'{NAME}.md'), streams=False)

@@ -167,4 +167,4 @@ def ntk_velocity(ctx: Context) -> None:
 
 STAGE = Stage(NAME, ntk_velocity, reads=(*pretrain_and_score.READS, f'analyses.{NAME}'),
               check=check, outputs=(f'{NAME}/gram@*.npz', f'{NAME}.json', f'{NAME}.csv',
-                                    f'{NAME}.md'))
+                                    f'{NAME}.md'), streams=False)

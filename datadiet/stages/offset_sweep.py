@@ -115,8 +115,9 @@ def run_one_noise_level(ctx: Context) -> list[dict]:
   """Pretrains and scores ``ctx`` if needed, retrains on every window; rows per window × seed."""
   pretrain_and_score.ensure_scored(ctx)
   pool, validation = split_validation(ctx)
-  validation_split = {'image': ctx.data.train['image'][validation],
-                      'label': ctx.train_labels[validation]}
+  validation_split = {key: ctx.data.train[key][validation] for key in ('image', 'location')
+                      if key in ctx.data.train}
+  validation_split['label'] = ctx.train_labels[validation]
   model = retrain.model_name(ctx)
   rows = []
   for window in windows(ctx):

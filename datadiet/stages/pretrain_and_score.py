@@ -193,7 +193,7 @@ def _score_model(ctx: Context, model: str) -> None:
   # The trained parameters (float32 whatever the compute dtype) scored in score_dtype.
   score_model = models.from_config(config, data.num_classes, model, dtype=config.scores.dtype,
                                    batch_norm_axis_name=ensemble.DATA)
-  examples = run.examples({'image': data.train['image'], 'label': ctx.train_labels})
+  examples = run.examples({**data.train, 'label': ctx.train_labels})
   mngr = checkpoints.manager(ctx.pretrain_dir_for(model) / 'checkpoints')
   for step, names in sorted(by_step.items()):
     state = checkpoints.restore(mngr, step, run.state)

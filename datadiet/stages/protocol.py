@@ -36,3 +36,6 @@ class Stage:
   # Refuses a config that what an existing workdir already holds rules out (read only; called
   # before the workdir is claimed, so a refusal changes nothing there).
   check_workdir: Callable[[Context], None] | None = None
+  # Whether it runs on streamed data (``input_pipeline='stream'``: images read from disk by
+  # position); False for stages that hold the training images in memory.
+  streams: bool = True

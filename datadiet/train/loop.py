@@ -50,8 +50,8 @@ def evaluate(eval_step, state: ensemble.EnsembleState, examples: feed.Examples,
   """Per-seed mean loss and accuracy over every example of ``examples``."""
   loss_sum = correct = 0
   replicated = NamedSharding(ensemble.mesh_of(state), P())  # Every seed sees the whole batch.
-  for batch in examples.batches(batch_size):
-    out = eval_step(state.params, state.batch_stats, multihost.to_device(batch, replicated),
+  for batch in examples.batches(batch_size, sharding=replicated):
+    out = eval_step(state.params, state.batch_stats, examples.place(batch, replicated),
                     examples.table)
     loss_sum = loss_sum + out['loss_sum']
     correct = correct + out['correct']
@@ -80,16 +80,19 @@ class Setup:
   mesh: Any
   state: ensemble.EnsembleState
   strategy: str
-  input_pipeline: str  # 'device' or 'tf_data'.
+  input_pipeline: str  # 'device', 'tf_data' or 'stream'.
+  data: sources.Dataset
 
-  def examples(self, split: dict[str, np.ndarray]) -> feed.Examples:
-    """``split`` as this run's evaluation passes read it (on the devices, or from the host)."""
-    return feed.Examples.create(split['image'], split['label'], self.stats, self.mesh,
-                                self.input_pipeline)
+  def examples(self, split: dict[str, np.ndarray]):
+    """``split`` (of :attr:`data`, or a subset of one) as this run's evaluation and scoring
+    passes read it: on the devices, from the host, or streamed from disk."""
+    return feed.examples_for(self.data, split, self.stats, self.mesh, self.input_pipeline)
 
 
 def input_pipeline(config: ml_collections.ConfigDict, data: sources.Dataset) -> str:
   """``config.runtime.input_pipeline`` resolved for this dataset and this machine's devices."""
+  if data.streamed:
+    return feed.resolve('stream', 0, config.runtime.device_data_max_fraction)
   data_bytes = data.train['image'].nbytes + data.test['image'].nbytes
   return feed.resolve(config.runtime.input_pipeline, data_bytes,
                       config.runtime.device_data_max_fraction)
@@ -102,17 +105,20 @@ def setup(config: ml_collections.ConfigDict, data: sources.Dataset, seeds: list[
   ``trackers``), input path."""
   model = models.from_config(config, data.num_classes, model_name,
                              dtype=config.model.compute_dtype, batch_norm_axis_name=ensemble.DATA)
-  stats = pipeline.channel_stats(data.train['image'])
+  stats = feed.channel_stats_for(config, data)
   positions = (np.arange(len(data.train['label'])) if keep_positions is None
                else np.asarray(keep_positions))
   num_steps = optim.total_steps(config, positions.shape[-1])
   optimizer = optim.make_optimizer(config, num_steps)
   mesh = ensemble.make_mesh(len(seeds), config.optim.batch_size)
-  state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(
-      data.train['image'][:1], stats)[0], len(data.train['label']), mesh, trackers)
+  # Initialisation reads only the input's shape.
+  sample = (np.zeros((1, *data.image_shape), np.uint8) if data.streamed
+            else data.train['image'][:1])
+  state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(sample, stats)[0],
+                                 len(data.train['label']), mesh, trackers)
   return Setup(model, stats, positions, num_steps, optimizer, mesh, state,
                ensemble.resolve_strategy(config.runtime.seed_strategy, state.params),
-               input_pipeline(config, data))
+               input_pipeline(config, data), data)
 
 
 def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
@@ -191,14 +197,15 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
                                 resume_step=start_step if resumed else None)
   progress = metrics.Progress(num_steps, start_step, len(seeds) * config.optim.batch_size,
                               label=f'[{workdir.name}] ')
+  augmentation = pipeline.augmentation_of(config.data.augment)
   order = pipeline.TrainOrder(positions, seeds, config.optim.batch_size, config.data.order_seed,
-                              augment=config.data.augment)
+                              augment=augmentation == 'pad_crop_flip')
   if start_step < num_steps:
     logging.info('[%s] input pipeline: %s (config: %r).', workdir.name, run.input_pipeline,
                  config.runtime.input_pipeline)
   table, batches = feed.train_batches(
-      run.input_pipeline, data.train['image'], data.train['label'] if labels is None else labels,
-      order, start_step, num_steps - start_step, ensemble.batch_sharding(mesh))
+      run.input_pipeline, data, data.train['label'] if labels is None else labels,
+      order, start_step, num_steps - start_step, ensemble.batch_sharding(mesh), augmentation)
   test_examples = run.examples(data.test)
   pending, first_pending = [], start_step + 1
   step = start_step
@@ -253,7 +260,7 @@ def _placed_like(state: ensemble.EnsembleState,
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> TrainResult:
   """The ``train`` job: K seeds on the whole training set, optionally with label noise."""
   workdir = Path(workdir)
-  data = sources.load(config.data.name, data_dir=config.data.dir)
+  data = feed.dataset_for(config)
   labels = None
   if config.data.label_noise_fraction:
     labels, is_noisy = noise.corrupt_labels(data.train['label'], config.data.label_noise_fraction,

@@ -39,7 +39,22 @@ def total_steps(config: ml_collections.ConfigDict, num_examples: int) -> int:
 
 
 def make_schedule(config: ml_collections.ConfigDict, num_steps: int) -> optax.Schedule:
-  """The learning-rate schedule named by ``config.optim.schedule`` over a run of ``num_steps``."""
+  """The learning-rate schedule named by ``config.optim.schedule`` over a run of ``num_steps``,
+  after a linear warm-up from 0 over ``config.optim.warmup_fraction`` of the run (if any)."""
+  fraction = config.optim.get('warmup_fraction', 0.0)  # Configs of their own may omit it.
+  if not (isinstance(fraction, (int, float)) and not isinstance(fraction, bool)
+          and 0 <= fraction < 1):
+    raise errors.InputError(f'config.optim.warmup_fraction must be in [0, 1), got '
+                            f'{fraction!r}.')
+  warmup = int(round(fraction * num_steps))
+  if not warmup:
+    return _decay_schedule(config, num_steps)
+  return optax.join_schedules(
+      [optax.linear_schedule(0.0, config.optim.learning_rate, warmup),
+       _decay_schedule(config, num_steps - warmup)], [warmup])
+
+
+def _decay_schedule(config: ml_collections.ConfigDict, num_steps: int) -> optax.Schedule:
   lr = config.optim.learning_rate
   if config.optim.schedule == 'piecewise':
     boundaries = {int(round(f * num_steps)): config.optim.lr_decay_factor

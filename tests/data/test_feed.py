@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from datadiet import optional_deps
-from datadiet.data import feed, pipeline, tf_stream
+from datadiet.data import feed, pipeline, sources, tf_stream
 from datadiet.train import ensemble
 
 NUM = 40
@@ -28,7 +28,7 @@ def test_auto_keeps_data_on_the_device_when_it_fits(monkeypatch):
     feed.resolve('auto', data_bytes=251, max_fraction=0.25)
   with pytest.raises(ValueError, match="input_pipeline='tf_data' needs TensorFlow"):
     feed.resolve('tf_data', data_bytes=1)
-  with pytest.raises(ValueError, match='valid: auto, device, tf_data'):
+  with pytest.raises(ValueError, match='valid: auto, device, tf_data, stream'):
     feed.resolve('gpu', data_bytes=1)
   for fraction in (0, -1, 5):
     with pytest.raises(ValueError, match=r'device_data_max_fraction must be in \(0, 1\]'):
@@ -43,7 +43,8 @@ def test_both_paths_give_the_same_training_batches(augment):
   realise = jax.jit(jax.vmap(feed.raw_inputs, in_axes=(0, None)))  # Over the seed axis.
   results = {}
   for path in ('device', 'tf_data'):
-    table, batches = feed.train_batches(path, images, labels, order, 2, 4, sharding)
+    data = sources.Dataset('x', {'image': images, 'label': labels}, {}, num_classes=4)
+    table, batches = feed.train_batches(path, data, labels, order, 2, 4, sharding)
     results[path] = [jax.device_get(realise(batch, table)) for batch in batches]
   assert len(results['device']) == 4
   for (device_images, device_labels), (tf_images, tf_labels) in zip(*results.values()):

@@ -1,57 +1,168 @@
-"""A TFDS split as a stream: the same examples, ids and labels as the in-memory source, split
-over processes, resumable, resized and centre-cropped on request."""
+"""The stream input path reads from disk exactly what the in-memory paths hold: the same
+examples, ids, labels and pixels, the same training batches step by step, and each process only
+the rows its devices hold."""
 
+import jax
 import numpy as np
 import pytest
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from datadiet import errors
-from datadiet.data import sources, streaming
+from datadiet.data import feed, pipeline, resized_crop, sources, streaming
+from datadiet.train import ensemble
 
 
-def _all(batches):
-  out = {key: [] for key in ('image', 'label', 'id')}
-  for batch in batches:
-    for key in out:
-      out[key].append(batch[key][batch['mask']])
-  return {key: np.concatenate(value) for key, value in out.items()}
+class TinyImages(tfds.core.GeneratorBasedBuilder):
+  """A TFDS dataset of variable-size JPEGs, built offline (ArrayRecord: random access)."""
+  VERSION = tfds.core.Version('1.0.0')
+
+  def _info(self):
+    return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
+        'image': tfds.features.Image(shape=(None, None, 3), encoding_format='jpeg'),
+        'label': tfds.features.ClassLabel(num_classes=3)}), supervised_keys=('image', 'label'))
+
+  def _split_generators(self, dl_manager):
+    del dl_manager
+    return {'train': self._generate_examples(0, 14), 'test': self._generate_examples(1, 5)}
+
+  def _generate_examples(self, seed, count):
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+      height, width = rng.integers(18, 50, 2)
+      yield f'{seed}-{i}', {'image': rng.integers(0, 256, (height, width, 3), dtype=np.uint8),
+                            'label': i % 3}
 
 
-def test_the_stream_holds_the_in_memory_split():
-  with tfds.testing.mock_data(num_examples=23):
-    loaded = sources.load('cifar10')
-    streamed = _all(streaming.stream_split('cifar10', 'train', batch_size=5))
-  order = np.argsort(streamed['id'])
-  np.testing.assert_array_equal(streamed['id'][order], loaded.train['id'])
-  np.testing.assert_array_equal(streamed['label'][order], loaded.train['label'])
-  np.testing.assert_array_equal(streamed['image'][order], loaded.train['image'])
+def _evaluation_images(data, batch_size=4):
+  examples = streaming.StreamedExamples(streaming.reader_for(data), data.train['location'],
+                                        data.train['label'], stats=None)
+  batches = list(examples.batches(batch_size))
+  assert all(b['image'].shape[0] == batch_size for b in batches)
+  return np.concatenate([b['image'][b['mask']] for b in batches])
 
 
-def test_processes_read_disjoint_shards_and_a_pass_resumes():
-  with tfds.testing.mock_data(num_examples=23):
-    whole = _all(streaming.stream_split('cifar10', 'train', batch_size=4))
-    shards = [_all(streaming.stream_split('cifar10', 'train', batch_size=4, process_index=i,
-                                          process_count=2)) for i in range(2)]
-    resumed = _all(streaming.stream_split('cifar10', 'train', batch_size=4, process_index=1,
-                                          process_count=2, start=5))
-    batches = list(streaming.stream_split('cifar10', 'train', batch_size=4))
-  assert sorted(np.concatenate([s['id'] for s in shards])) == sorted(whole['id'])
-  assert not set(shards[0]['id']) & set(shards[1]['id'])
-  np.testing.assert_array_equal(shards[0]['id'], whole['id'][0::2])  # Example i → i % 2.
-  np.testing.assert_array_equal(resumed['id'], shards[1]['id'][5:])
-  assert [int(b['mask'].sum()) for b in batches] == [4, 4, 4, 4, 4, 3]
-  assert all(b['image'].shape[0] == 4 for b in batches)
-
-
-def test_resize_and_centre_crop_to_a_square():
-  with tfds.testing.mock_data(num_examples=6):
-    batch = next(streaming.stream_split('cifar10', 'test', batch_size=6, image_size=24))
-  assert batch['image'].shape == (6, 24, 24, 3) and batch['image'].dtype == np.uint8
-  # A constant image stays constant through resize and crop.
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+def test_variable_size_images_stream_as_they_load_resized(tmp_path, write_varied_image_folder):
+  name = write_varied_image_folder(tmp_path / 'images')
+  streamed = sources.index(name, image_size=16)
+  loaded = sources.load(name, image_size=16)
+  assert streamed.streamed and not loaded.streamed and streamed.image_shape == (16, 16, 3)
+  np.testing.assert_array_equal(streamed.train['id'], loaded.train['id'])
+  np.testing.assert_array_equal(streamed.train['label'], loaded.train['label'])
+  np.testing.assert_array_equal(_evaluation_images(streamed), loaded.train['image'])
+  # A constant image stays constant through resize and centre crop, whatever its shape.
   constant = tf.fill([40, 64, 3], tf.constant(77, tf.uint8))
-  cropped = streaming._resize_and_crop(tf, constant, 32, 0.875).numpy()
-  assert cropped.shape == (32, 32, 3) and (cropped == 77).all()
-  with pytest.raises(errors.InputError, match=r'process_index 2 is not in \[0, 2\)'):
-    next(streaming.stream_split('cifar10', 'train', batch_size=4, process_index=2,
-                                process_count=2))
+  assert (streaming.resize_and_crop(constant, 32).numpy() == 77).all()
+
+
+def test_jpegs_decode_as_pillow_decodes_them(tmp_path, write_varied_image_folder):
+  """Unresized JPEGs: the stream's TensorFlow decoder gives the in-memory loader's pixels."""
+  name = write_varied_image_folder(tmp_path / 'images', min_side=24, max_side=24)
+  streamed, loaded = sources.index(name), sources.load(name)
+  assert streamed.image_shape == (24, 24, 3)
+  np.testing.assert_array_equal(_evaluation_images(streamed), loaded.train['image'])
+
+
+def test_images_of_several_sizes_need_an_image_size(tmp_path, write_varied_image_folder):
+  name = write_varied_image_folder(tmp_path / 'images')
+  with pytest.raises(errors.InputError, match='resize them to one size|data.image_size'):
+    sources.index(name)
+  with pytest.raises(errors.InputError, match='image_size must be a positive'):
+    sources.index(name, image_size=0)
+  with pytest.raises(errors.InputError, match='digits ships in memory'):
+    sources.index('digits')
+
+
+def test_tfds_array_record_streams_as_it_loads(tmp_path):
+  TinyImages(data_dir=str(tmp_path), file_format='array_record').download_and_prepare()
+  streamed = sources.index('tiny_images', data_dir=str(tmp_path), image_size=20)
+  loaded = sources.load('tiny_images', data_dir=str(tmp_path), image_size=20)
+  assert len(streamed.train['id']) == 14 and len(streamed.test['id']) == 5
+  assert streamed.train['id'][0] == 'tiny_images-train.array_record-00000-of-00001__0'
+  np.testing.assert_array_equal(streamed.train['id'], loaded.train['id'])
+  np.testing.assert_array_equal(streamed.train['label'], loaded.train['label'])
+  np.testing.assert_array_equal(_evaluation_images(streamed), loaded.train['image'])
+  assert sorted(np.bincount(streamed.train['label']).tolist()) == [4, 5, 5]
+
+
+def test_tfds_in_order_only_formats_are_refused():
+  with tfds.testing.mock_data(num_examples=4):
+    with pytest.raises(errors.InputError, match='--file_format=array_record'):
+      sources.index('cifar10')
+
+
+@pytest.mark.parametrize('augmentation', ['none', 'pad_crop_flip'])
+def test_streamed_training_batches_equal_the_in_memory_ones(tmp_path, write_image_folder,
+                                                            augmentation):
+  write_image_folder(tmp_path / 'images', per_class=9)
+  name = f'image_folder:{tmp_path / "images"}'
+  loaded, streamed = sources.load(name), sources.index(name)
+  labels = loaded.train['label']
+  order = pipeline.TrainOrder(np.arange(2, 18), [0, 1], 6, data_seed=3,
+                              augment=augmentation == 'pad_crop_flip')
+  sharding = ensemble.batch_sharding(ensemble.make_mesh(2))
+  realise = jax.jit(jax.vmap(feed.raw_inputs, in_axes=(0, None)))
+  results = {}
+  for path, data in (('device', loaded), ('stream', streamed)):
+    table, batches = feed.train_batches(path, data, labels, order, 2, 5, sharding, augmentation)
+    results[path] = [jax.device_get(realise(batch, table)) for batch in batches]
+  assert len(results['stream']) == 5
+  for (images, labels_a), (streamed_images, labels_b) in zip(*results.values()):
+    np.testing.assert_array_equal(images, streamed_images)
+    np.testing.assert_array_equal(labels_a, labels_b)
+
+
+def test_resized_crops_follow_their_draws_and_resume(tmp_path, write_varied_image_folder):
+  data = sources.index(write_varied_image_folder(tmp_path / 'images'), image_size=12)
+  order = pipeline.TrainOrder(np.arange(len(data.train['id'])), [4], 5, data_seed=1)
+  sharding = ensemble.batch_sharding(ensemble.make_mesh(1))
+  stream = lambda start, count: [jax.device_get(b) for b in streaming.train_stream(  # noqa: E731
+      streaming.reader_for(data), data.train['location'], data.train['label'], order,
+      'resized_crop_flip', start, count, sharding)]
+  full, resumed = stream(0, 4), stream(2, 2)
+  for a, b in zip(full[2:], resumed):
+    np.testing.assert_array_equal(a['image'], b['image'])
+  # Step 3 by hand: the plan's files, decoded, cropped as drawn, resized and flipped.
+  draws = resized_crop.draw(1, 4, 3, 5)
+  for i, position in enumerate(order.positions(3)[0]):
+    image = streaming.decode(tf.io.read_file(data.train['location'][position]), 3)
+    expected = resized_crop.crop_resize_flip_tf(tf, image, draws['attempts'][i],
+                                                draws['flip'][i], 12).numpy()
+    np.testing.assert_array_equal(full[3]['image'][0, i], expected)
+    assert full[3]['label'][0, i] == data.train['label'][position]
+  with pytest.raises(errors.InputError, match='Unknown augmentation'):
+    next(streaming.train_stream(streaming.reader_for(data), data.train['location'],
+                                data.train['label'], order, 'mixup', 0, 1, sharding))
+
+
+def test_streamed_channel_statistics_equal_the_in_memory_ones(tmp_path,
+                                                             write_varied_image_folder):
+  name = write_varied_image_folder(tmp_path / 'images')
+  streamed = sources.index(name, image_size=10)
+  measured = streaming.channel_stats(streaming.reader_for(streamed), streamed.train['location'],
+                                     batch_size=4)
+  expected = pipeline.channel_stats(sources.load(name, image_size=10).train['image'])
+  np.testing.assert_allclose(measured.mean, expected.mean, rtol=1e-12)
+  np.testing.assert_allclose(measured.std, expected.std, rtol=1e-12)
+  with pytest.raises(errors.InputError, match='channel_stats must be'):
+    pipeline.checked_stats(((0.5, 0.5), (0.2, 0.2)), 3)
+  assert pipeline.checked_stats(((0.5,) * 3, (0.2,) * 3), 3).std == (0.2,) * 3
+
+
+class _TwoDeviceSharding:
+  """What two devices of a (2, 4) batch hold: row 0's columns 2–3, and row 1's columns 0–1."""
+
+  def addressable_devices_indices_map(self, shape):
+    assert shape == (2, 4)
+    return {'a': (slice(0, 1), slice(2, 4)), 'b': (slice(1, 2), slice(0, 2))}
+
+
+def test_a_process_reads_only_the_cells_its_devices_hold():
+  np.testing.assert_array_equal(streaming.local_rows(_TwoDeviceSharding(), (2, 4)),
+                                [2, 3, 4, 5])
+  sharding = ensemble.batch_sharding(ensemble.make_mesh(1))
+  rows = streaming.local_rows(sharding, (1, 3))
+  np.testing.assert_array_equal(rows, [0, 1, 2])
+  values = np.arange(6).reshape(3, 2)
+  placed = streaming.rows_to_device(values, rows, (1, 3), sharding)
+  np.testing.assert_array_equal(jax.device_get(placed), values[None])

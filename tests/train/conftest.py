@@ -11,7 +11,7 @@ def tiny_config():
   config.model.name = 'mlp'
   config.pretrain.seeds = (0, 1)
   config.runtime.seed_strategy = 'vmap'
-  config.data.augment = False
+  config.data.augment = 'none'
   config.optim.batch_size = 32
   config.optim.budget_unit = 'steps'
   config.optim.budget = 12

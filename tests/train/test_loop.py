@@ -58,7 +58,8 @@ def test_few_steps_learn_and_write_metrics(tiny_config, digits, tmp_path):
 def test_resume_after_interruption_matches_uninterrupted(tiny_config, digits, tmp_path,
                                                          monkeypatch, input_pipeline):
   tiny_config.runtime.checkpoint_every_steps = 5
-  tiny_config.data.augment = True  # Bit-identical batches include the augmentation draws.
+  # Bit-identical batches include the augmentation draws.
+  tiny_config.data.augment = 'pad_crop_flip'
   tiny_config.runtime.input_pipeline = input_pipeline
   trackers = (forgetting.TRACKER,)
   uninterrupted = loop.train_ensemble(tiny_config, tmp_path / 'a', digits, seeds=[0, 1],

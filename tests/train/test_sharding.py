@@ -21,7 +21,8 @@ config = train.get_config()
 seeds = list(range(int(sys.argv[3])))
 config.update_from_flattened_dict({
     'model.name': 'small_cnn', 'pretrain.seeds': tuple(seeds), 'runtime.seed_strategy': sys.argv[2],
-    'data.augment': True, 'optim.batch_size': 16, 'optim.budget_unit': 'steps', 'optim.budget': 4,
+    'data.augment': 'pad_crop_flip', 'optim.batch_size': 16, 'optim.budget_unit': 'steps',
+    'optim.budget': 4,
     'runtime.log_every_steps': 2, 'runtime.tensorboard': False,
     'runtime.input_pipeline': sys.argv[4]})
 result = loop.train_ensemble(config, sys.argv[1], sources.load('digits'), seeds=seeds,

@@ -1,0 +1,205 @@
+"""The stream input path against the in-memory one: training and scoring images/s on the shared
+CIFAR-10, and the peak host memory of a streamed run at two dataset sizes.
+
+Prints one JSON line per measurement.
+
+  python bench/streaming.py                                  # both parts
+  python bench/streaming.py --parts=throughput --steps=100
+  python bench/streaming.py --parts=memory --sizes=50000,500000
+
+Throughput: the CPU config's model (small CNN, 2 seeds, batch 128, pad-crop-flip) trains
+``--steps`` steps fed by the ``device`` path (the split decoded into memory first) and by
+``stream`` (every batch read and decoded from the JPEG files), then scores ``--score_examples``
+examples (EL2N and GraNd). Memory: for each size, a fresh process streams a synthetic image
+folder of that many 32×32 JPEGs (hard links to 256 distinct images, so a 500,000-image folder
+costs little disk) through ``--memory_steps`` training steps and a whole scoring pass, and
+reports its peak resident memory (ru_maxrss) after each part.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from absl import app, flags
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # The configs package.
+
+from configs import cifar10_cpu  # noqa: E402
+from datadiet import models, scoring  # noqa: E402
+from datadiet.data import feed, pipeline  # noqa: E402
+from datadiet.train import ensemble, loop  # noqa: E402
+
+_DATASET = flags.DEFINE_string('dataset', 'image_folder:../shared/datasets/cifar10_jpeg',
+                               'An image folder (or TFDS ArrayRecord dataset) to stream.')
+_PARTS = flags.DEFINE_list('parts', ['throughput', 'memory'], 'Which measurements.')
+_STEPS = flags.DEFINE_integer('steps', 100, 'Timed training steps per path (after 5 warm-up).')
+_SCORE_EXAMPLES = flags.DEFINE_integer('score_examples', 10_000, 'Examples scored per path.')
+_SIZES = flags.DEFINE_list('sizes', ['50000', '500000'], 'Synthetic dataset sizes (memory).')
+_MEMORY_STEPS = flags.DEFINE_integer('memory_steps', 50, 'Training steps of the memory runs.')
+_SYNTHETIC_DIR = flags.DEFINE_string('synthetic_dir', '/tmp/datadiet_synthetic',
+                                     'Where the synthetic folders are written (kept).')
+_CHILD = flags.DEFINE_integer('memory_child', 0, 'Internal: run one memory measurement.')
+
+_WARMUP = 5
+
+
+def _peak_mib() -> float:
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux.
+
+
+def _config(dataset: str, input_pipeline: str):
+  config = cifar10_cpu.get_config()
+  config.data.name = dataset
+  config.runtime.input_pipeline = input_pipeline
+  return config
+
+
+def _train(config, data, run, steps: int):
+  """``(images/s, trained state)`` of ``steps`` training steps after warm-up, fed by the run's
+  input path (the step donates ``run.state``)."""
+  seeds = list(config.pretrain.seeds)
+  step_fn = ensemble.make_train_step(run.model, run.optimizer, run.mesh, run.strategy, run.stats)
+  augmentation = pipeline.augmentation_of(config.data.augment)
+  order = pipeline.TrainOrder(run.positions, seeds, config.optim.batch_size,
+                              config.data.order_seed, augment=augmentation == 'pad_crop_flip')
+  table, batches = feed.train_batches(run.input_pipeline, data, data.train['label'], order, 0,
+                                      _WARMUP + steps, ensemble.batch_sharding(run.mesh),
+                                      augmentation)
+  state = run.state
+  for _ in range(_WARMUP):
+    state, metrics = step_fn(state, next(batches), table)
+  jax.block_until_ready(metrics)
+  start = time.perf_counter()
+  for batch in batches:
+    state, metrics = step_fn(state, batch, table)
+  jax.block_until_ready(metrics)
+  return steps * len(seeds) * config.optim.batch_size / (time.perf_counter() - start), state
+
+
+def _score(config, data, run, state, count: int, names=('el2n', 'grand')) -> float:
+  """Examples/s of scoring the first ``count`` training examples (after a warm-up pass)."""
+  model = models.from_config(config, data.num_classes, dtype='float32',
+                             batch_norm_axis_name=ensemble.DATA)
+  batch_size = config.runtime.score_batch_size
+
+  def score(n):
+    split = {key: value[:n] for key, value in data.train.items()}
+    examples = run.examples(split)
+    start = time.perf_counter()
+    scoring.score_split(model, state, examples, split['id'], names, batch_size)
+    return n / (time.perf_counter() - start)
+  score(batch_size)
+  return score(count)
+
+
+def bench_throughput() -> list[dict]:
+  rows = {}
+  for path in ('device', 'stream'):
+    config = _config(_DATASET.value, path)
+    start = time.perf_counter()
+    data = feed.dataset_for(config)
+    run = loop.setup(config, data, list(config.pretrain.seeds))
+    setup = time.perf_counter() - start  # Loading (device) or indexing + channel statistics.
+    train_rate, state = _train(config, data, run, _STEPS.value)
+    rows[path] = dict(measurement='stream_vs_memory', input_pipeline=path,
+                      dataset=_DATASET.value, model=config.model.name,
+                      num_seeds=len(config.pretrain.seeds), batch_size=config.optim.batch_size,
+                      setup_seconds=round(setup, 1), train_images_per_s=round(train_rate, 1),
+                      score_examples_per_s=round(_score(config, data, run, state,
+                                                        _SCORE_EXAMPLES.value), 1),
+                      backend=jax.default_backend())
+  for key in ('train_images_per_s', 'score_examples_per_s'):
+    rows['stream'][key.replace('_per_s', '_ratio')] = round(
+        rows['stream'][key] / rows['device'][key], 3)
+  return list(rows.values())
+
+
+def _synthetic_folder(size: int) -> Path:
+  """``size`` 32×32 JPEGs in 10 classes, hard links to 256 distinct images."""
+  root = Path(_SYNTHETIC_DIR.value) / f'n{size}'
+  if (root / 'complete').exists():
+    return root
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  pool = root / 'pool'
+  pool.mkdir(parents=True, exist_ok=True)
+  sources = []
+  for i in range(256):
+    path = pool / f'{i}.jpg'
+    Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(path, quality=90)
+    sources.append(path)
+  for split, count in (('train', size), ('test', max(1000, size // 50))):
+    for label in range(10):
+      (root / split / f'class_{label}').mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+      target = root / split / f'class_{i % 10}' / f'{i:07d}.jpg'
+      if not target.exists():
+        os.link(sources[i % len(sources)], target)
+  (root / 'complete').write_text('')
+  return root
+
+
+def _memory_child(size: int) -> None:
+  """One streamed run over the synthetic folder of ``size`` images; prints its row."""
+  root = Path(_SYNTHETIC_DIR.value) / f'n{size}'
+  config = _config(f'image_folder:{root}', 'stream')
+  config.data.channel_stats = ((0.5,) * 3, (0.25,) * 3)  # Not measured: the pass is not timed.
+  baseline = _peak_mib()
+  start = time.perf_counter()
+  data = feed.dataset_for(config)
+  run = loop.setup(config, data, list(config.pretrain.seeds))
+  after_index = _peak_mib()
+  rate, state = _train(config, data, run, _MEMORY_STEPS.value)
+  after_train = _peak_mib()
+  score_rate = _score(config, data, run, state, len(data.train['id']), names=('el2n',))
+  print(json.dumps(dict(measurement='stream_peak_memory', examples=size,
+                        peak_mib_at_start=round(baseline), peak_mib_after_index=round(after_index),
+                        peak_mib_after_training=round(after_train),
+                        peak_mib_after_scoring_pass=round(_peak_mib()),
+                        train_images_per_s=round(rate, 1),
+                        score_examples_per_s=round(score_rate, 1),
+                        seconds=round(time.perf_counter() - start, 1))), flush=True)
+
+
+def bench_memory() -> list[dict]:
+  rows = []
+  for size in map(int, _SIZES.value):
+    _synthetic_folder(size)
+    out = subprocess.run([sys.executable, __file__, f'--memory_child={size}',
+                          f'--synthetic_dir={_SYNTHETIC_DIR.value}',
+                          f'--memory_steps={_MEMORY_STEPS.value}'],
+                         capture_output=True, text=True, check=False)
+    lines = [line for line in out.stdout.splitlines() if line.startswith('{')]
+    if out.returncode or not lines:
+      raise RuntimeError(f'memory run of {size} failed:\n{out.stderr[-3000:]}')
+    rows.append(json.loads(lines[-1]))
+  if len(rows) == 2:
+    small, large = rows
+    rows.append(dict(measurement='stream_peak_memory_growth',
+                     examples=[small['examples'], large['examples']],
+                     ratio=round(large['peak_mib_after_scoring_pass']
+                                 / small['peak_mib_after_scoring_pass'], 3)))
+  return rows
+
+
+def main(argv):
+  del argv
+  if _CHILD.value:
+    _memory_child(_CHILD.value)
+    return
+  parts = {'throughput': bench_throughput, 'memory': bench_memory}
+  for part in _PARTS.value:
+    for row in parts[part]():
+      print(json.dumps(row), flush=True)
+
+
+if __name__ == '__main__':
+  app.run(main)
