@@ -10,7 +10,8 @@ Prints one JSON line per measurement.
 Throughput: the CPU config's model (small CNN, 2 seeds, batch 128, pad-crop-flip) trains
 ``--steps`` steps fed by the ``device`` path (the split decoded into memory first) and by
 ``stream`` (every batch read and decoded from the JPEG files), then scores ``--score_examples``
-examples (EL2N and GraNd). Memory: for each size, a fresh process streams a synthetic image
+examples (EL2N and GraNd); each measurement in a fresh process, ``--rounds`` alternating rounds,
+medians reported. Memory: for each size, a fresh process streams a synthetic image
 folder of that many 32×32 JPEGs (hard links to 256 distinct images, so a 500,000-image folder
 costs little disk) through ``--memory_steps`` training steps and a whole scoring pass, and
 reports its peak resident memory (ru_maxrss) after each part.
@@ -46,6 +47,8 @@ _SIZES = flags.DEFINE_list('sizes', ['50000', '500000'], 'Synthetic dataset size
 _MEMORY_STEPS = flags.DEFINE_integer('memory_steps', 50, 'Training steps of the memory runs.')
 _SYNTHETIC_DIR = flags.DEFINE_string('synthetic_dir', '/tmp/datadiet_synthetic',
                                      'Where the synthetic folders are written (kept).')
+_ROUNDS = flags.DEFINE_integer('rounds', 3, 'Alternating timing rounds per path.')
+_THROUGHPUT_CHILD = flags.DEFINE_string('throughput_child', '', 'Internal: one path\'s rates.')
 _CHILD = flags.DEFINE_integer('memory_child', 0, 'Internal: run one memory measurement.')
 
 _WARMUP = 5
@@ -100,21 +103,54 @@ def _score(config, data, run, state, count: int, names=('el2n', 'grand')) -> flo
   return score(count)
 
 
+def _throughput_child(path: str) -> None:
+  """One path's setup, training and scoring rates in this (fresh) process; prints its row."""
+  config = _config(_DATASET.value, path)
+  start = time.perf_counter()
+  data = feed.dataset_for(config)
+  run = loop.setup(config, data, list(config.pretrain.seeds))
+  setup = time.perf_counter() - start  # Loading (device), or indexing + channel statistics.
+  train_rate, state = _train(config, data, run, _STEPS.value)
+  score_rate = _score(config, data, run, state, _SCORE_EXAMPLES.value)
+  print(json.dumps(dict(input_pipeline=path, setup_seconds=round(setup, 1),
+                        train_images_per_s=round(train_rate, 1),
+                        score_examples_per_s=round(score_rate, 1))), flush=True)
+
+
+def _child(flag: str, value) -> dict:
+  out = subprocess.run([sys.executable, __file__, f'--{flag}={value}',
+                        f'--dataset={_DATASET.value}', f'--steps={_STEPS.value}',
+                        f'--score_examples={_SCORE_EXAMPLES.value}',
+                        f'--synthetic_dir={_SYNTHETIC_DIR.value}',
+                        f'--memory_steps={_MEMORY_STEPS.value}'],
+                       capture_output=True, text=True, check=False)
+  lines = [line for line in out.stdout.splitlines() if line.startswith('{')]
+  if out.returncode or not lines:
+    raise RuntimeError(f'{flag}={value} failed:\n{out.stderr[-3000:]}')
+  return json.loads(lines[-1])
+
+
 def bench_throughput() -> list[dict]:
+  """``--rounds`` rounds of (device, stream), each measured in a fresh process (no thread pool
+  or cache of one path lingers into the other), alternating so that drift on a shared machine
+  hits both; rows hold every round and the medians."""
+  rounds = {'device': [], 'stream': []}
+  for _ in range(_ROUNDS.value):
+    for path in rounds:
+      rounds[path].append(_child('throughput_child', path))
+  config = _config(_DATASET.value, 'device')
   rows = {}
-  for path in ('device', 'stream'):
-    config = _config(_DATASET.value, path)
-    start = time.perf_counter()
-    data = feed.dataset_for(config)
-    run = loop.setup(config, data, list(config.pretrain.seeds))
-    setup = time.perf_counter() - start  # Loading (device) or indexing + channel statistics.
-    train_rate, state = _train(config, data, run, _STEPS.value)
+  for path, measured in rounds.items():
+    median = lambda key: float(np.median([m[key] for m in measured]))  # noqa: E731
     rows[path] = dict(measurement='stream_vs_memory', input_pipeline=path,
                       dataset=_DATASET.value, model=config.model.name,
                       num_seeds=len(config.pretrain.seeds), batch_size=config.optim.batch_size,
-                      setup_seconds=round(setup, 1), train_images_per_s=round(train_rate, 1),
-                      score_examples_per_s=round(_score(config, data, run, state,
-                                                        _SCORE_EXAMPLES.value), 1),
+                      steps=_STEPS.value, score_examples=_SCORE_EXAMPLES.value,
+                      setup_seconds=median('setup_seconds'),
+                      train_images_per_s=median('train_images_per_s'),
+                      score_examples_per_s=median('score_examples_per_s'),
+                      train_rounds=[m['train_images_per_s'] for m in measured],
+                      score_rounds=[m['score_examples_per_s'] for m in measured],
                       backend=jax.default_backend())
   for key in ('train_images_per_s', 'score_examples_per_s'):
     rows['stream'][key.replace('_per_s', '_ratio')] = round(
@@ -173,14 +209,7 @@ def bench_memory() -> list[dict]:
   rows = []
   for size in map(int, _SIZES.value):
     _synthetic_folder(size)
-    out = subprocess.run([sys.executable, __file__, f'--memory_child={size}',
-                          f'--synthetic_dir={_SYNTHETIC_DIR.value}',
-                          f'--memory_steps={_MEMORY_STEPS.value}'],
-                         capture_output=True, text=True, check=False)
-    lines = [line for line in out.stdout.splitlines() if line.startswith('{')]
-    if out.returncode or not lines:
-      raise RuntimeError(f'memory run of {size} failed:\n{out.stderr[-3000:]}')
-    rows.append(json.loads(lines[-1]))
+    rows.append(_child('memory_child', size))
   if len(rows) == 2:
     small, large = rows
     rows.append(dict(measurement='stream_peak_memory_growth',
@@ -194,6 +223,9 @@ def main(argv):
   del argv
   if _CHILD.value:
     _memory_child(_CHILD.value)
+    return
+  if _THROUGHPUT_CHILD.value:
+    _throughput_child(_THROUGHPUT_CHILD.value)
     return
   parts = {'throughput': bench_throughput, 'memory': bench_memory}
   for part in _PARTS.value:

@@ -1,10 +1,13 @@
 """A streamed run (images read from disk every step, resized on the fly) pretrains, scores and
-prunes exactly as the in-memory run of the same resized images."""
+prunes exactly as the in-memory run of the same resized images, from an image folder and from a
+TFDS dataset of variable-size images."""
 
 import numpy as np
+import pytest
 
 from configs import default as pipeline_config
 from datadiet import experiment, score_files
+from tests import tiny_tfds
 
 OVERRIDES = {
     'stages': ('pretrain', 'score', 'prune'), 'model.name': 'small_cnn',
@@ -17,18 +20,22 @@ OVERRIDES = {
 }
 
 
-def _run(workdir, dataset, input_pipeline):
+def _run(workdir, dataset, data_dir, input_pipeline):
   config = pipeline_config.get_config()
   config.update_from_flattened_dict(OVERRIDES)
-  config.data.name = dataset
+  config.data.name, config.data.dir = dataset, data_dir
   config.runtime.input_pipeline = input_pipeline
   return experiment.run(config, workdir)
 
 
-def test_streamed_run_equals_the_in_memory_run(tmp_path, write_varied_image_folder):
-  dataset = write_varied_image_folder(tmp_path / 'images', per_class=8)
-  in_memory = _run(tmp_path / 'memory', dataset, 'device')
-  streamed = _run(tmp_path / 'stream', dataset, 'stream')
+@pytest.mark.parametrize('source', ['image_folder', 'tfds'])
+def test_streamed_run_equals_the_in_memory_run(tmp_path, write_varied_image_folder, source):
+  if source == 'tfds':
+    dataset, data_dir = tiny_tfds.build(tmp_path / 'tfds'), str(tmp_path / 'tfds')
+  else:
+    dataset, data_dir = write_varied_image_folder(tmp_path / 'images', per_class=8), None
+  in_memory = _run(tmp_path / 'memory', dataset, data_dir, 'device')
+  streamed = _run(tmp_path / 'stream', dataset, data_dir, 'stream')
   assert streamed.data.streamed and not in_memory.data.streamed
   names = sorted(p.name for p in in_memory.scores_dir.glob('*.npz'))
   # el2n and grand at 0 and 8; input_norm (model-free) once; forgetting at the end.

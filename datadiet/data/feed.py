@@ -117,12 +117,13 @@ def raw_inputs(batch: Mapping[str, Any],
   """``(uint8 images, labels)`` of a raw batch (jit-able).
 
   A raw batch carries either the uint8 ``image`` and ``label`` themselves (host paths) or only
-  ``index`` into the device copy ``table``; ``offset``/``flip`` (augmentation draws) are applied
-  to images gathered from the table.
+  ``index`` into the device copy ``table``; ``offset``/``flip`` (the pad-crop-flip draws), when
+  the batch carries them, are applied here (to images gathered from the table, or streamed).
   """
-  if 'image' in batch:
-    return batch['image'], batch['label']
-  images, labels = table['image'][batch['index']], table['label'][batch['index']]
+  if 'image' in batch:  # Host paths; the stream path leaves the crop and flip to the device.
+    images, labels = batch['image'], batch['label']
+  else:
+    images, labels = table['image'][batch['index']], table['label'][batch['index']]
   if 'offset' in batch:
     images = augment.crop_and_flip(images, batch['offset'], batch['flip'])
   return images, labels

@@ -11,27 +11,7 @@ import tensorflow_datasets as tfds
 from datadiet import errors
 from datadiet.data import feed, pipeline, resized_crop, sources, streaming
 from datadiet.train import ensemble
-
-
-class TinyImages(tfds.core.GeneratorBasedBuilder):
-  """A TFDS dataset of variable-size JPEGs, built offline (ArrayRecord: random access)."""
-  VERSION = tfds.core.Version('1.0.0')
-
-  def _info(self):
-    return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
-        'image': tfds.features.Image(shape=(None, None, 3), encoding_format='jpeg'),
-        'label': tfds.features.ClassLabel(num_classes=3)}), supervised_keys=('image', 'label'))
-
-  def _split_generators(self, dl_manager):
-    del dl_manager
-    return {'train': self._generate_examples(0, 14), 'test': self._generate_examples(1, 5)}
-
-  def _generate_examples(self, seed, count):
-    rng = np.random.default_rng(seed)
-    for i in range(count):
-      height, width = rng.integers(18, 50, 2)
-      yield f'{seed}-{i}', {'image': rng.integers(0, 256, (height, width, 3), dtype=np.uint8),
-                            'label': i % 3}
+from tests import tiny_tfds
 
 
 def _evaluation_images(data, batch_size=4):
@@ -74,7 +54,7 @@ def test_images_of_several_sizes_need_an_image_size(tmp_path, write_varied_image
 
 
 def test_tfds_array_record_streams_as_it_loads(tmp_path):
-  TinyImages(data_dir=str(tmp_path), file_format='array_record').download_and_prepare()
+  tiny_tfds.build(tmp_path)
   streamed = sources.index('tiny_images', data_dir=str(tmp_path), image_size=20)
   loaded = sources.load('tiny_images', data_dir=str(tmp_path), image_size=20)
   assert len(streamed.train['id']) == 14 and len(streamed.test['id']) == 5
@@ -125,7 +105,8 @@ def test_resized_crops_follow_their_draws_and_resume(tmp_path, write_varied_imag
   # Step 3 by hand: the plan's files, decoded, cropped as drawn, resized and flipped.
   draws = resized_crop.draw(1, 4, 3, 5)
   for i, position in enumerate(order.positions(3)[0]):
-    image = streaming.decode(tf.io.read_file(data.train['location'][position]), 3)
+    path = f"{data.reader['root']}/{data.train['location'][position].decode()}"
+    image = streaming.decode(tf.io.read_file(path), 3)
     expected = resized_crop.crop_resize_flip_tf(tf, image, draws['attempts'][i],
                                                 draws['flip'][i], 12).numpy()
     np.testing.assert_array_equal(full[3]['image'][0, i], expected)
@@ -166,3 +147,17 @@ def test_a_process_reads_only_the_cells_its_devices_hold():
   values = np.arange(6).reshape(3, 2)
   placed = streaming.rows_to_device(values, rows, (1, 3), sharding)
   np.testing.assert_array_equal(jax.device_get(placed), values[None])
+
+
+def test_a_scoring_pass_resumes_without_reading_earlier_batches(tmp_path,
+                                                                write_varied_image_folder):
+  data = sources.index(write_varied_image_folder(tmp_path / 'images'), image_size=8)
+  examples = streaming.StreamedExamples(streaming.reader_for(data), data.train['location'],
+                                        data.train['label'], stats=None)
+  keys = {'key': np.arange(len(examples))}
+  whole = list(examples.batches(4, keys))
+  resumed = list(examples.batches(4, keys, start_batch=3))
+  assert len(whole) == 5 and len(resumed) == 2
+  for a, b in zip(whole[3:], resumed):
+    for name in ('image', 'label', 'key', 'mask'):
+      np.testing.assert_array_equal(a[name], b[name])
