@@ -135,13 +135,12 @@ def _split_listing(split_dir: Path) -> list[str]:
   """``<class>/<file>`` of every image under ``split_dir``, by (class, file): plain strings from
   ``os.scandir`` (a million ``Path`` objects would take hundreds of MB)."""
   names = []
-  if split_dir.is_dir():
-    for class_dir in os.scandir(split_dir):
-      if class_dir.is_dir():
-        names += [f'{class_dir.name}/{entry.name}' for entry in os.scandir(class_dir.path)
-                  if os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES
-                  and entry.is_file()]
-  return sorted(names, key=lambda name: name.split('/', 1))
+  if split_dir.is_dir():  # Classes in order, files in order within each: no sort keys.
+    for class_name in sorted(d.name for d in os.scandir(split_dir) if d.is_dir()):
+      names += [f'{class_name}/{file}' for file in sorted(
+          entry.name for entry in os.scandir(split_dir / class_name)
+          if os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES and entry.is_file())]
+  return names
 
 
 def _folder_listing(root: str) -> tuple[dict[str, list[str]], tuple[str, ...]]:
@@ -208,8 +207,12 @@ def _channels_of(paths: list[Path]) -> tuple[int, tuple[int, int]]:
 def _check_one_size(root: str, paths: list[Path], size: tuple[int, int]) -> None:
   from PIL import Image  # pylint: disable=g-import-not-at-top
   for path in paths:
-    with Image.open(path) as image:  # Reads the header only.
-      found = (image.height, image.width)
+    try:
+      with Image.open(path) as image:  # Reads the header only.
+        found = (image.height, image.width)
+    except OSError as e:  # Pillow's UnidentifiedImageError is an OSError.
+      raise errors.InputError(f'image_folder: cannot read {path} ({e}); replace or remove '
+                              'it.') from e
     if found != tuple(size):
       raise errors.InputError(
           f'image_folder: {path} is {found[0]}×{found[1]} but the first image of {root!r} is '
@@ -224,15 +227,15 @@ def _index_image_folder(root: str, image_size: int | None) -> Dataset:
   channels, stored = _channels_of([Path(root) / 'train' / name for name in firsts.values()])
   splits = {}
   for split, names in files.items():
-    ids = np.array(names)
     splits[split] = _sorted_by_id({
-        'label': np.array([label_of[name.split('/', 1)[0]] for name in names], np.int32),
-        'id': ids,
+        'label': np.array([label_of[name[:name.index('/')]] for name in names], np.int32),
+        'id': np.array(names),
         # Relative to the root, as UTF-8 bytes: a quarter of a str array's memory.
-        'location': np.char.encode(np.char.add(f'{split}/', ids), 'utf-8')})
+        'location': np.array([f'{split}/{name}'.encode() for name in names])})
+    files[split] = None  # The strings are in the arrays now.
   if image_size is None:  # One stored size: checked from the files' headers, before any work.
-    _check_one_size(root, [Path(root) / split / name for split, names in files.items()
-                           for name in names], stored)
+    _check_one_size(root, [Path(root) / location.decode() for split in splits.values()
+                           for location in split['location']], stored)
   size = (image_size, image_size) if image_size else stored
   return Dataset(f'image_folder:{root}', splits['train'], splits['test'],
                  num_classes=len(class_names), class_names=class_names,

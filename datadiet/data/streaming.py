@@ -100,6 +100,13 @@ class ImageReader:
     self.reader, self.channels = dict(reader), channels
     self.image_size, self.image_shape = image_size, tuple(image_shape)
 
+  def describe(self, location) -> str:
+    """Where ``location`` is, for a message: the file, or the TFDS record."""
+    location = location.decode() if isinstance(location, bytes) else str(location)
+    if self.reader['kind'] == 'image_folder':
+      return f"{self.reader['root']}/{location}"
+    return f"TFDS {self.reader['name']} record {location}"
+
   def _decoded(self, location):
     if self.reader['kind'] == 'image_folder':  # Locations are relative to the folder.
       encoded = tf.io.read_file(tf.strings.join([self.reader['root'], location], '/'))
@@ -143,12 +150,12 @@ def reader_for(data) -> ImageReader:
 
 def read_all(reader: ImageReader, locations: np.ndarray, batch_size: int = 256) -> np.ndarray:
   """Every image at ``locations``, decoded and fixed in size, in order: uint8 ``(N, ...)``."""
-  def generator():
-    for start in range(0, len(locations), batch_size):
-      yield np.asarray(locations[start:start + batch_size])
-  images = _per_example(generator, tf.TensorSpec((None,), tf.string), reader.evaluation,
-                        batch_size)
-  out = [batch for batch in images.as_numpy_iterator()]
+  chunks = [locations[start:start + batch_size] for start in range(0, len(locations), batch_size)]
+  images = _per_example(lambda: iter(chunks), tf.TensorSpec((None,), tf.string),
+                        reader.evaluation, batch_size)
+  out = []
+  for batch in _numpy(images, reader, lambda: chunks[len(out)]):
+    out.append(batch)
   return np.concatenate(out) if out else np.zeros((0, *reader.image_shape), np.uint8)
 
 
@@ -163,12 +170,12 @@ def channel_stats(reader: ImageReader, locations: np.ndarray,
          str(locations[0]), str(locations[-1]))
   if key not in _STATS_CACHE:
     count, sums, squares = 0, 0, 0
-    def generator():
-      for start in range(0, len(locations), batch_size):
-        yield np.asarray(locations[start:start + batch_size])
-    images = _per_example(generator, tf.TensorSpec((None,), tf.string), reader.evaluation,
-                          batch_size)
-    for batch in images.as_numpy_iterator():
+    chunks = [locations[i:i + batch_size] for i in range(0, len(locations), batch_size)]
+    images = _per_example(lambda: iter(chunks), tf.TensorSpec((None,), tf.string),
+                          reader.evaluation, batch_size)
+    done = []
+    for batch in _numpy(images, reader, lambda: chunks[len(done)]):
+      done.append(None)
       pixels = batch.reshape(-1, batch.shape[-1]).astype(np.int64)
       count += len(pixels)
       sums = sums + pixels.sum(0)
@@ -215,6 +222,31 @@ def _per_example(generator, signature, realise, batch_size: int, prefetch: int =
           .batch(batch_size).with_options(options).prefetch(prefetch))
 
 
+def _numpy(dataset, reader: 'ImageReader', in_flight) -> Iterator[np.ndarray]:
+  """``dataset``'s batches as NumPy; a file that cannot be read or decoded stops the run with
+  one line naming it (``in_flight()``: the locations of the batch being read)."""
+  iterator = dataset.as_numpy_iterator()
+  while True:
+    try:
+      batch = next(iterator)
+    except StopIteration:
+      return
+    except tf.errors.OpError as e:
+      raise errors.InputError(_unreadable(reader, in_flight(), e)) from None
+    yield batch
+
+
+def _unreadable(reader: 'ImageReader', locations, error) -> str:
+  first_line = lambda e: (e.message or str(e)).strip().splitlines()[0]  # noqa: E731
+  for location in locations:
+    try:
+      reader.evaluation(tf.constant(location))
+    except tf.errors.OpError as e:
+      return (f'{reader.describe(location)} cannot be read or decoded ({first_line(e)}); '
+              'replace or remove it.')
+  return f'Streaming the dataset failed: {first_line(error)}.'
+
+
 class StreamedExamples:
   """A streamed split as evaluation and scoring passes read it (``feed.Examples``' interface):
   fixed order, padded batches; each process reads only the rows its devices hold."""
@@ -250,8 +282,11 @@ class StreamedExamples:
       for plan in plans:
         yield self.locations[plan['position'][rows]]
     images = _per_example(generator, tf.TensorSpec((len(rows),), tf.string),
-                          self.reader.evaluation, len(rows)).as_numpy_iterator()
-    for plan, local in zip(plans, images):
+                          self.reader.evaluation, len(rows))
+    done = 0
+    in_flight = lambda: self.locations[plans[done]['position'][rows]]  # noqa: E731
+    for plan, local in zip(plans, _numpy(images, self.reader, in_flight)):
+      done += 1
       plan.pop('position')
       yield dict(plan, image=local, _rows=rows)
 
@@ -307,8 +342,9 @@ def train_stream(reader: ImageReader, locations: np.ndarray, labels: np.ndarray,
   def realise(plan):
     return reader.training(plan['location'], plan, augmentation)
 
-  images = _per_example(generator, signature, realise, n).as_numpy_iterator()
-  for local in images:
+  images = _per_example(generator, signature, realise, n)
+  in_flight = lambda: locations[plans[0][0].reshape(-1)[rows]]  # noqa: E731
+  for local in _numpy(images, reader, in_flight):
     index, on_device = plans.pop(0)
     batch = multihost.to_device({'label': labels[index], 'index': index, **on_device}, sharding)
     batch['image'] = rows_to_device(local, rows, shape, sharding)
