@@ -38,8 +38,10 @@ from datadiet import models, scoring  # noqa: E402
 from datadiet.data import feed, pipeline  # noqa: E402
 from datadiet.train import ensemble, loop  # noqa: E402
 
-_DATASET = flags.DEFINE_string('dataset', 'image_folder:../shared/datasets/cifar10_jpeg',
-                               'An image folder (or TFDS ArrayRecord dataset) to stream.')
+_REPO = Path(__file__).resolve().parents[1]
+_DATASET = flags.DEFINE_string(
+    'dataset', f'image_folder:{(_REPO / "../shared/datasets/cifar10_jpeg").resolve()}',
+    'An image folder (or TFDS ArrayRecord dataset) to stream.')
 _PARTS = flags.DEFINE_list('parts', ['throughput', 'memory'], 'Which measurements.')
 _STEPS = flags.DEFINE_integer('steps', 100, 'Timed training steps per path (after 5 warm-up).')
 _SCORE_EXAMPLES = flags.DEFINE_integer('score_examples', 10_000, 'Examples scored per path.')

@@ -225,8 +225,8 @@ def test_bad_config_is_refused_before_touching_the_workdir(case, finished):
     (('cat',), True, None, r'has 1 class; need at least 2'),
     (('cat', 'dog'), True, 'truncated', r'cannot decode .*train/dog/1.png \(.*\); replace or '
      r'remove it'),
-    (('cat', 'dog'), True, 'other size', r'train/dog/1.png is 5×5 but most images in .* are '
-     r'4×4 \(2 sizes in all\)'),
+    (('cat', 'dog'), True, 'other size', r'train/dog/1.png is 5×5 but the most common size in .* '
+     r'is 4×4 \(2 sizes in all\); set config.data.image_size'),
     (('cat', 'dog'), True, 'unseen class', r"has test images of classes with no training images: "
      r"\['fox'\]"),
     (('cat', 'dog'), True, 'test size', r'the test images of .* are 6×6×3 \(e.g. '

@@ -56,11 +56,12 @@ def checked_stats(given, channels: int) -> ChannelStats:
   except (TypeError, ValueError):
     mean = std = None
   if mean is None or len(mean) != channels or len(std) != channels or min(std) <= 0:
+    example = ('((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)) for ImageNet' if channels == 3
+               else '((0.5,), (0.25,))')
     raise errors.InputError(
-        f'config.data.channel_stats must be ((mean per channel), (std per channel)) with '
-        f'{channels} positive stds in [0, 1] units, e.g. ((0.485, 0.456, 0.406), (0.229, 0.224, '
-        f'0.225)) for ImageNet; got {given!r}. Leave it () to measure them on the training '
-        'images.')
+        f'config.data.channel_stats must be ((mean per channel), (std per channel)) for the '
+        f"images' {channels} channel(s), stds positive, in [0, 1] units (e.g. {example}); got "
+        f'{given!r}. Leave it () to measure them on the training images.')
   return ChannelStats(mean, std)
 
 

@@ -121,8 +121,9 @@ def _read_images(root: str, files: list[Path]) -> np.ndarray:
       set(sizes)) > 1 else None
   if odd:
     raise errors.InputError(
-        f'image_folder: {odd[0]} is {odd[1][0]}×{odd[1][1]} but most images in {root!r} are '
-        f'{common[0]}×{common[1]} ({len(set(sizes))} sizes in all); resize them to one size.')
+        f'image_folder: {odd[0]} is {odd[1][0]}×{odd[1][1]} but the most common size in {root!r} '
+        f'is {common[0]}×{common[1]} ({len(set(sizes))} sizes in all); set '
+        'config.data.image_size to read every image resized to one size, or resize them.')
   if any(image.ndim == 3 for image in images):  # Some colour: grey ones become RGB too.
     images = [image if image.ndim == 3 else np.repeat(image[..., None], 3, -1)
               for image in images]
@@ -223,7 +224,9 @@ def _check_one_size(root: str, paths: list[Path], size: tuple[int, int]) -> None
 def _index_image_folder(root: str, image_size: int | None) -> Dataset:
   files, class_names = _folder_listing(root)
   label_of = {name: label for label, name in enumerate(class_names)}
-  firsts = {name.split('/', 1)[0]: name for name in reversed(files['train'])}
+  firsts = {}  # The first image of each class, classes in order.
+  for name in files['train']:
+    firsts.setdefault(name[:name.index('/')], name)
   channels, stored = _channels_of([Path(root) / 'train' / name for name in firsts.values()])
   splits = {}
   for split, names in files.items():
@@ -266,7 +269,7 @@ def _placing_help(name: str, root: Path) -> str:
           'image_folder:<path> copy of the images.')
 
 
-def _prepared_builder(name: str, data_dir: str | None, download: bool):
+def _prepared_builder(name: str, data_dir: str | None, download: bool, streamed: bool = False):
   tfds = optional_deps.import_tfds(name)
   try:
     builder = tfds.builder(name, data_dir=data_dir)
@@ -275,6 +278,12 @@ def _prepared_builder(name: str, data_dir: str | None, download: bool):
         f'Unknown dataset {name!r}; valid forms: {", ".join(NAME_FORMS)}.') from e
   version_dir = Path(builder.data_dir)  # <data_dir>/<name>/<version>
   root = version_dir.parents[1]
+  if not builder.is_prepared() and streamed:  # TFDS would prepare TFRecords: not streamable.
+    raise errors.MissingInputError(
+        f'TFDS dataset {name!r} is not in {version_dir}. Streaming reads it by position: '
+        f'prepare it in the ArrayRecord format (`tfds build {name} --file_format=array_record '
+        f'--data_dir={root}`, on a machine with internet if needed), or use an '
+        'image_folder:<path> copy.')
   if not builder.is_prepared():
     if not download:
       raise errors.MissingInputError(
@@ -322,7 +331,7 @@ def _array_record_ids(builder, split: str) -> np.ndarray:
 
 def _index_tfds(name: str, data_dir: str | None, download: bool,
                 image_size: int | None) -> Dataset:
-  tfds, builder = _prepared_builder(name, data_dir, download)
+  tfds, builder = _prepared_builder(name, data_dir, download, streamed=True)
   if not _is_array_record(builder):
     raise errors.InputError(
         f'TFDS dataset {name!r} is stored as {builder.info.file_format}, which can only be read '
@@ -374,8 +383,8 @@ def _index_once(name: str, data_dir: str | None, download: bool,
                             "input_pipeline 'device' or 'tf_data'.")
   if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int)
                                  or image_size < 1):
-    raise errors.InputError(f'image_size must be a positive number of pixels, got '
-                            f'{image_size!r}.')
+    raise errors.InputError(f'config.data.image_size must be a positive number of pixels (or '
+                            f'None: as stored), got {image_size!r}.')
   if name.startswith('image_folder:'):
     data = _index_image_folder(name.removeprefix('image_folder:'), image_size)
   elif not name or ':' in name:

@@ -6,15 +6,17 @@ encoded image lies: a file of an image folder, or a record of a TFDS dataset pre
 ArrayRecord format (random access). Each step's positions come from the same
 :class:`~datadiet.data.pipeline.TrainOrder` as the in-memory paths, so a batch is a pure function
 of ``(data_seed, seed, step)`` and streaming changes a run's speed, not its results. Reading,
-decoding (JPEGs with libjpeg's accurate DCT, as the in-memory loader), resizing and augmentation
-run on tf.data's threads.
+decoding (JPEGs with libjpeg's accurate DCT, as the in-memory loader), resizing and the
+random-resized crop run on tf.data's threads. A file that cannot be read or decoded stops the
+run with one line naming it.
 
 Transforms, per example:
 
 * evaluation and scoring: with ``image_size``, the shorter side to ``image_size / 0.875``
   (bilinear, antialiased) and the central ``image_size`` square (:func:`resize_and_crop`);
   without, the image as stored (every image must then have one size);
-* training: that image with the paper's pad-crop-flip (``augment='pad_crop_flip'``), or the
+* training: that image with the paper's pad-crop-flip (``augment='pad_crop_flip'``; its draws
+  travel with the batch and the jitted step applies them, as on the device path), or the
   ImageNet random-resized crop and flip from the stored image (``'resized_crop_flip'``,
   :mod:`datadiet.data.resized_crop`), or none.
 
@@ -26,9 +28,10 @@ This module imports TensorFlow; nothing imports it at ``import datadiet`` time.
 Example::
 
   data = sources.index('image_folder:/data/imagenet', image_size=224)
-  examples = StreamedExamples(data, data.train, labels, stats)
-  for batch in examples.batches(256):   # host batches: images of this process's rows
-    ...
+  examples = StreamedExamples(reader_for(data), data.train['location'], data.train['label'],
+                              stats)
+  for batch in examples.batches(256, sharding=sharding):   # this process's rows' images
+    placed = examples.place(batch, sharding)
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def test_images_of_several_sizes_need_an_image_size(tmp_path, write_varied_image
   name = write_varied_image_folder(tmp_path / 'images')
   with pytest.raises(errors.InputError, match='resize them to one size|data.image_size'):
     sources.index(name)
-  with pytest.raises(errors.InputError, match='image_size must be a positive'):
+  with pytest.raises(errors.InputError, match='config.data.image_size must be a positive'):
     sources.index(name, image_size=0)
   with pytest.raises(errors.InputError, match='digits ships in memory'):
     sources.index('digits')
@@ -181,3 +181,9 @@ def test_an_unreadable_file_is_named_in_one_line(tmp_path, write_varied_image_fo
   (tmp_path / 'same' / 'test' / 'eel' / '01.jpg').write_bytes(b'garbage')
   with pytest.raises(errors.InputError, match=r'cannot read .*eel/01\.jpg'):
     sources.index(same_size)  # Without image_size: the headers are read when indexing.
+
+
+def test_an_unprepared_tfds_dataset_is_not_downloaded_for_streaming(tmp_path):
+  with pytest.raises(errors.MissingInputError, match='--file_format=array_record'):
+    sources.index('cifar10', data_dir=str(tmp_path))
+  assert not (tmp_path / 'downloads').exists()
