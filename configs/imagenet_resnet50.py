@@ -11,8 +11,9 @@ hosts with ``--config.runtime.distributed.enabled=True`` (see the README).
 
 The usual recipe: 90 epochs (112,680 steps) at batch 1024, SGD with momentum 0.9, lr 0.4
 (0.1 per 256) after a 5-epoch linear warm-up, cosine decay, weight decay 1e-4, no label
-smoothing (so EL2N and GraNd keep the paper's definitions). Training images get the random-resized crop and flip at 224²;
-scoring and evaluation, the resize to 256 and centre crop to 224. The paper's scoring protocol
+smoothing (so EL2N and GraNd keep the paper's definitions). Training images get the
+random-resized crop and flip at 224²; scoring and evaluation, the resize to 256 and centre crop
+to 224. The paper's scoring protocol
 transferred: 4 scoring seeds, scores at initialisation and after ~10% of training (epoch 9; the
 paper's epoch 20 of 200), EL2N and GraNd averaged over seeds; subsets pruning 10–50% (the range
 the follow-up literature reports on ImageNet), retrained with 2 fresh seeds.

@@ -1,7 +1,7 @@
 """TensorFlow and TFDS are optional: in a process where importing either fails, every datadiet
 module but the tf.data paths (tf_stream, streaming) imports, the default pipeline runs (in
-miniature) through launch.py, a training job reads an image folder, and the TFDS and tf.data paths refuse with one
-clear line."""
+miniature) through launch.py, a training job reads an image folder, and the TFDS and tf.data
+paths refuse with one clear line."""
 
 import json
 import os
