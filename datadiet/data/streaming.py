@@ -151,14 +151,21 @@ def reader_for(data) -> ImageReader:
                      data.image_shape)
 
 
-def read_all(reader: ImageReader, locations: np.ndarray, batch_size: int = 256) -> np.ndarray:
-  """Every image at ``locations``, decoded and fixed in size, in order: uint8 ``(N, ...)``."""
-  chunks = [locations[start:start + batch_size] for start in range(0, len(locations), batch_size)]
+def _in_order(reader: ImageReader, locations: np.ndarray,
+              batch_size: int) -> Iterator[np.ndarray]:
+  """The images at ``locations`` as evaluation reads them, in batches, in order."""
+  chunks = [locations[i:i + batch_size] for i in range(0, len(locations), batch_size)]
   images = _per_example(lambda: iter(chunks), tf.TensorSpec((None,), tf.string),
                         reader.evaluation, batch_size)
-  out = []
-  for batch in _numpy(images, reader, lambda: chunks[len(out)]):
-    out.append(batch)
+  done = 0
+  for batch in _numpy(images, reader, lambda: chunks[done]):
+    done += 1
+    yield batch
+
+
+def read_all(reader: ImageReader, locations: np.ndarray, batch_size: int = 256) -> np.ndarray:
+  """Every image at ``locations``, decoded and fixed in size, in order: uint8 ``(N, ...)``."""
+  out = list(_in_order(reader, locations, batch_size))
   return np.concatenate(out) if out else np.zeros((0, *reader.image_shape), np.uint8)
 
 
@@ -173,12 +180,7 @@ def channel_stats(reader: ImageReader, locations: np.ndarray,
          str(locations[0]), str(locations[-1]))
   if key not in _STATS_CACHE:
     count, sums, squares = 0, 0, 0
-    chunks = [locations[i:i + batch_size] for i in range(0, len(locations), batch_size)]
-    images = _per_example(lambda: iter(chunks), tf.TensorSpec((None,), tf.string),
-                          reader.evaluation, batch_size)
-    done = []
-    for batch in _numpy(images, reader, lambda: chunks[len(done)]):
-      done.append(None)
+    for batch in _in_order(reader, locations, batch_size):
       pixels = batch.reshape(-1, batch.shape[-1]).astype(np.int64)
       count += len(pixels)
       sums = sums + pixels.sum(0)

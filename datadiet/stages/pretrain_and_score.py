@@ -49,19 +49,20 @@ def check_trackers(ctx: Context, model: str, record: bool = True) -> None:
   directory = ctx.pretrain_dir_for(model)
   wanted = sorted(t.name for t in registry.trackers_for(ctx.config.scores.names))
   path = directory / 'trackers.json'
-  if not path.exists():
+  recorded = json.loads(path.read_text()) if path.exists() else wanted
+  if recorded == wanted:
+    # Every process writes (the same bytes, unchanged if there): one that skipped the write
+    # because it saw the file process 0 had just written would skip its commit barrier too.
     if record:
       atomic_files.write_json(path, wanted)
     return
-  recorded = json.loads(path.read_text())
-  if recorded != wanted:
-    added = sorted(set(wanted) - set(recorded))
-    removed = sorted(set(recorded) - set(wanted))
-    raise errors.InputError(
-        f'{directory} records the training-time statistics {recorded or "none"} for its '
-        f'checkpoints, but config.scores.names now needs {wanted or "none"} (added {added}, '
-        f'removed {removed}); a training-time score cannot be added to or dropped from a '
-        'pretraining that has started. Use a new --workdir, or restore config.scores.names.')
+  added = sorted(set(wanted) - set(recorded))
+  removed = sorted(set(recorded) - set(wanted))
+  raise errors.InputError(
+      f'{directory} records the training-time statistics {recorded or "none"} for its '
+      f'checkpoints, but config.scores.names now needs {wanted or "none"} (added {added}, '
+      f'removed {removed}); a training-time score cannot be added to or dropped from a '
+      'pretraining that has started. Use a new --workdir, or restore config.scores.names.')
 
 
 def pretrain(ctx: Context) -> None:
