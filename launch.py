@@ -10,6 +10,7 @@ import difflib
 import logging as py_logging
 import os
 import sys
+import threading
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # TensorFlow's C++ start-up chatter.
 
@@ -220,10 +221,37 @@ def _config_file(argv: list[str]) -> str:
   return 'the config file'
 
 
+def _closed_loop(value) -> bool:
+  return isinstance(value, RuntimeError) and 'Event loop is closed' in str(value)
+
+
+def _quiet_closed_event_loops():
+  """A damaged checkpoint leaves TensorStore threads calling back into orbax's closed asyncio
+  loop; each prints "RuntimeError: Event loop is closed" (through whichever hook its thread
+  reaches), burying the one-line error. Those go to the debug log; every other error prints as
+  before."""
+  default, default_thread, default_unraisable = (sys.excepthook, threading.excepthook,
+                                                 sys.unraisablehook)
+
+  def hook(kind, value, traceback):
+    if not _closed_loop(value):
+      default(kind, value, traceback)
+
+  def thread_hook(args):
+    if not _closed_loop(args.exc_value):
+      default_thread(args)
+
+  def unraisable_hook(args):
+    if not _closed_loop(args.exc_value):
+      default_unraisable(args)
+  sys.excepthook, threading.excepthook, sys.unraisablehook = hook, thread_hook, unraisable_hook
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.get_absl_handler().addFilter(_QuietCheckpointing())
+  _quiet_closed_event_loops()
   try:
     report = jobs.run(_CONFIG.value, _WORKDIR.value, _CONTINUE.value)
   except errors.DatadietError as e:  # A problem the user can fix: the message says how, once.
