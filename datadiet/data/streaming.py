@@ -38,19 +38,19 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import jax
 import numpy as np
 from absl import logging
 
 from datadiet import batching, errors, multihost, optional_deps
-from datadiet.data import augment, pipeline, resized_crop
+from datadiet.data import pipeline, resized_crop
 from datadiet.data.pipeline import ChannelStats, TrainOrder
 
 tf = optional_deps.import_tensorflow()
 
 CROP_FRACTION = 0.875  # 224 / 256, the usual ImageNet evaluation crop.
-TRAIN_AUGMENTATIONS = ('none', 'pad_crop_flip', 'resized_crop_flip')
 
 
 def resize_and_crop(image, image_size: int, crop_fraction: float = CROP_FRACTION):
@@ -98,10 +98,9 @@ class ImageReader:
   TFDS ArrayRecord dataset.
   """
 
-  def __init__(self, reader: Mapping[str, str], channels: int, image_size: int | None,
-               image_shape: tuple[int, ...]):
-    self.reader, self.channels = dict(reader), channels
-    self.image_size, self.image_shape = image_size, tuple(image_shape)
+  def __init__(self, reader: Mapping[str, Any], channels: int, image_shape: tuple[int, ...]):
+    self.reader, self.channels, self.image_shape = dict(reader), channels, tuple(image_shape)
+    self.image_size = self.reader.get('image_size')  # None: images as stored.
 
   def describe(self, location) -> str:
     """Where ``location`` is, for a message: the file, or the TFDS record."""
@@ -147,8 +146,7 @@ class ImageReader:
 
 def reader_for(data) -> ImageReader:
   """The image reader of a streamed :class:`~datadiet.data.sources.Dataset`."""
-  return ImageReader(data.reader, data.image_shape[-1], data.reader.get('image_size'),
-                     data.image_shape)
+  return ImageReader(data.reader, data.image_shape[-1], data.image_shape)
 
 
 def _in_order(reader: ImageReader, locations: np.ndarray,
@@ -312,9 +310,12 @@ def train_stream(reader: ImageReader, locations: np.ndarray, labels: np.ndarray,
   for ``pad_crop_flip`` its ``offset``/``flip`` draws, applied by
   :func:`datadiet.data.feed.raw_inputs` in the step) for steps ``[start_step, start_step +
   num_steps)`` of ``order``; this process reads its cells only."""
-  if augmentation not in TRAIN_AUGMENTATIONS:
+  if augmentation not in pipeline.AUGMENTATIONS:
     raise errors.InputError(f'Unknown augmentation {augmentation!r}; valid: '
-                            f'{", ".join(TRAIN_AUGMENTATIONS)}.')
+                            f'{", ".join(pipeline.AUGMENTATIONS)}.')
+  if order.augment != (augmentation == 'pad_crop_flip'):  # The order carries those draws.
+    raise errors.InputError(f'augmentation {augmentation!r} with a TrainOrder of '
+                            f'augment={order.augment}; pad_crop_flip needs augment=True.')
   shape = (len(order.seeds), order.batch_size)
   rows = local_rows(sharding, shape)
   logging.info('Streaming training batches: process %d reads %d of every %d.',
@@ -329,18 +330,14 @@ def train_stream(reader: ImageReader, locations: np.ndarray, labels: np.ndarray,
 
   def generator():
     for step in range(start_step, start_step + num_steps):
-      index = order.positions(step)
+      on_device = order.batch(step)  # Fixed-size images' pad-crop-flip draws: for the step.
+      index = on_device.pop('index')
       plan = {'location': locations[index.reshape(-1)[rows]]}
-      on_device = {}
       if augmentation == 'resized_crop_flip':  # Crops need the stored image: on the host.
         draws = [resized_crop.draw(order.data_seed, s, step, order.batch_size)
                  for s in order.seeds]
         plan['attempts'] = np.concatenate([d['attempts'] for d in draws])[rows]
         plan['flip'] = np.concatenate([d['flip'] for d in draws])[rows]
-      elif augmentation == 'pad_crop_flip':  # Fixed-size images: cropped in the jitted step.
-        pairs = [augment.draw(order.data_seed, s, step, order.batch_size) for s in order.seeds]
-        on_device = {'offset': np.stack([o for o, _ in pairs]),
-                     'flip': np.stack([f for _, f in pairs])}
       plans.append((index, on_device))
       yield plan
 
