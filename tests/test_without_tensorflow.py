@@ -1,7 +1,7 @@
 """TensorFlow and TFDS are optional: in a process where importing either fails, every datadiet
-module but the tf.data paths (tf_stream, streaming) imports, the default pipeline runs (in
-miniature) through launch.py, a training job reads an image folder, and the TFDS and tf.data
-paths refuse with one clear line."""
+module but the tf.data path (tf_stream) imports, the default pipeline runs (in miniature)
+through launch.py, a training job reads an image folder (in memory, and streamed), and the TFDS
+and tf.data paths refuse with one clear line."""
 
 import json
 import os
@@ -18,7 +18,7 @@ sys.modules['tensorflow_datasets'] = None
 import importlib, json, pkgutil, runpy
 import datadiet
 for module in pkgutil.walk_packages(datadiet.__path__, 'datadiet.'):
-  if module.name not in ('datadiet.data.tf_stream', 'datadiet.data.streaming'):
+  if module.name != 'datadiet.data.tf_stream':
     importlib.import_module(module.name)
 
 workdir, folder = sys.argv[1], sys.argv[2]
@@ -40,6 +40,8 @@ config = train.get_config()
 config.update_from_flattened_dict({'data.name': f'image_folder:{folder}', 'optim.budget': 2,
                                    'optim.batch_size': 4, 'runtime.eval_batch_size': 4})
 jobs.run(config, f'{workdir}/train')
+config.runtime.input_pipeline = 'stream'
+jobs.run(config, f'{workdir}/stream')
 refusals = []
 config.runtime.input_pipeline = 'tf_data'
 for attempt in (lambda: sources.load('cifar10'), lambda: jobs.run(config, f'{workdir}/tf_data')):
@@ -75,4 +77,5 @@ def test_runs_without_tensorflow(tmp_path, write_image_folder):
   assert not (pipeline / 'pretrain' / 'tensorboard').exists()
   assert 'TensorFlow is not installed: no TensorBoard event files' in result.stderr
   assert (tmp_path / 'train' / 'checkpoints').is_dir()
+  assert (tmp_path / 'stream' / 'checkpoints').is_dir()
   assert not (tmp_path / 'tf_data').exists()  # Refused before the workdir was made.

@@ -10,7 +10,8 @@ function that turns a raw batch into model inputs inside the step.
   TensorFlow.
 * ``stream`` — the images never enter memory whole: each step reads, decodes, resizes and
   augments the examples it trains on from disk (:mod:`datadiet.data.streaming`), each process
-  only those its devices hold; for data that does not fit in host memory. Needs TensorFlow.
+  only those its devices hold; for data that does not fit in host memory. Image folders need
+  nothing more (Pillow, on Python threads); TFDS datasets need TFDS.
 * ``auto`` — ``device`` when the train and test images fit ``device_data_max_fraction`` of one
   accelerator's memory (GPU/TPU) or on a CPU (where "device" memory is host memory), else
   ``tf_data``.
@@ -41,7 +42,7 @@ from datadiet.data import augment, pipeline, sources
 from datadiet.data.pipeline import ChannelStats, TrainOrder, normalize
 
 INPUT_PIPELINES = ('auto', 'device', 'tf_data', 'stream')
-_NEEDS_TF = ('tf_data', 'stream')
+_NEEDS_TF = ('tf_data',)
 _ACCELERATORS = ('gpu', 'tpu')
 
 
@@ -101,7 +102,7 @@ def channel_stats_for(config, data: sources.Dataset) -> ChannelStats:
     return pipeline.checked_stats(given, data.image_shape[-1] if data.streamed
                                   else data.train['image'].shape[-1])
   if data.streamed:
-    from datadiet.data import streaming  # pylint: disable=g-import-not-at-top  (TensorFlow)
+    from datadiet.data import streaming  # pylint: disable=g-import-not-at-top
     return streaming.channel_stats(streaming.reader_for(data), data.train['location'])
   return pipeline.channel_stats(data.train['image'])
 
@@ -146,7 +147,7 @@ def train_batches(input_pipeline: str, data: sources.Dataset, labels: np.ndarray
   realised by the ``stream`` path; the in-memory paths take the pad-crop-flip draws from
   ``order``."""
   if input_pipeline == 'stream':
-    from datadiet.data import streaming  # pylint: disable=g-import-not-at-top  (TensorFlow)
+    from datadiet.data import streaming  # pylint: disable=g-import-not-at-top
     return {}, streaming.train_stream(streaming.reader_for(data), data.train['location'],
                                       labels, order, augmentation, start_step, num_steps,
                                       sharding)
@@ -167,7 +168,7 @@ def examples_for(data: sources.Dataset, split: Mapping[str, np.ndarray], stats: 
   """``split`` (a split of ``data``, or a subset of one, with its labels) as evaluation and
   scoring passes read it: :class:`Examples`, or streamed from disk."""
   if input_pipeline == 'stream':
-    from datadiet.data import streaming  # pylint: disable=g-import-not-at-top  (TensorFlow)
+    from datadiet.data import streaming  # pylint: disable=g-import-not-at-top
     return streaming.StreamedExamples(streaming.reader_for(data), split['location'],
                                       split['label'], stats)
   return Examples.create(split['image'], split['label'], stats, mesh, input_pipeline)

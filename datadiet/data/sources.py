@@ -94,17 +94,25 @@ def _tfds_to_arrays(tfds, dataset, image_key: str, label_key: str,
                         'id': np.array(ids)})
 
 
-def _decode(path: Path) -> np.ndarray:
+def decode_image(encoded: bytes) -> np.ndarray:
+  """Encoded image bytes (any format Pillow reads; JPEGs with libjpeg's accurate integer DCT,
+  Pillow's default) → uint8 ``(H, W)`` grey or ``(H, W, 3)`` colour pixels. Raises ``OSError``
+  or ``ValueError`` for bytes that are no readable image. The one decoder of every input path,
+  in memory and streamed."""
   from PIL import Image  # pylint: disable=g-import-not-at-top
+  with Image.open(io.BytesIO(encoded)) as image:
+    if image.mode.startswith('I;16'):  # 16-bit grey: keep the 8 high bits, as TF's uint8.
+      return (np.asarray(image).astype(np.uint16) >> 8).astype(np.uint8)
+    if image.mode in ('I', 'F'):
+      raise ValueError(f'{image.mode!r} (32-bit) pixels have no uint8 reading')
+    if image.mode not in ('L', 'RGB'):
+      image = image.convert('RGB')  # Palette, alpha, CMYK: as RGB.
+    return np.asarray(image)
+
+
+def _decode(path: Path) -> np.ndarray:
   try:
-    with Image.open(io.BytesIO(path.read_bytes())) as image:
-      if image.mode.startswith('I;16'):  # 16-bit grey: keep the 8 high bits, as TF's uint8.
-        return (np.asarray(image).astype(np.uint16) >> 8).astype(np.uint8)
-      if image.mode in ('I', 'F'):
-        raise ValueError(f'{image.mode!r} (32-bit) pixels have no uint8 reading')
-      if image.mode not in ('L', 'RGB'):
-        image = image.convert('RGB')  # Palette, alpha, CMYK: as RGB.
-      return np.asarray(image)
+    return decode_image(path.read_bytes())
   except (OSError, ValueError) as e:  # Pillow's UnidentifiedImageError is an OSError.
     raise errors.InputError(f'image_folder: cannot decode {path} ({e}); replace or remove '
                             'it.') from e
@@ -400,7 +408,7 @@ def _index_once(name: str, data_dir: str | None, download: bool,
 def materialise(streamed: Dataset) -> Dataset:
   """A streamed dataset read whole into memory through the streaming reader (the same decoding
   and resizing): in-memory runs of data that only streaming can read as stored."""
-  from datadiet.data import streaming  # pylint: disable=g-import-not-at-top  (TensorFlow)
+  from datadiet.data import streaming  # pylint: disable=g-import-not-at-top
   splits = {}
   for split_name, split in (('train', streamed.train), ('test', streamed.test)):
     images = streaming.read_all(streaming.reader_for(streamed), split['location'])

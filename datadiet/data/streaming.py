@@ -5,16 +5,20 @@ split (:func:`datadiet.data.sources.index`) holds only ids, labels and where eac
 encoded image lies: a file of an image folder, or a record of a TFDS dataset prepared in the
 ArrayRecord format (random access). Each step's positions come from the same
 :class:`~datadiet.data.pipeline.TrainOrder` as the in-memory paths, so a batch is a pure function
-of ``(data_seed, seed, step)`` and streaming changes a run's speed, not its results. Reading,
-decoding (JPEGs with libjpeg's accurate DCT, as the in-memory loader), resizing and the
-random-resized crop run on tf.data's threads. A file that cannot be read or decoded stops the
-run with one line naming it.
+of ``(data_seed, seed, step)`` and streaming changes a run's speed, not its results.
 
-Transforms, per example:
+Reading, decoding (Pillow, the in-memory loader's decoder: the same pixels), resizing and the
+random-resized crop run on a pool of Python threads (Pillow releases the GIL while it decodes
+and resamples), a few batches ahead of the step. Not tf.data: on 2 CPU cores its thread pools
+slowed the jitted training step that shares the cores to 0.62× of the in-memory rate, where
+these threads keep it at ~1.0× (``bench/streaming.py``); and image folders stream without
+TensorFlow. A file that cannot be read or decoded stops the run with one line naming it.
+
+Transforms, per example (:mod:`datadiet.data.image_ops`):
 
 * evaluation and scoring: with ``image_size``, the shorter side to ``image_size / 0.875``
-  (bilinear, antialiased) and the central ``image_size`` square (:func:`resize_and_crop`);
-  without, the image as stored (every image must then have one size);
+  (bilinear, antialiased) and the central ``image_size`` square; without, the image as stored
+  (every image must then have one size);
 * training: that image with the paper's pad-crop-flip (``augment='pad_crop_flip'``; its draws
   travel with the batch and the jitted step applies them, as on the device path), or the
   ImageNet random-resized crop and flip from the stored image (``'resized_crop_flip'``,
@@ -22,8 +26,6 @@ Transforms, per example:
 
 Multi-process runs read only the rows of each batch that their own devices hold
 (:func:`local_rows`), so every process decodes a different share of a scoring pass.
-
-This module imports TensorFlow; nothing imports it at ``import datadiet`` time.
 
 Example::
 
@@ -36,8 +38,13 @@ Example::
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import functools
-from collections.abc import Iterator, Mapping
+import itertools
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import jax
@@ -45,40 +52,10 @@ import numpy as np
 from absl import logging
 
 from datadiet import batching, errors, multihost, optional_deps
-from datadiet.data import pipeline, resized_crop
+from datadiet.data import image_ops, pipeline, resized_crop, sources
 from datadiet.data.pipeline import ChannelStats, TrainOrder
 
-tf = optional_deps.import_tensorflow()
-
-CROP_FRACTION = 0.875  # 224 / 256, the usual ImageNet evaluation crop.
-
-
-def resize_and_crop(image, image_size: int, crop_fraction: float = CROP_FRACTION):
-  """The shorter side to ``image_size / crop_fraction`` (bilinear, antialiased), then the
-  central ``image_size`` square; uint8."""
-  shape = tf.shape(image)
-  height, width = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
-  scale = (image_size / crop_fraction) / tf.minimum(height, width)
-  new_height = tf.maximum(tf.cast(tf.round(height * scale), tf.int32), image_size)
-  new_width = tf.maximum(tf.cast(tf.round(width * scale), tf.int32), image_size)
-  resized = tf.image.resize(image, [new_height, new_width], method='bilinear', antialias=True)
-  top = (new_height - image_size) // 2
-  left = (new_width - image_size) // 2
-  cropped = resized[top:top + image_size, left:left + image_size]
-  return tf.cast(tf.clip_by_value(tf.round(cropped), 0, 255), tf.uint8)
-
-
-def decode(encoded, channels: int):
-  """Encoded JPEG/PNG bytes → uint8 ``(H, W, channels)``, the format told by the bytes (not the
-  file name); JPEGs with the accurate integer DCT (what Pillow's libjpeg gives the in-memory
-  loader)."""
-  image = tf.cond(
-      tf.io.is_jpeg(encoded),
-      lambda: tf.io.decode_jpeg(encoded, channels=channels, dct_method='INTEGER_ACCURATE'),
-      lambda: tf.io.decode_image(encoded, channels=channels, expand_animations=False,
-                                 dtype=tf.uint8))
-  image.set_shape([None, None, channels])
-  return image
+_TFDS_LOCK = threading.Lock()  # Reader threads open a split's source once between them.
 
 
 @functools.lru_cache(maxsize=8)
@@ -91,8 +68,16 @@ def _tfds_source(name: str, data_dir: str | None, split: str):
   return source, image_key
 
 
+def _tfds_record(name: str, data_dir: str | None, location: str) -> bytes:
+  split, record = location.rsplit(':', 1)
+  with _TFDS_LOCK:
+    source, image_key = _tfds_source(name, data_dir, split)
+  return source[int(record)][image_key]
+
+
 class ImageReader:
-  """One split's images by location, decoded and transformed, as tf.data maps of one example.
+  """One split's images by location, decoded and transformed, one example per call (thread-safe:
+  the reader threads share it).
 
   ``location`` (bytes) is a file path relative to the image folder, or ``<split>:<record>`` of a
   TFDS ArrayRecord dataset.
@@ -109,39 +94,46 @@ class ImageReader:
       return f"{self.reader['root']}/{location}"
     return f"TFDS {self.reader['name']} record {location}"
 
-  def _decoded(self, location):
-    if self.reader['kind'] == 'image_folder':  # Locations are relative to the folder.
-      encoded = tf.io.read_file(tf.strings.join([self.reader['root'], location], '/'))
-    else:
-      name, data_dir = self.reader['name'], self.reader.get('data_dir')
+  def decoded(self, location: bytes) -> np.ndarray:
+    """The stored image at ``location``: uint8 ``(H, W, channels)``; a file that cannot be read
+    or decoded is an :class:`~datadiet.errors.InputError` naming it."""
+    try:
+      if self.reader['kind'] == 'image_folder':  # Locations are relative to the folder.
+        with open(os.path.join(self.reader['root'], location.decode()), 'rb') as f:
+          encoded = f.read()
+      else:
+        encoded = _tfds_record(self.reader['name'], self.reader.get('data_dir'),
+                               location.decode())
+      return image_ops.as_channels(sources.decode_image(encoded), self.channels)
+    except (OSError, ValueError) as e:  # Pillow's UnidentifiedImageError is an OSError.
+      reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+      raise errors.InputError(f'{self.describe(location)} cannot be read or decoded '
+                              f'({reason}); replace or remove it.') from None
 
-      def read(where):
-        split, record = where.decode().rsplit(':', 1)
-        source, image_key = _tfds_source(name, data_dir, split)
-        return source[int(record)][image_key]
-      encoded = tf.numpy_function(read, [location], tf.string, stateful=False)
-      encoded.set_shape([])
-    return decode(encoded, self.channels)
-
-  def _fixed(self, image):
+  def _fixed(self, image: np.ndarray, location: bytes) -> np.ndarray:
     """The evaluation transform: to ``image_size``, or checked to be the one stored size."""
     if self.image_size is not None:
-      return tf.ensure_shape(resize_and_crop(image, self.image_size), self.image_shape)
-    return tf.ensure_shape(image, self.image_shape)  # Sizes were checked when indexed.
+      return image_ops.resize_and_crop(image, self.image_size)
+    if image.shape != self.image_shape:  # Sizes were checked when indexed; the file changed.
+      raise errors.InputError(
+          f'{self.describe(location)} is {image.shape[0]}×{image.shape[1]}, not the '
+          f'{self.image_shape[0]}×{self.image_shape[1]} of the dataset; resize it or set '
+          'config.data.image_size.')
+    return image
 
-  def evaluation(self, location):
+  def evaluation(self, location: bytes) -> np.ndarray:
     """One example's uint8 image for evaluation and scoring."""
-    return self._fixed(self._decoded(location))
+    return self._fixed(self.decoded(location), location)
 
-  def training(self, location, draws: Mapping[str, 'tf.Tensor'], augmentation: str):
-    """One example's uint8 training image: random-resized crop and flip with its ``draws``, or
-    the evaluation transform (``pad_crop_flip`` follows in the jitted step, as on the device
-    path)."""
-    image = self._decoded(location)
+  def training(self, location: bytes, augmentation: str, attempts: np.ndarray | None = None,
+               flip: bool = False) -> np.ndarray:
+    """One example's uint8 training image: random-resized crop and flip with its draws
+    (``attempts``, ``flip``), or the evaluation transform (``pad_crop_flip`` follows in the
+    jitted step, as on the device path)."""
+    image = self.decoded(location)
     if augmentation == 'resized_crop_flip':
-      return tf.ensure_shape(resized_crop.crop_resize_flip_tf(
-          tf, image, draws['attempts'], draws['flip'], self.image_shape[0]), self.image_shape)
-    return self._fixed(image)
+      return resized_crop.crop_resize_flip(image, attempts, flip, self.image_shape[0])
+    return self._fixed(image, location)
 
 
 def reader_for(data) -> ImageReader:
@@ -149,16 +141,51 @@ def reader_for(data) -> ImageReader:
   return ImageReader(data.reader, data.image_shape[-1], data.image_shape)
 
 
+def reader_threads() -> int:
+  """Reader threads per process: the CPUs this process may run on."""
+  return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+
+
+def _read_batches(plans: Iterable[list[tuple]], read: Callable[..., np.ndarray],
+                  image_shape: tuple[int, ...], ahead: int = 3,
+                  threads: int | None = None) -> Iterator[np.ndarray]:
+  """``np.stack([read(*item) for item in plan])`` for each plan (one batch's per-example
+  arguments), in order, with up to ``ahead`` batches in flight: each batch is split into one
+  contiguous chunk per thread, written in place. An error in a reader thread (a file that
+  cannot be read) is raised here, at its batch."""
+  threads = threads or reader_threads()
+  pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix='datadiet-reader')
+
+  def fill(out, items, first):
+    for j, item in enumerate(items):
+      out[first + j] = read(*item)
+
+  def submit(plan):
+    out = np.empty((len(plan), *image_shape), np.uint8)
+    bounds = np.linspace(0, len(plan), min(threads, max(len(plan), 1)) + 1).astype(int)
+    return out, [pool.submit(fill, out, plan[a:b], a) for a, b in zip(bounds, bounds[1:])]
+
+  plans = iter(plans)
+  in_flight = collections.deque(submit(plan) for plan in itertools.islice(plans, ahead))
+  try:
+    while in_flight:
+      out, futures = in_flight.popleft()
+      for future in futures:
+        future.result()
+      following = next(plans, None)
+      if following is not None:
+        in_flight.append(submit(following))
+      yield out
+  finally:  # Also when the consumer stops early: drop what was not started.
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _in_order(reader: ImageReader, locations: np.ndarray,
               batch_size: int) -> Iterator[np.ndarray]:
   """The images at ``locations`` as evaluation reads them, in batches, in order."""
-  chunks = [locations[i:i + batch_size] for i in range(0, len(locations), batch_size)]
-  images = _per_example(lambda: iter(chunks), tf.TensorSpec((None,), tf.string),
-                        reader.evaluation, batch_size)
-  done = 0
-  for batch in _numpy(images, reader, lambda: chunks[done]):
-    done += 1
-    yield batch
+  plans = ([(location,) for location in locations[i:i + batch_size]]
+           for i in range(0, len(locations), batch_size))
+  return _read_batches(plans, reader.evaluation, reader.image_shape)
 
 
 def read_all(reader: ImageReader, locations: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -212,44 +239,6 @@ def rows_to_device(values: np.ndarray, rows: np.ndarray, shape: tuple[int, ...],
   return jax.make_array_from_callback(global_shape, sharding, shard)
 
 
-def _per_example(generator, signature, realise, batch_size: int, prefetch: int = 2):
-  """Batches of ``realise(one example's plan)`` for the generator's per-batch plans: the plans
-  split into examples, read and transformed in parallel (in order) and batched again.
-  Per-example tf.data maps cost the least CPU per image (75 µs per CIFAR-10 JPEG read and
-  decoded, against 105 µs for a map_fn over each batch; 2 CPU cores), which is what a CPU
-  shares with training."""
-  options = tf.data.Options()
-  options.deterministic = True
-  return (tf.data.Dataset.from_generator(generator, output_signature=signature).unbatch()
-          .map(realise, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-          .batch(batch_size).with_options(options).prefetch(prefetch))
-
-
-def _numpy(dataset, reader: 'ImageReader', in_flight) -> Iterator[np.ndarray]:
-  """``dataset``'s batches as NumPy; a file that cannot be read or decoded stops the run with
-  one line naming it (``in_flight()``: the locations of the batch being read)."""
-  iterator = dataset.as_numpy_iterator()
-  while True:
-    try:
-      batch = next(iterator)
-    except StopIteration:
-      return
-    except tf.errors.OpError as e:
-      raise errors.InputError(_unreadable(reader, in_flight(), e)) from None
-    yield batch
-
-
-def _unreadable(reader: 'ImageReader', locations, error) -> str:
-  first_line = lambda e: (e.message or str(e)).strip().splitlines()[0]  # noqa: E731
-  for location in locations:
-    try:
-      reader.evaluation(tf.constant(location))
-    except tf.errors.OpError as e:
-      return (f'{reader.describe(location)} cannot be read or decoded ({first_line(e)}); '
-              'replace or remove it.')
-  return f'Streaming the dataset failed: {first_line(error)}.'
-
-
 class StreamedExamples:
   """A streamed split as evaluation and scoring passes read it (``feed.Examples``' interface):
   fixed order, padded batches; each process reads only the rows its devices hold."""
@@ -281,15 +270,11 @@ class StreamedExamples:
                   position=positions[first:])
     plans = list(batching.padded_batches(arrays, batch_size))
 
-    def generator():  # Padding rows read example 0 again (masked out).
-      for plan in plans:
-        yield self.locations[plan['position'][rows]]
-    images = _per_example(generator, tf.TensorSpec((len(rows),), tf.string),
-                          self.reader.evaluation, len(rows))
-    done = 0
-    in_flight = lambda: self.locations[plans[done]['position'][rows]]  # noqa: E731
-    for plan, local in zip(plans, _numpy(images, self.reader, in_flight)):
-      done += 1
+    # Padding rows read example 0 again (masked out).
+    reads = ([(location,) for location in self.locations[plan['position'][rows]]]
+             for plan in plans)
+    images = _read_batches(reads, self.reader.evaluation, self.reader.image_shape)
+    for plan, local in zip(plans, images):
       plan.pop('position')
       yield dict(plan, image=local, _rows=rows)
 
@@ -321,33 +306,25 @@ def train_stream(reader: ImageReader, locations: np.ndarray, labels: np.ndarray,
   logging.info('Streaming training batches: process %d reads %d of every %d.',
                jax.process_index(), len(rows), int(np.prod(shape)))
   locations, labels = np.asarray(locations), np.asarray(labels, np.int32)
-  n = len(rows)
-  signature = {'location': tf.TensorSpec((n,), tf.string)}
-  if augmentation == 'resized_crop_flip':
-    signature.update(attempts=tf.TensorSpec((n, resized_crop.ATTEMPTS, 4), tf.float64),
-                     flip=tf.TensorSpec((n,), tf.bool))
-  plans = []  # (positions, device-side draws) per step; the consumer pops them in order.
+  steps = collections.deque()  # (positions, device-side draws) of the steps being read.
 
-  def generator():
+  def reads():
     for step in range(start_step, start_step + num_steps):
       on_device = order.batch(step)  # Fixed-size images' pad-crop-flip draws: for the step.
       index = on_device.pop('index')
-      plan = {'location': locations[index.reshape(-1)[rows]]}
+      steps.append((index, on_device))
+      where = locations[index.reshape(-1)[rows]]
       if augmentation == 'resized_crop_flip':  # Crops need the stored image: on the host.
         draws = [resized_crop.draw(order.data_seed, s, step, order.batch_size)
                  for s in order.seeds]
-        plan['attempts'] = np.concatenate([d['attempts'] for d in draws])[rows]
-        plan['flip'] = np.concatenate([d['flip'] for d in draws])[rows]
-      plans.append((index, on_device))
-      yield plan
+        attempts = np.concatenate([d['attempts'] for d in draws])[rows]
+        flips = np.concatenate([d['flip'] for d in draws])[rows]
+        yield [(w, augmentation, a, bool(f)) for w, a, f in zip(where, attempts, flips)]
+      else:
+        yield [(w, augmentation) for w in where]
 
-  def realise(plan):
-    return reader.training(plan['location'], plan, augmentation)
-
-  images = _per_example(generator, signature, realise, n)
-  in_flight = lambda: locations[plans[0][0].reshape(-1)[rows]]  # noqa: E731
-  for local in _numpy(images, reader, in_flight):
-    index, on_device = plans.pop(0)
+  for local in _read_batches(reads(), reader.training, reader.image_shape):
+    index, on_device = steps.popleft()
     batch = multihost.to_device({'label': labels[index], 'index': index, **on_device}, sharding)
     batch['image'] = rows_to_device(local, rows, shape, sharding)
     yield batch

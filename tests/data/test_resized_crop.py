@@ -1,11 +1,10 @@
-"""Random-resized crops: stateless draws, torchvision's box rule, the same box in TensorFlow."""
+"""Random-resized crops: stateless draws, torchvision's box rule, crop-resize-flip."""
 
 import math
 
 import numpy as np
-import tensorflow as tf
 
-from datadiet.data import resized_crop
+from datadiet.data import image_ops, resized_crop
 
 
 def test_draws_are_a_pure_function_of_the_seeds_and_step():
@@ -38,23 +37,18 @@ def test_no_fitting_candidate_falls_back_to_a_centre_crop_of_clamped_ratio():
   assert resized_crop.box(300, 100, never_fits) == ((300 - 133) // 2, 0, 133, 100)
 
 
-def test_the_tensorflow_box_is_the_reference_box():
+def test_crop_resize_flip_resizes_the_box_and_mirrors_it():
   rng = np.random.default_rng(1)
-  for _ in range(200):
-    height, width = (int(v) for v in rng.integers(8, 500, size=2))
-    attempts = rng.random((10, 4))
-    if rng.random() < 0.2:  # Some that cannot fit, for the fallback.
-      attempts[:, 0] = 0.999
-    got = tuple(int(v) for v in resized_crop.box_tf(tf, tf.constant(height),
-                                                    tf.constant(width),
-                                                    tf.constant(attempts)))
-    assert got == resized_crop.box(height, width, attempts), (height, width)
-
-
-def test_crop_resize_flip_gives_the_training_size():
-  image = tf.constant(np.tile(np.arange(40, dtype=np.uint8)[None, :, None], (30, 1, 3)))
-  draws = resized_crop.draw(0, 0, 0, 1)
-  out = resized_crop.crop_resize_flip_tf(tf, image, tf.constant(draws['attempts'][0]),
-                                         tf.constant(True), 16).numpy()
-  assert out.shape == (16, 16, 3) and out.dtype == np.uint8
+  image = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+  for attempts in (rng.random((10, 4)), np.tile([[0.999, 1.0 - 1e-9, 0.5, 0.5]], (10, 1))):
+    top, left, h, w = resized_crop.box(30, 40, attempts)
+    kept = resized_crop.crop_resize_flip(image, attempts, False, 16)
+    np.testing.assert_array_equal(
+        kept, image_ops.resize(image[top:top + h, left:left + w], 16, 16))
+    flipped = resized_crop.crop_resize_flip(image, attempts, True, 16)
+    np.testing.assert_array_equal(flipped, kept[:, ::-1])
+    assert flipped.shape == (16, 16, 3) and flipped.dtype == np.uint8
+  ramp = np.tile(np.arange(40, dtype=np.uint8)[None, :, None], (30, 1, 3))
+  out = resized_crop.crop_resize_flip(ramp, resized_crop.draw(0, 0, 0, 1)['attempts'][0], True,
+                                      16)
   assert (np.diff(out[0, :, 0].astype(int)) <= 0).all()  # A left-to-right ramp, flipped.
