@@ -130,6 +130,12 @@ def batch_sharding(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, P(SEEDS, DATA))
 
 
+def eval_sharding(mesh: Mesh) -> NamedSharding:
+  """Evaluation batches ``(B, ...)``, shared by the seeds: examples over ``data`` (each process
+  reads, and each device evaluates, only its share)."""
+  return NamedSharding(mesh, P(DATA))
+
+
 def init_ensemble(model: nn.Module, optimizer: optax.GradientTransformation,
                   seeds: Sequence[int], sample_image: np.ndarray, num_train: int,
                   mesh: Mesh, trackers: Sequence[Tracker] = ()) -> EnsembleState:
@@ -197,8 +203,9 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation, m
 
 
 def make_eval_step(model: nn.Module, mesh: Mesh, strategy: str, stats: ChannelStats) -> Callable:
-  """``(params, batch_stats, batch, table) -> {loss_sum, correct}`` per seed for one shared
-  batch (raw, as in :func:`make_train_step`, with a ``mask``)."""
+  """``(params, batch_stats, batch, table) -> {loss_sum, correct}`` per seed for one batch that
+  every seed evaluates (raw, as in :func:`make_train_step`, with a ``mask``), its examples
+  split over the ``data`` axis (:func:`eval_sharding`)."""
 
   def seed_eval(params, batch_stats, images, labels, mask):
     logits = model.apply({'params': params, 'batch_stats': batch_stats}, images, train=False)
@@ -210,9 +217,8 @@ def make_eval_step(model: nn.Module, mesh: Mesh, strategy: str, stats: ChannelSt
     images, labels = feed.model_inputs(batch, table, stats)
     per_seed = seeds_axis.map_over_seeds(
         lambda p, s: seed_eval(p, s, images, labels, batch['mask']), strategy)
-    return per_seed(params, batch_stats)
+    return jax.lax.psum(per_seed(params, batch_stats), DATA)  # Over this seed's data shards.
 
-  # Every data shard of a seed evaluates the whole (shared) batch: redundant but exact.
-  sharded = jax.shard_map(local_eval, mesh=mesh, in_specs=(P(SEEDS), P(SEEDS), P(), P()),
+  sharded = jax.shard_map(local_eval, mesh=mesh, in_specs=(P(SEEDS), P(SEEDS), P(DATA), P()),
                           out_specs=P(SEEDS), check_vma=False)
   return jax.jit(sharded)

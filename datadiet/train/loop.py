@@ -19,8 +19,6 @@ import jax
 import ml_collections
 import numpy as np
 from absl import logging
-from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
 
 from datadiet import atomic_files, errors, models, multihost
 from datadiet.data import feed, noise, pipeline, sources
@@ -49,9 +47,11 @@ def evaluate(eval_step, state: ensemble.EnsembleState, examples: feed.Examples,
              batch_size: int) -> dict[str, np.ndarray]:
   """Per-seed mean loss and accuracy over every example of ``examples``."""
   loss_sum = correct = 0
-  replicated = NamedSharding(ensemble.mesh_of(state), P())  # Every seed sees the whole batch.
-  for batch in examples.batches(batch_size, sharding=replicated):
-    out = eval_step(state.params, state.batch_stats, examples.place(batch, replicated),
+  sharding = ensemble.eval_sharding(ensemble.mesh_of(state))
+  data = ensemble.mesh_of(state).shape[ensemble.DATA]
+  batch_size = -(-batch_size // data) * data  # Splits over the data axis (padding is masked).
+  for batch in examples.batches(batch_size, sharding=sharding):
+    out = eval_step(state.params, state.batch_stats, examples.place(batch, sharding),
                     examples.table)
     loss_sum = loss_sum + out['loss_sum']
     correct = correct + out['correct']

@@ -1,4 +1,5 @@
-"""Seeds (and batches) sharded over 4 forced CPU devices train to the parameters of 1 device."""
+"""Seeds (and batches) sharded over 4 forced CPU devices train to the parameters of 1 device, and
+evaluate (examples split over the data axis) to its test loss and accuracy."""
 
 import os
 import subprocess
@@ -24,13 +25,15 @@ config.update_from_flattened_dict({
     'data.augment': 'pad_crop_flip', 'optim.batch_size': 16, 'optim.budget_unit': 'steps',
     'optim.budget': 4,
     'runtime.log_every_steps': 2, 'runtime.tensorboard': False,
+    'runtime.eval_batch_size': 7,  # Rounded up to split over a data axis of 2: padding.
     'runtime.input_pipeline': sys.argv[4]})
 result = loop.train_ensemble(config, sys.argv[1], sources.load('digits'), seeds=seeds,
                              trackers=(forgetting.TRACKER,))
 leaves = jax.tree.leaves(jax.device_get((result.state.params, result.state.batch_stats)))
 devices = len(result.state.step.sharding.device_set)
 forgotten = np.asarray(result.state.trackers['forgetting'].presentations)
-np.savez(sys.argv[1] + '/params.npz', devices=devices, presentations=forgotten, *leaves)
+np.savez(sys.argv[1] + '/params.npz', devices=devices, presentations=forgotten,
+         test_loss=result.test['loss'], test_accuracy=result.test['accuracy'], *leaves)
 '''
 
 
@@ -40,8 +43,9 @@ def _train(workdir, devices, strategy, num_seeds, input_pipeline='device'):
   subprocess.run([sys.executable, '-c', SCRIPT, str(workdir), strategy, str(num_seeds),
                   input_pipeline], cwd=ROOT, env=env, check=True, capture_output=True)
   with np.load(workdir / 'params.npz') as saved:
-    leaves = [saved[f'arr_{i}'] for i in range(len(saved.files) - 2)]
-    return int(saved['devices']), saved['presentations'], leaves
+    leaves = [saved[f'arr_{i}'] for i in range(len(saved.files) - 4)]
+    test = (saved['test_loss'], saved['test_accuracy'])
+    return int(saved['devices']), saved['presentations'], leaves, test
 
 
 @pytest.mark.parametrize('strategy,num_seeds,input_pipeline', [
@@ -52,14 +56,17 @@ def _train(workdir, devices, strategy, num_seeds, input_pipeline='device'):
     ('unroll', 2, 'tf_data'),
 ])
 def test_four_devices_match_one(tmp_path, strategy, num_seeds, input_pipeline):
-  devices_1, presented_1, one = _train(tmp_path / 'one', 1, strategy, num_seeds)
-  devices_4, presented_4, four = _train(tmp_path / 'four', 4, strategy, num_seeds,
-                                        input_pipeline)
+  devices_1, presented_1, one, test_1 = _train(tmp_path / 'one', 1, strategy, num_seeds)
+  devices_4, presented_4, four, test_4 = _train(tmp_path / 'four', 4, strategy, num_seeds,
+                                                input_pipeline)
   assert (devices_1, devices_4) == (1, 4)
   np.testing.assert_array_equal(presented_1, presented_4)  # Forgetting sees every shard.
   assert presented_4.sum() == num_seeds * 4 * 16
   for a, b in zip(one, four):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(test_1[0], test_4[0], rtol=1e-5)  # Per-seed test loss.
+  np.testing.assert_array_equal(test_1[1], test_4[1])  # Per-seed test accuracy.
+  assert test_4[1].shape == (num_seeds,) and (test_4[1] > 0).all()
 
 
 MESH_SCRIPT = '''
