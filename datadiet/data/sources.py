@@ -30,11 +30,14 @@ import dataclasses
 import functools
 import importlib
 import io
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from absl import logging
 
 from datadiet import errors, optional_deps
 
@@ -337,6 +340,52 @@ def _array_record_ids(builder, split: str) -> np.ndarray:
   return np.array(ids)
 
 
+def _read_labels(source, label_key: str) -> np.ndarray:
+  """Every record's label, in record order: chunks of 4,096 records, images left encoded. The
+  records' image bytes are read too (a pass over the whole split on disk)."""
+  records = list(range(len(source)))
+  return np.concatenate([
+      np.array([row[label_key] for row in source.__getitems__(records[i:i + 4096])], np.int32)
+      for i in range(0, len(records), 4096)] or [np.zeros(0, np.int32)])
+
+
+LABELS_CACHE = 'datadiet_labels.{split}.npz'
+
+
+def _cached_labels(builder, split: str, read) -> np.ndarray:
+  """``read()`` (a split's labels in record order), once per prepared dataset: the labels are
+  kept beside its files (``LABELS_CACHE`` in its version folder), valid while the split's record
+  files keep their names, sizes and modification times. Reading them means reading the whole
+  split (ImageNet: ~140 GB), which a launch, and every host of a multi-host one, would otherwise
+  repeat. A folder that cannot be written is left alone (the labels are read every launch)."""
+  paths = [Path(builder.data_dir) / Path(i.filename).name
+           for i in builder.info.splits[split].file_instructions]
+  try:
+    stamp = json.dumps([[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in paths])
+  except OSError:  # The files moved under us: TFDS will say so when reading them.
+    return read()
+  cache = Path(builder.data_dir) / LABELS_CACHE.format(split=split)
+  try:
+    with np.load(cache, allow_pickle=False) as saved:
+      if str(saved['stamp']) == stamp:
+        return saved['labels']
+  except (OSError, KeyError, ValueError):  # None yet, or unreadable: read the labels again.
+    pass
+  labels = read()
+  # Every process that read them writes its own temporary file and renames it (the same bytes):
+  # no barrier, since processes may find the cache at different times.
+  tmp = cache.with_name(f'.{cache.name}.{os.getpid()}.tmp')
+  try:
+    with open(tmp, 'wb') as f:
+      np.savez(f, stamp=np.array(stamp), labels=labels)
+    tmp.replace(cache)
+  except OSError as e:
+    tmp.unlink(missing_ok=True)
+    logging.warning('Could not keep the labels of %s/%s in %s (%s); they are read from the '
+                    'records on every launch.', builder.name, split, cache, e)
+  return labels
+
+
 def _index_tfds(name: str, data_dir: str | None, download: bool,
                 image_size: int | None) -> Dataset:
   tfds, builder = _prepared_builder(name, data_dir, download, streamed=True)
@@ -354,9 +403,7 @@ def _index_tfds(name: str, data_dir: str | None, download: bool,
     source = builder.as_data_source(split=split,
                                     decoders={image_key: tfds.decode.SkipDecoding()})
     records = np.arange(len(source), dtype=np.int64)
-    labels = np.concatenate([  # Chunks: one read per 4,096 records, images left encoded.
-        np.array([row[label_key] for row in source.__getitems__(records[i:i + 4096].tolist())],
-                 np.int32) for i in range(0, len(records), 4096)] or [np.zeros(0, np.int32)])
+    labels = _cached_labels(builder, split, lambda: _read_labels(source, label_key))
     splits[split] = _sorted_by_id({'label': labels, 'id': _array_record_ids(builder, split),
                                    'location': np.char.encode(
                                        np.array([f'{split}:{r}' for r in records]), 'ascii')})

@@ -2,6 +2,8 @@
 examples, ids, labels and pixels, the same training batches step by step, and each process only
 the rows its devices hold."""
 
+import os
+
 import jax
 import numpy as np
 import pytest
@@ -59,6 +61,31 @@ def test_tfds_array_record_streams_as_it_loads(tmp_path):
   np.testing.assert_array_equal(streamed.train['label'], loaded.train['label'])
   np.testing.assert_array_equal(_evaluation_images(streamed), loaded.train['image'])
   assert sorted(np.bincount(streamed.train['label']).tolist()) == [4, 5, 5]
+
+
+def test_tfds_labels_are_read_once_per_prepared_dataset(tmp_path, monkeypatch):
+  """Indexing reads every record (the labels); the labels are kept beside the dataset until its
+  record files change."""
+  tiny_tfds.build(tmp_path)
+  reads, read_labels = [], sources._read_labels  # pylint: disable=protected-access
+  monkeypatch.setattr(sources, '_read_labels', lambda *a: reads.append(1) or read_labels(*a))
+
+  def labels():
+    sources._index_once.cache_clear()  # pylint: disable=protected-access
+    data = sources.index('tiny_images', data_dir=str(tmp_path), image_size=20)
+    return data.train['label'], data.test['label']
+  first = labels()
+  assert len(reads) == 2  # train, test
+  again = labels()
+  assert len(reads) == 2
+  for a, b in zip(first, again):
+    np.testing.assert_array_equal(a, b)
+  version_dir = tmp_path / 'tiny_images' / '1.0.0'
+  assert (version_dir / 'datadiet_labels.train.npz').exists()
+  record = next(version_dir.glob('*-train.array_record*'))
+  os.utime(record, ns=(record.stat().st_atime_ns, record.stat().st_mtime_ns + 10**9))
+  np.testing.assert_array_equal(labels()[0], first[0])
+  assert len(reads) == 3  # The changed split only.
 
 
 def test_tfds_in_order_only_formats_are_refused():
