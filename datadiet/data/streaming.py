@@ -176,8 +176,13 @@ def _read_batches(plans: Iterable[list[tuple]], read: Callable[..., np.ndarray],
       if following is not None:
         in_flight.append(submit(following))
       yield out
-  finally:  # Also when the consumer stops early: drop what was not started.
-    pool.shutdown(wait=False, cancel_futures=True)
+  finally:  # Also when the consumer stops early: drop what was not started. (Not
+    # shutdown(cancel_futures=True): at interpreter exit, where an unfinished generator is
+    # closed, the modules it needs are gone.)
+    for _, futures in in_flight:
+      for future in futures:
+        future.cancel()
+    pool.shutdown(wait=False)
 
 
 def _in_order(reader: ImageReader, locations: np.ndarray,

@@ -3,6 +3,9 @@ examples, ids, labels and pixels, the same training batches step by step, and ea
 the rows its devices hold."""
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -13,6 +16,8 @@ from datadiet import errors
 from datadiet.data import feed, image_ops, pipeline, resized_crop, sources, streaming
 from datadiet.train import ensemble
 from tests import tiny_tfds
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _evaluation_images(data, batch_size=4):
@@ -203,6 +208,21 @@ def test_an_unreadable_file_is_named_in_one_line(tmp_path, write_varied_image_fo
   (tmp_path / 'same' / 'test' / 'eel' / '01.jpg').write_bytes(b'garbage')
   with pytest.raises(errors.InputError, match=r'cannot read .*eel/01\.jpg'):
     sources.index(same_size)  # Without image_size: the headers are read when indexing.
+
+
+def test_a_stream_left_unfinished_exits_quietly(tmp_path, write_varied_image_folder):
+  """A run that stops mid-stream (an error, a kill signal handled) leaves a suspended reader,
+  closed at interpreter exit: no 'Exception ignored' traceback after the run's own output."""
+  name = write_varied_image_folder(tmp_path / 'images')
+  script = (f'from datadiet.data import sources, streaming\n'
+            f'data = sources.index({name!r}, image_size=8)\n'
+            'batches = streaming.StreamedExamples(streaming.reader_for(data), '
+            "data.train['location'], data.train['label'], stats=None).batches(2)\n"
+            'next(batches)\n')
+  result = subprocess.run([sys.executable, '-c', script], cwd=ROOT, capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert 'Exception ignored' not in result.stderr and 'Traceback' not in result.stderr
 
 
 def test_an_unprepared_tfds_dataset_is_not_downloaded_for_streaming(tmp_path):
