@@ -32,6 +32,7 @@ import importlib
 import io
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -374,7 +375,7 @@ def _cached_labels(builder, split: str, read) -> np.ndarray:
   labels = read()
   # Every process that read them writes its own temporary file and renames it (the same bytes):
   # no barrier, since processes may find the cache at different times.
-  tmp = cache.with_name(f'.{cache.name}.{os.getpid()}.tmp')
+  tmp = cache.with_name(f'.{cache.name}.{uuid.uuid4().hex}.tmp')  # Unique across hosts.
   try:
     with open(tmp, 'wb') as f:
       np.savez(f, stamp=np.array(stamp), labels=labels)
