@@ -1,20 +1,30 @@
 """The stream input path against the in-memory one: training and scoring images/s on the shared
-CIFAR-10, and the peak host memory of a streamed run at two dataset sizes.
+CIFAR-10 and on ImageNet-shaped random data, and the peak host memory of a streamed run at two
+dataset sizes.
 
 Prints one JSON line per measurement.
 
-  python bench/streaming.py                                  # both parts
+  python bench/streaming.py                                  # throughput and memory
   python bench/streaming.py --parts=throughput --steps=100
   python bench/streaming.py --parts=memory --sizes=50000,500000
+  python bench/streaming.py --parts=imagenet                 # a GPU: ResNet50 at 224²
+  python bench/streaming.py --parts=imagenet --imagenet_images=64 --imagenet_size=32 \
+      --imagenet_batch=8 --imagenet_steps=3 --imagenet_widths=4,8,8,8   # its CPU smoke run
 
 Throughput: the CPU config's model (small CNN, 2 seeds, batch 128, pad-crop-flip) trains
 ``--steps`` steps fed by the ``device`` path (the split decoded into memory first) and by
-``stream`` (every batch read and decoded from the JPEG files), then scores ``--score_examples``
-examples (EL2N and GraNd); each measurement in a fresh process, ``--rounds`` alternating rounds,
-medians reported. Memory: for each size, a fresh process streams a synthetic image
-folder of that many 32×32 JPEGs (hard links to 256 distinct images, so a 500,000-image folder
-costs little disk) through ``--memory_steps`` training steps and a whole scoring pass, and
-reports its peak resident memory (ru_maxrss) after each part.
+``stream`` (every batch read and decoded from the JPEG files), then scores
+``--score_examples`` examples (EL2N and GraNd; compilation left out); each measurement in a
+fresh process, ``--rounds`` alternating rounds, medians reported. Memory: for each size, a fresh
+process streams a synthetic image folder of that many 32×32 JPEGs (hard links to 256 distinct
+images, so a 500,000-image folder costs little disk) through ``--memory_steps`` training steps
+and a whole scoring pass, and reports its peak resident memory (ru_maxrss) after each part.
+ImageNet-shaped (a GPU's measurement): ``configs/imagenet_resnet50.py``'s model and recipe
+(one seed, bfloat16) on a synthetic folder of ``--imagenet_images`` JPEGs of 300–500 pixels a
+side (smooth random content: decoding costs what the pixel count costs), trained
+``--imagenet_steps`` steps and scored: streamed with the random-resized crop, against the same
+images resized once into device memory (``device``, no crop: the same model work, no input
+pipeline).
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,9 +44,9 @@ from absl import app, flags
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # The configs package.
 
-from configs import cifar10_cpu  # noqa: E402
-from datadiet import models, scoring  # noqa: E402
-from datadiet.data import feed, pipeline  # noqa: E402
+from configs import cifar10_cpu, imagenet_resnet50  # noqa: E402
+from datadiet import models, runtime, scoring  # noqa: E402
+from datadiet.data import feed, pipeline, streaming  # noqa: E402
 from datadiet.train import ensemble, loop  # noqa: E402
 
 _REPO = Path(__file__).resolve().parents[1]
@@ -52,6 +63,13 @@ _SYNTHETIC_DIR = flags.DEFINE_string('synthetic_dir', '/tmp/datadiet_synthetic',
 _ROUNDS = flags.DEFINE_integer('rounds', 3, 'Alternating timing rounds per path.')
 _THROUGHPUT_CHILD = flags.DEFINE_string('throughput_child', '', 'Internal: one path\'s rates.')
 _CHILD = flags.DEFINE_integer('memory_child', 0, 'Internal: run one memory measurement.')
+_IMAGENET_IMAGES = flags.DEFINE_integer('imagenet_images', 4096,
+                                        'Synthetic ImageNet-shaped training images.')
+_IMAGENET_SIZE = flags.DEFINE_integer('imagenet_size', 224, 'Training and scoring image size.')
+_IMAGENET_BATCH = flags.DEFINE_integer('imagenet_batch', 256, 'Per-seed batch (ImageNet part).')
+_IMAGENET_STEPS = flags.DEFINE_integer('imagenet_steps', 50, 'Timed steps (ImageNet part).')
+_IMAGENET_WIDTHS = flags.DEFINE_list('imagenet_widths', ['64', '128', '256', '512'],
+                                     "ResNet50's stage widths (narrower for a CPU smoke run).")
 
 _WARMUP = 5
 
@@ -64,6 +82,21 @@ def _config(dataset: str, input_pipeline: str):
   config = cifar10_cpu.get_config()
   config.data.name = dataset
   config.runtime.input_pipeline = input_pipeline
+  return config
+
+
+def _imagenet_config(input_pipeline: str):
+  """``configs/imagenet_resnet50.py`` on the synthetic folder, one seed: streamed with its
+  random-resized crop, or resized once into device memory without it."""
+  config = imagenet_resnet50.get_config()
+  config.data.name = f'image_folder:{_imagenet_folder()}'
+  config.data.image_size = _IMAGENET_SIZE.value
+  config.data.augment = 'resized_crop_flip' if input_pipeline == 'stream' else 'none'
+  config.model.kwargs.widths = tuple(map(int, _IMAGENET_WIDTHS.value))
+  config.optim.batch_size = _IMAGENET_BATCH.value
+  config.pretrain.seeds = (0,)
+  config.runtime.input_pipeline = input_pipeline
+  config.runtime.score_batch_size = _IMAGENET_BATCH.value
   return config
 
 
@@ -90,30 +123,39 @@ def _train(config, data, run, steps: int):
 
 
 def _score(config, data, run, state, count: int, names=('el2n', 'grand')) -> float:
-  """Examples/s of scoring the first ``count`` training examples (after a warm-up pass)."""
+  """Examples/s of scoring the first ``count`` training examples, the second of two identical
+  calls: each call builds its scoring step anew, which the second loads from a compilation
+  cache instead of compiling."""
   model = models.from_config(config, data.num_classes, dtype='float32',
                              batch_norm_axis_name=ensemble.DATA)
-  batch_size = config.runtime.score_batch_size
+  runtime.enable_compilation_cache(Path(tempfile.mkdtemp(prefix='datadiet_bench_cache_')))
+  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0)
+  split = {key: value[:count] for key, value in data.train.items()}
 
-  def score(n):
-    split = {key: value[:n] for key, value in data.train.items()}
+  def rate():
     examples = run.examples(split)
     start = time.perf_counter()
-    scoring.score_split(model, state, examples, split['id'], names, batch_size)
-    return n / (time.perf_counter() - start)
-  score(batch_size)
-  return score(count)
+    scoring.score_split(model, state, examples, split['id'], names,
+                        config.runtime.score_batch_size)
+    return count / (time.perf_counter() - start)
+  rate()
+  return rate()
 
 
 def _throughput_child(path: str) -> None:
   """One path's setup, training and scoring rates in this (fresh) process; prints its row."""
-  config = _config(_DATASET.value, path)
+  imagenet = path.startswith('imagenet:')
+  path = path.removeprefix('imagenet:')
+  config = _imagenet_config(path) if imagenet else _config(_DATASET.value, path)
   start = time.perf_counter()
   data = feed.dataset_for(config)
   run = loop.setup(config, data, list(config.pretrain.seeds))
   setup = time.perf_counter() - start  # Loading (device), or indexing + channel statistics.
-  train_rate, state = _train(config, data, run, _STEPS.value)
-  score_rate = _score(config, data, run, state, _SCORE_EXAMPLES.value)
+  steps = _IMAGENET_STEPS.value if imagenet else _STEPS.value
+  train_rate, state = _train(config, data, run, steps)
+  count = min(len(data.train['id']), 4 * _IMAGENET_BATCH.value) if imagenet else (
+      _SCORE_EXAMPLES.value)
+  score_rate = _score(config, data, run, state, count)
   print(json.dumps(dict(input_pipeline=path, setup_seconds=round(setup, 1),
                         train_images_per_s=round(train_rate, 1),
                         score_examples_per_s=round(score_rate, 1))), flush=True)
@@ -124,7 +166,12 @@ def _child(flag: str, value) -> dict:
                         f'--dataset={_DATASET.value}', f'--steps={_STEPS.value}',
                         f'--score_examples={_SCORE_EXAMPLES.value}',
                         f'--synthetic_dir={_SYNTHETIC_DIR.value}',
-                        f'--memory_steps={_MEMORY_STEPS.value}'],
+                        f'--memory_steps={_MEMORY_STEPS.value}',
+                        f'--imagenet_images={_IMAGENET_IMAGES.value}',
+                        f'--imagenet_size={_IMAGENET_SIZE.value}',
+                        f'--imagenet_batch={_IMAGENET_BATCH.value}',
+                        f'--imagenet_steps={_IMAGENET_STEPS.value}',
+                        f'--imagenet_widths={",".join(_IMAGENET_WIDTHS.value)}'],
                        capture_output=True, text=True, check=False)
   lines = [line for line in out.stdout.splitlines() if line.startswith('{')]
   if out.returncode or not lines:
@@ -207,6 +254,46 @@ def _memory_child(size: int) -> None:
                         seconds=round(time.perf_counter() - start, 1))), flush=True)
 
 
+def _imagenet_folder() -> Path:
+  """``--imagenet_images`` training JPEGs (and a quarter as many test ones) of 300–500 pixels a
+  side in 10 classes: smooth random content (16×16 noise upsampled), quality 90."""
+  root = Path(_SYNTHETIC_DIR.value) / f'imagenet_shaped_{_IMAGENET_IMAGES.value}'
+  if (root / 'complete').exists():
+    return root
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  for split, count in (('train', _IMAGENET_IMAGES.value),
+                       ('test', max(10, _IMAGENET_IMAGES.value // 4))):
+    for i in range(count):
+      folder = root / split / f'class_{i % 10}'
+      folder.mkdir(parents=True, exist_ok=True)
+      height, width = (int(v) for v in rng.integers(300, 501, 2))
+      noise = Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
+      noise.resize((width, height), Image.Resampling.BICUBIC).save(folder / f'{i:07d}.jpg',
+                                                                   quality=90)
+  (root / 'complete').write_text('')
+  return root
+
+
+def bench_imagenet() -> list[dict]:
+  """ResNet50 on ImageNet-shaped data: streamed (random-resized crop on the host threads)
+  against device-resident (resized once), each in a fresh process, one round each."""
+  _imagenet_folder()
+  rows = {path: _child('throughput_child', f'imagenet:{path}') for path in ('device', 'stream')}
+  out = []
+  for path, measured in rows.items():
+    measured.pop('input_pipeline')
+    out.append(dict(measurement='imagenet_shaped_stream_vs_memory', input_pipeline=path,
+                    images=_IMAGENET_IMAGES.value, image_size=_IMAGENET_SIZE.value,
+                    widths=list(map(int, _IMAGENET_WIDTHS.value)),
+                    batch_size=_IMAGENET_BATCH.value, steps=_IMAGENET_STEPS.value,
+                    reader_threads=streaming.reader_threads(), backend=jax.default_backend(),
+                    device=jax.devices()[0].device_kind, **measured))
+  for key in ('train_images_per_s', 'score_examples_per_s'):
+    out[1][key.replace('_per_s', '_ratio')] = round(out[1][key] / out[0][key], 3)
+  return out
+
+
 def bench_memory() -> list[dict]:
   rows = []
   for size in map(int, _SIZES.value):
@@ -229,7 +316,8 @@ def main(argv):
   if _THROUGHPUT_CHILD.value:
     _throughput_child(_THROUGHPUT_CHILD.value)
     return
-  parts = {'throughput': bench_throughput, 'memory': bench_memory}
+  parts = {'throughput': bench_throughput, 'memory': bench_memory,
+           'imagenet': bench_imagenet}
   for part in _PARTS.value:
     for row in parts[part]():
       print(json.dumps(row), flush=True)
