@@ -57,6 +57,24 @@ def _bare_seed_counts(argv: list[str]) -> str | None:
   return None
 
 
+def _repeated_overrides(argv: list[str]) -> str | None:
+  """A field overridden twice: ml_collections joins the two values of a tuple field
+  (``seeds='(0,1)'`` then ``seeds='(5,)'`` gives ``(0, 1, 5)``) instead of keeping the last, so
+  refuse the repeat (a README command with one more override appended makes it easily)."""
+  given = {}
+  for i, arg in enumerate(argv):
+    name, equals, value = arg.partition('=')
+    if not name.startswith('--config.'):
+      continue
+    if not equals:
+      value = argv[i + 1] if i + 1 < len(argv) else ''
+    if name in given:
+      return (f'{name} is given twice ({given[name]!r}, then {value!r}); give it once '
+              '(the values of a repeated tuple field would be joined, not replaced).')
+    given[name] = value
+  return None
+
+
 def _field_value(config: ml_collections.ConfigDict, field: str):
   """The value of a dotted field, or None if there is none."""
   for key in field.split('.'):
@@ -207,7 +225,8 @@ def _parse_flags(argv: list[str]) -> list[str]:
     if isinstance(e, KeyError) and (hint := _free_form_hint(argv)):
       sys.exit(f'datadiet: config: {hint}')
     sys.exit(f'datadiet: config: {type(e).__name__}: {text}')
-  if problem := _bare_seed_counts(argv) or _unknown_fields(_CONFIG.value):
+  if problem := (_repeated_overrides(argv) or _bare_seed_counts(argv)
+                 or _unknown_fields(_CONFIG.value)):
     sys.exit(f'datadiet: config: {problem}')
   return args
 

@@ -1,4 +1,4 @@
-"""The stream input path against the in-memory one: training and scoring images/s on the shared
+r"""The stream input path against the in-memory one: training and scoring images/s on the shared
 CIFAR-10 and on ImageNet-shaped random data, and the peak host memory of a streamed run at two
 dataset sizes.
 
@@ -318,6 +318,10 @@ def main(argv):
     return
   parts = {'throughput': bench_throughput, 'memory': bench_memory,
            'imagenet': bench_imagenet}
+  unknown = [part for part in _PARTS.value if part not in parts]
+  if unknown:  # Before any part runs: a typo must not end a long run halfway.
+    sys.exit(f'bench/streaming.py: unknown --parts {", ".join(unknown)}; valid: '
+             f'{", ".join(parts)}.')
   for part in _PARTS.value:
     for row in parts[part]():
       print(json.dumps(row), flush=True)

@@ -97,5 +97,5 @@ def check(config: ml_collections.ConfigDict) -> None:
         raise errors.InputError(
             f'Stage {stage.name!r} needs the training images in memory, which '
             "input_pipeline='stream' leaves on disk; drop it from config.stages or use "
-            "input_pipeline 'device' or 'tf_data'.")
+            "input_pipeline 'device' (or 'tf_data', with TensorFlow).")
       stage.check(ctx, num_train)

@@ -470,6 +470,10 @@ def test_launch_exits_non_zero_with_one_line_and_no_traceback(tmp_path):
      "for the seed 4 alone."),
     (('--config', 'configs/default.py', '--config.retrain.seeds', '2'),
      "--config.retrain.seeds 2 would be the one seed (2,), not 2 seeds"),
+    (('--config', 'configs/default.py', "--config.pretrain.seeds=(0,1)", '--config.optim.budget',
+      '30', '--config.pretrain.seeds', '(5,)'),
+     "--config.pretrain.seeds is given twice ('(0,1)', then '(5,)'); give it once (the values "
+     "of a repeated tuple field would be joined, not replaced)."),
 ])
 def test_config_that_cannot_be_read_is_one_line(args, message, tmp_path):
   result = _launch(*args, '--workdir', str(tmp_path / 'run'))

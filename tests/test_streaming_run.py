@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from configs import default as pipeline_config
-from datadiet import experiment, score_files
+from datadiet import errors, experiment, jobs, score_files
 from tests import tiny_tfds
 
 OVERRIDES = {
@@ -50,3 +50,16 @@ def test_streamed_run_equals_the_in_memory_run(tmp_path, write_varied_image_fold
   for name in subsets:
     with np.load(in_memory.subsets_dir / name) as a, np.load(streamed.subsets_dir / name) as b:
       np.testing.assert_array_equal(a['ids'], b['ids'], err_msg=name)
+
+
+def test_an_analysis_that_holds_the_images_is_refused_before_any_work(
+    tmp_path, write_varied_image_folder):
+  config = pipeline_config.get_config()
+  config.update_from_flattened_dict(OVERRIDES)
+  config.data.name = write_varied_image_folder(tmp_path / 'images')
+  config.runtime.input_pipeline = 'stream'
+  config.stages = ('pretrain', 'score', 'prune', 'error_barrier')
+  with pytest.raises(errors.InputError, match=r"Stage 'error_barrier' needs the training images "
+                     r"in memory.*'device' \(or 'tf_data', with TensorFlow\)\.$"):
+    jobs.run(config, str(tmp_path / 'run'))
+  assert not (tmp_path / 'run').exists()

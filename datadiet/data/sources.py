@@ -118,8 +118,8 @@ def _decode(path: Path) -> np.ndarray:
   try:
     return decode_image(path.read_bytes())
   except (OSError, ValueError) as e:  # Pillow's UnidentifiedImageError is an OSError.
-    raise errors.InputError(f'image_folder: cannot decode {path} ({e}); replace or remove '
-                            'it.') from e
+    raise errors.InputError(f'image_folder: cannot decode {path} ({image_error_reason(e)}); '
+                            'replace or remove it.') from e
 
 
 def _read_images(root: str, files: list[Path]) -> np.ndarray:
@@ -217,16 +217,28 @@ def _channels_of(paths: list[Path]) -> tuple[int, tuple[int, int]]:
   return (3 if any(i.ndim == 3 for i in images) else 1), images[0].shape[:2]
 
 
-def _check_one_size(root: str, paths: list[Path], size: tuple[int, int]) -> None:
+def image_error_reason(error: Exception) -> str:
+  """Why Pillow cannot read an image, for a one-line message (without its object reprs)."""
+  from PIL import UnidentifiedImageError  # pylint: disable=g-import-not-at-top
+  if isinstance(error, UnidentifiedImageError):
+    return 'not an image format Pillow reads'
+  return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _check_headers(root: str, paths: list[Path], size: tuple[int, int] | None) -> None:
+  """Every file's header is an image's (and, given ``size``, of that size): a file that is no
+  image stops the run before any work, not when a batch first reads it. Headers only: ~30 µs a
+  file (CIFAR-10's 60,000 in 1.7 s, page-cached); a file damaged after its header is found when
+  read, with one line naming it."""
   from PIL import Image  # pylint: disable=g-import-not-at-top
   for path in paths:
     try:
       with Image.open(path) as image:  # Reads the header only.
         found = (image.height, image.width)
     except OSError as e:  # Pillow's UnidentifiedImageError is an OSError.
-      raise errors.InputError(f'image_folder: cannot read {path} ({e}); replace or remove '
-                              'it.') from e
-    if found != tuple(size):
+      raise errors.InputError(f'image_folder: cannot read {path} ({image_error_reason(e)}); '
+                              'replace or remove it.') from None
+    if size is not None and found != tuple(size):
       raise errors.InputError(
           f'image_folder: {path} is {found[0]}×{found[1]} but the first image of {root!r} is '
           f'{size[0]}×{size[1]}; set config.data.image_size to read every image resized to one '
@@ -248,9 +260,9 @@ def _index_image_folder(root: str, image_size: int | None) -> Dataset:
         # Relative to the root, as UTF-8 bytes: a quarter of a str array's memory.
         'location': np.array([f'{split}/{name}'.encode() for name in names])})
     files[split] = None  # The strings are in the arrays now.
-  if image_size is None:  # One stored size: checked from the files' headers, before any work.
-    _check_one_size(root, [Path(root) / location.decode() for split in splits.values()
-                           for location in split['location']], stored)
+  # Before any work: every file an image, and without image_size, all of the first's size.
+  _check_headers(root, [Path(root) / location.decode() for split in splits.values()
+                        for location in split['location']], None if image_size else stored)
   size = (image_size, image_size) if image_size else stored
   return Dataset(f'image_folder:{root}', splits['train'], splits['test'],
                  num_classes=len(class_names), class_names=class_names,

@@ -106,9 +106,8 @@ class ImageReader:
                                location.decode())
       return image_ops.as_channels(sources.decode_image(encoded), self.channels)
     except (OSError, ValueError) as e:  # Pillow's UnidentifiedImageError is an OSError.
-      reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
       raise errors.InputError(f'{self.describe(location)} cannot be read or decoded '
-                              f'({reason}); replace or remove it.') from None
+                              f'({sources.image_error_reason(e)}); replace or remove it.') from None
 
   def _fixed(self, image: np.ndarray, location: bytes) -> np.ndarray:
     """The evaluation transform: to ``image_size``, or checked to be the one stored size."""

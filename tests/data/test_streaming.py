@@ -193,21 +193,29 @@ def test_a_scoring_pass_resumes_without_reading_earlier_batches(tmp_path,
 def test_an_unreadable_file_is_named_in_one_line(tmp_path, write_varied_image_folder):
   name = write_varied_image_folder(tmp_path / 'images')
   bad = tmp_path / 'images' / 'train' / 'dog' / '03.jpg'
-  bad.write_bytes(b'\xff\xd8 not a JPEG')
+  bad.write_bytes(bad.read_bytes()[:len(bad.read_bytes()) // 2])  # Its header reads; its data ends.
   data = sources.index(name, image_size=8)
   examples = streaming.StreamedExamples(streaming.reader_for(data), data.train['location'],
                                         data.train['label'], stats=None)
-  with pytest.raises(errors.InputError, match=r'train/dog/03\.jpg cannot be read or decoded'):
+  with pytest.raises(errors.InputError,
+                     match=r'train/dog/03\.jpg cannot be read or decoded \(image file is trunc'):
     list(examples.batches(4))
   order = pipeline.TrainOrder(np.arange(len(data.train['id'])), [0], 6, data_seed=0)
   sharding = ensemble.batch_sharding(ensemble.make_mesh(1))
   with pytest.raises(errors.InputError, match=r'dog/03\.jpg cannot be read or decoded'):
     list(streaming.train_stream(streaming.reader_for(data), data.train['location'],
                                 data.train['label'], order, 'none', 0, 4, sharding))
+  # A file that is no image at all is refused when the folder is indexed, before any work,
+  # with image_size (every header is read) and without (every header and size).
+  (tmp_path / 'images' / 'test' / 'eel' / '01.jpg').write_bytes(b'\xff\xd8 not a JPEG')
+  sources._index_once.cache_clear()  # pylint: disable=protected-access
+  with pytest.raises(errors.InputError, match=r'cannot read .*test/eel/01\.jpg \(not an image '
+                     r'format Pillow reads\); replace or remove it\.$'):
+    sources.index(name, image_size=8)
   same_size = write_varied_image_folder(tmp_path / 'same', min_side=20, max_side=20)
   (tmp_path / 'same' / 'test' / 'eel' / '01.jpg').write_bytes(b'garbage')
   with pytest.raises(errors.InputError, match=r'cannot read .*eel/01\.jpg'):
-    sources.index(same_size)  # Without image_size: the headers are read when indexing.
+    sources.index(same_size)
 
 
 def test_a_stream_left_unfinished_exits_quietly(tmp_path, write_varied_image_folder):
