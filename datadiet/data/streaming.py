@@ -11,7 +11,7 @@ Reading, decoding (Pillow, the in-memory loader's decoder: the same pixels), res
 random-resized crop run on a pool of Python threads (Pillow releases the GIL while it decodes
 and resamples), a few batches ahead of the step. Not tf.data: on 2 CPU cores its thread pools
 slowed the jitted training step that shares the cores to 0.62× of the in-memory rate, where
-these threads keep it at ~1.0× (``bench/streaming.py``); and image folders stream without
+these threads keep it at 0.92× (``bench/streaming.py``); and image folders stream without
 TensorFlow. A file that cannot be read or decoded stops the run with one line naming it.
 
 Transforms, per example (:mod:`datadiet.data.image_ops`):
