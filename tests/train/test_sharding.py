@@ -40,8 +40,10 @@ np.savez(sys.argv[1] + '/params.npz', devices=devices, presentations=forgotten,
 def _train(workdir, devices, strategy, num_seeds, input_pipeline='device'):
   env = dict(os.environ, XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}',
              JAX_PLATFORMS='cpu', PYTHONPATH=str(ROOT))
-  subprocess.run([sys.executable, '-c', SCRIPT, str(workdir), strategy, str(num_seeds),
-                  input_pipeline], cwd=ROOT, env=env, check=True, capture_output=True)
+  result = subprocess.run([sys.executable, '-c', SCRIPT, str(workdir), strategy,
+                           str(num_seeds), input_pipeline], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+  assert result.returncode == 0, (result.returncode, result.stderr[-4000:])
   with np.load(workdir / 'params.npz') as saved:
     leaves = [saved[f'arr_{i}'] for i in range(len(saved.files) - 4)]
     test = (saved['test_loss'], saved['test_accuracy'])
