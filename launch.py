@@ -69,8 +69,10 @@ def _repeated_overrides(argv: list[str]) -> str | None:
     if not equals:
       value = argv[i + 1] if i + 1 < len(argv) else ''
     if name in given:
-      return (f'{name} is given twice ({given[name]!r}, then {value!r}); give it once '
-              '(the values of a repeated tuple field would be joined, not replaced).')
+      joined = isinstance(_field_value(_CONFIG.value, name.removeprefix('--config.')), tuple)
+      return (f'{name} is given twice ({given[name]!r}, then {value!r}); give it once'
+              + (' (the values of a repeated tuple field would be joined, not replaced).'
+                 if joined else '.'))
     given[name] = value
   return None
 

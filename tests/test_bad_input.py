@@ -223,8 +223,8 @@ def test_bad_config_is_refused_before_touching_the_workdir(case, finished):
 @pytest.mark.parametrize('classes, images, damage, message', [
     (('cat', 'dog'), False, None, r'has no images in train/<class>/ \(looked for .jpg, .jpeg'),
     (('cat',), True, None, r'has 1 class; need at least 2'),
-    (('cat', 'dog'), True, 'truncated', r'cannot decode .*train/dog/1.png \(.*\); replace or '
-     r'remove it'),
+    (('cat', 'dog'), True, 'truncated', r'cannot decode .*train/dog/1.png \(.*\); replace it '
+     r'with a readable copy'),
     (('cat', 'dog'), True, 'other size', r'train/dog/1.png is 5×5 but the most common size in .* '
      r'is 4×4 \(2 sizes in all\); set config.data.image_size'),
     (('cat', 'dog'), True, 'unseen class', r"has test images of classes with no training images: "
@@ -474,6 +474,9 @@ def test_launch_exits_non_zero_with_one_line_and_no_traceback(tmp_path):
       '30', '--config.pretrain.seeds', '(5,)'),
      "--config.pretrain.seeds is given twice ('(0,1)', then '(5,)'); give it once (the values "
      "of a repeated tuple field would be joined, not replaced)."),
+    (('--config', 'configs/default.py', '--config.optim.budget=30', '--config.optim.budget',
+      '40'),
+     "--config.optim.budget is given twice ('30', then '40'); give it once."),
 ])
 def test_config_that_cannot_be_read_is_one_line(args, message, tmp_path):
   result = _launch(*args, '--workdir', str(tmp_path / 'run'))

@@ -42,6 +42,10 @@ from absl import logging
 
 from datadiet import errors, optional_deps
 
+# What a message about an unreadable image asks for: a relaunch into a workdir resumes its run,
+# and does not notice that a removed example changed the dataset under it.
+REPLACE_IT = ('replace it with a readable copy (removing it changes the dataset: then start a '
+              'new workdir).')
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png')  # What tfds.ImageFolder reads.
 NAME_FORMS = ('digits', 'image_folder:<path>', '<any TFDS image-classification dataset>')
 
@@ -119,7 +123,7 @@ def _decode(path: Path) -> np.ndarray:
     return decode_image(path.read_bytes())
   except (OSError, ValueError) as e:  # Pillow's UnidentifiedImageError is an OSError.
     raise errors.InputError(f'image_folder: cannot decode {path} ({image_error_reason(e)}); '
-                            'replace or remove it.') from e
+                            + REPLACE_IT) from e
 
 
 def _read_images(root: str, files: list[Path]) -> np.ndarray:
@@ -237,7 +241,7 @@ def _check_headers(root: str, paths: list[Path], size: tuple[int, int] | None) -
         found = (image.height, image.width)
     except OSError as e:  # Pillow's UnidentifiedImageError is an OSError.
       raise errors.InputError(f'image_folder: cannot read {path} ({image_error_reason(e)}); '
-                              'replace or remove it.') from None
+                              + REPLACE_IT) from None
     if size is not None and found != tuple(size):
       raise errors.InputError(
           f'image_folder: {path} is {found[0]}×{found[1]} but the first image of {root!r} is '

@@ -107,7 +107,8 @@ class ImageReader:
       return image_ops.as_channels(sources.decode_image(encoded), self.channels)
     except (OSError, ValueError) as e:  # Pillow's UnidentifiedImageError is an OSError.
       raise errors.InputError(f'{self.describe(location)} cannot be read or decoded '
-                              f'({sources.image_error_reason(e)}); replace or remove it.') from None
+                              f'({sources.image_error_reason(e)}); '
+                              + sources.REPLACE_IT) from None
 
   def _fixed(self, image: np.ndarray, location: bytes) -> np.ndarray:
     """The evaluation transform: to ``image_size``, or checked to be the one stored size."""
