@@ -11,6 +11,7 @@ import numpy as np
 
 from datadiet import errors, experiment, preflight, runtime
 from datadiet import workdir as workdirs
+from datadiet.data import feed, sources
 from datadiet.stages import registry as stage_registry
 from datadiet.stages.context import Context
 from datadiet.train import loop
@@ -55,8 +56,12 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path,
     for stage in stage_registry.configured(config.stages):
       if stage.check_workdir is not None:
         stage.check_workdir(existing)
+  dataset = sources.fingerprint(feed.dataset_for(config))  # Loaded once: preflight's.
+  if workdir and Path(workdir).is_dir():
+    workdirs.check_dataset(workdir, dataset)
   workdir = workdirs.claim(workdir, config, stage_registry.reads,
                            allow_config_change=continue_with_changed_config)
+  workdirs.record_dataset(workdir, dataset)
   logging.info('Config:\n%s', config)  # After the checks: a refusal is not buried under it.
   runtime.enable_compilation_cache(runtime.compilation_cache_dir(config, workdir))
   return JOBS[config.job](config, workdir)

@@ -108,6 +108,38 @@ def changed_fields(found: dict, wanted: dict, reads_of: ReadsFn) -> list[str]:
   return sorted(k for k in set(old) | set(new) if old.get(k, missing) != new.get(k, missing))
 
 
+DATASET_FILE = 'dataset.json'
+
+
+class WorkdirDatasetMismatchError(errors.InputError):
+  """The dataset changed since the workdir's run began."""
+
+
+def check_dataset(workdir: str | Path, fingerprint: dict[str, Any]) -> None:
+  """Raises WorkdirDatasetMismatchError if ``workdir`` holds a run of other data than
+  ``fingerprint`` describes (:func:`datadiet.data.sources.fingerprint`): resuming it would mix
+  two datasets in one run. Reads only; a workdir without the record (new, or older than it)
+  passes."""
+  path = Path(workdir) / DATASET_FILE
+  if not path.is_file():
+    return
+  recorded = json.loads(path.read_text())
+  if recorded == fingerprint:
+    return
+  changes = [f'{key.replace("_", " ")} {recorded.get(key)} → {fingerprint[key]}'
+             for key in ('name', 'train_examples', 'test_examples')
+             if recorded.get(key) != fingerprint[key]] or ['the same sizes, other ids or labels']
+  raise WorkdirDatasetMismatchError(
+      f'The dataset changed since the run in {workdir} began ({"; ".join(changes)}); restore '
+      f'it (e.g. replace an unreadable image with a readable copy), or start a new workdir.')
+
+
+def record_dataset(workdir: Path, fingerprint: dict[str, Any]) -> None:
+  """Keeps ``fingerprint`` in the claimed ``workdir`` for :func:`check_dataset` (every process
+  calls it: the same bytes are left as they are)."""
+  atomic_files.write_json(workdir / DATASET_FILE, fingerprint)
+
+
 def claim(workdir: str | Path, config: ml_collections.ConfigDict, reads_of: ReadsFn,
           allow_config_change: bool = False) -> Path:
   """Creates ``workdir`` or checks that it belongs to ``config``; returns it as a Path.

@@ -605,3 +605,34 @@ def test_unwritable_disk_names_the_file_and_leaves_finished_results(code, error,
   with pytest.raises(error, match=r'Could not write .*/scores/el2n@10.npz: ' + message):
     jobs.run(_tiny(), workdir)
   assert _snapshot(workdir) == before  # No temporary left behind, nothing else touched.
+
+
+def test_a_dataset_changed_under_a_workdir_is_refused_untouched(tmp_path, write_image_folder):
+  """An image removed between two launches (e.g. an unreadable one, deleted): the relaunch would
+  resume a run of the old examples on the new ones. It is refused before anything is written;
+  with the dataset restored, the run resumes."""
+  from configs import train
+  from datadiet import jobs, workdir as workdirs
+  from datadiet.data import sources
+  write_image_folder(tmp_path / 'images', per_class=3)
+  config = train.get_config()
+  config.update_from_flattened_dict({
+      'data.name': f'image_folder:{tmp_path / "images"}', 'optim.budget': 2,
+      'optim.batch_size': 2, 'runtime.eval_batch_size': 2, 'runtime.tensorboard': False})
+  run = tmp_path / 'run'
+  jobs.run(config, run)
+  recorded = json.loads((run / 'dataset.json').read_text())
+  assert recorded['train_examples'] == 6 and len(recorded['sha256']) == 64
+  before = {p: p.read_bytes() for p in run.rglob('*') if p.is_file()}
+  removed = next((tmp_path / 'images' / 'train' / 'dog').iterdir())
+  kept = removed.read_bytes()
+  removed.unlink()
+  sources._load_once.cache_clear()  # pylint: disable=protected-access  (a new launch)
+  with pytest.raises(workdirs.WorkdirDatasetMismatchError,
+                     match=r'The dataset changed since the run in .* began \(train examples 6 → '
+                     r'5\); restore it .*or start a new workdir\.'):
+    jobs.run(config, run)
+  assert {p: p.read_bytes() for p in run.rglob('*') if p.is_file()} == before
+  removed.write_bytes(kept)
+  sources._load_once.cache_clear()  # pylint: disable=protected-access
+  assert 'already trained' in jobs.run(config, run)

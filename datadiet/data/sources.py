@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import importlib
 import io
 import json
@@ -42,10 +43,9 @@ from absl import logging
 
 from datadiet import errors, optional_deps
 
-# What a message about an unreadable image asks for: a relaunch into a workdir resumes its run,
-# and does not notice that a removed example changed the dataset under it.
-REPLACE_IT = ('replace it with a readable copy (removing it changes the dataset: then start a '
-              'new workdir).')
+# What a message about an unreadable image asks for: removing it changes the dataset, which a
+# relaunch into the same workdir refuses (workdir.check_dataset).
+REPLACE_IT = 'replace it with a readable copy (or remove it and start a new workdir).'
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png')  # What tfds.ImageFolder reads.
 NAME_FORMS = ('digits', 'image_folder:<path>', '<any TFDS image-classification dataset>')
 
@@ -479,6 +479,18 @@ def materialise(streamed: Dataset) -> Dataset:
     splits[split_name] = {'image': images, 'label': split['label'], 'id': split['id']}
   return Dataset(streamed.name, splits['train'], splits['test'],
                  num_classes=streamed.num_classes, class_names=streamed.class_names)
+
+
+def fingerprint(data: Dataset) -> dict[str, Any]:
+  """What identifies ``data``'s examples: its name, the size of each split and a SHA-256 of
+  every id and label in order. A workdir keeps it, so that a relaunch notices a dataset that
+  changed under its run (an image removed or added, labels moved between classes)."""
+  digest = hashlib.sha256()
+  for split in (data.train, data.test):
+    digest.update(np.asarray(split['id']).astype(str).astype('U').tobytes())
+    digest.update(np.asarray(split['label'], np.int64).tobytes())
+  return {'name': data.name, 'train_examples': int(len(data.train['id'])),
+          'test_examples': int(len(data.test['id'])), 'sha256': digest.hexdigest()}
 
 
 def positions_of(split: dict[str, np.ndarray], ids) -> np.ndarray:

@@ -210,8 +210,8 @@ def test_an_unreadable_file_is_named_in_one_line(tmp_path, write_varied_image_fo
   (tmp_path / 'images' / 'test' / 'eel' / '01.jpg').write_bytes(b'\xff\xd8 not a JPEG')
   sources._index_once.cache_clear()  # pylint: disable=protected-access
   with pytest.raises(errors.InputError, match=r'cannot read .*test/eel/01\.jpg \(not an '
-                     r'image format Pillow reads\); replace it with a readable copy \(removing '
-                     r'it changes the dataset: then start a new workdir\)\.$'):
+                     r'image format Pillow reads\); replace it with a readable copy \(or remove '
+                     r'it and start a new workdir\)\.$'):
     sources.index(name, image_size=8)
   same_size = write_varied_image_folder(tmp_path / 'same', min_side=20, max_side=20)
   (tmp_path / 'same' / 'test' / 'eel' / '01.jpg').write_bytes(b'garbage')
