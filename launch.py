@@ -38,20 +38,30 @@ class _QuietCheckpointing(py_logging.Filter):
     return record.levelno >= py_logging.WARNING or '/orbax/' not in record.pathname
 
 
+def _overrides(argv: list[str]) -> list[tuple[str, str, str]]:
+  """``(field, value, as typed)`` of each ``--config.<field>=<value>`` (or ``--config.<field>
+  <value>``) in ``argv``."""
+  found = []
+  for i, arg in enumerate(argv):
+    name, equals, value = arg.partition('=')
+    if not name.startswith('--config.'):
+      continue
+    if not equals:
+      value = argv[i + 1] if i + 1 < len(argv) else ''
+    found.append((name.removeprefix('--config.'), value, arg if equals else f'{name} {value}'))
+  return found
+
+
 def _bare_seed_counts(argv: list[str]) -> str | None:
   """``--config.pretrain.seeds=4`` parses as the one seed ``(4,)``, though it reads as "4 seeds":
   refuse a bare integer for any tuple of seeds and show both spellings."""
-  for i, arg in enumerate(argv):
-    name, equals, value = arg.partition('=')
-    if not equals and i + 1 < len(argv):  # '--config.pretrain.seeds 4'
-      value = argv[i + 1]
-    field = name.removeprefix('--config.')
-    if (name.startswith('--config.') and field.endswith('seeds')
-        and isinstance(_field_value(_CONFIG.value, field), tuple) and value.strip().isdigit()):
+  for field, value, typed in _overrides(argv):
+    if (field.endswith('seeds') and isinstance(_field_value(_CONFIG.value, field), tuple)
+        and value.strip().isdigit()):
       n = int(value)
       many = (f"'{tuple(range(n))}'" if n <= 8 else f"'(0, 1, ..., {n - 1})' (every seed "
               'written out)')
-      return (f'{arg if equals else f"{name} {value}"} would be the one seed ({n},), not {n} '
+      return (f'{typed} would be the one seed ({n},), not {n} '
               f"seeds: write --config.{field}={many} for {n} seeds, or "
               f"--config.{field}='({n},)' for the seed {n} alone.")
   return None
@@ -62,18 +72,13 @@ def _repeated_overrides(argv: list[str]) -> str | None:
   (``seeds='(0,1)'`` then ``seeds='(5,)'`` gives ``(0, 1, 5)``) instead of keeping the last, so
   refuse the repeat (a README command with one more override appended makes it easily)."""
   given = {}
-  for i, arg in enumerate(argv):
-    name, equals, value = arg.partition('=')
-    if not name.startswith('--config.'):
-      continue
-    if not equals:
-      value = argv[i + 1] if i + 1 < len(argv) else ''
-    if name in given:
-      joined = isinstance(_field_value(_CONFIG.value, name.removeprefix('--config.')), tuple)
-      return (f'{name} is given twice ({given[name]!r}, then {value!r}); give it once'
-              + (' (the values of a repeated tuple field would be joined, not replaced).'
-                 if joined else '.'))
-    given[name] = value
+  for field, value, _ in _overrides(argv):
+    if field in given:
+      joined = isinstance(_field_value(_CONFIG.value, field), tuple)
+      return (f'--config.{field} is given twice ({given[field]!r}, then {value!r}); give it '
+              'once' + (' (the values of a repeated tuple field would be joined, not replaced).'
+                        if joined else '.'))
+    given[field] = value
   return None
 
 

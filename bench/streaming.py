@@ -122,24 +122,27 @@ def _train(config, data, run, steps: int):
   return steps * len(seeds) * config.optim.batch_size / (time.perf_counter() - start), state
 
 
-def _score(config, data, run, state, count: int, names=('el2n', 'grand')) -> float:
-  """Examples/s of scoring the first ``count`` training examples, the second of two identical
-  calls: each call builds its scoring step anew, which the second loads from a compilation
-  cache instead of compiling."""
+def _score_once(config, data, run, state, count: int, names=('el2n', 'grand')) -> float:
+  """Examples/s of one scoring pass over the first ``count`` training examples (its
+  compilation included)."""
   model = models.from_config(config, data.num_classes, dtype='float32',
                              batch_norm_axis_name=ensemble.DATA)
+  split = {key: value[:count] for key, value in data.train.items()}
+  examples = run.examples(split)
+  start = time.perf_counter()
+  scoring.score_split(model, state, examples, split['id'], names,
+                      config.runtime.score_batch_size)
+  return count / (time.perf_counter() - start)
+
+
+def _score(config, data, run, state, count: int) -> float:
+  """Examples/s of scoring the first ``count`` training examples (EL2N and GraNd), the second of
+  two identical passes: each builds its scoring step anew, which the second loads from a
+  compilation cache instead of compiling."""
   runtime.enable_compilation_cache(Path(tempfile.mkdtemp(prefix='datadiet_bench_cache_')))
   jax.config.update('jax_persistent_cache_min_compile_time_secs', 0)
-  split = {key: value[:count] for key, value in data.train.items()}
-
-  def rate():
-    examples = run.examples(split)
-    start = time.perf_counter()
-    scoring.score_split(model, state, examples, split['id'], names,
-                        config.runtime.score_batch_size)
-    return count / (time.perf_counter() - start)
-  rate()
-  return rate()
+  _score_once(config, data, run, state, count)
+  return _score_once(config, data, run, state, count)
 
 
 def _throughput_child(path: str) -> None:
@@ -244,7 +247,7 @@ def _memory_child(size: int) -> None:
   after_index = _peak_mib()
   rate, state = _train(config, data, run, _MEMORY_STEPS.value)
   after_train = _peak_mib()
-  score_rate = _score(config, data, run, state, len(data.train['id']), names=('el2n',))
+  score_rate = _score_once(config, data, run, state, len(data.train['id']), names=('el2n',))
   print(json.dumps(dict(measurement='stream_peak_memory', examples=size,
                         peak_mib_at_start=round(baseline), peak_mib_after_index=round(after_index),
                         peak_mib_after_training=round(after_train),

@@ -29,7 +29,6 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import NamedSharding
 from absl import logging
 from jax.sharding import PartitionSpec as P
 
@@ -116,7 +115,7 @@ def score_split(model, state: ensemble.EnsembleState, examples: feed.Examples, i
   score_batch = jax.jit(jax.shard_map(
       local_scores, mesh=mesh, in_specs=(P(ensemble.SEEDS), P(ensemble.DATA), P()),
       out_specs=P(ensemble.SEEDS, None, ensemble.DATA), check_vma=False))
-  sharding = NamedSharding(mesh, P(ensemble.DATA))
+  sharding = ensemble.eval_sharding(mesh)
 
   results = {}
   if batch_names:

@@ -83,8 +83,9 @@ class ImageReader:
   TFDS ArrayRecord dataset.
   """
 
-  def __init__(self, reader: Mapping[str, Any], channels: int, image_shape: tuple[int, ...]):
-    self.reader, self.channels, self.image_shape = dict(reader), channels, tuple(image_shape)
+  def __init__(self, reader: Mapping[str, Any], image_shape: tuple[int, ...]):
+    self.reader, self.image_shape = dict(reader), tuple(image_shape)
+    self.channels = self.image_shape[-1]
     self.image_size = self.reader.get('image_size')  # None: images as stored.
 
   def describe(self, location) -> str:
@@ -138,7 +139,7 @@ class ImageReader:
 
 def reader_for(data) -> ImageReader:
   """The image reader of a streamed :class:`~datadiet.data.sources.Dataset`."""
-  return ImageReader(data.reader, data.image_shape[-1], data.image_shape)
+  return ImageReader(data.reader, data.image_shape)
 
 
 def reader_threads() -> int:

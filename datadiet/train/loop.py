@@ -47,8 +47,9 @@ def evaluate(eval_step, state: ensemble.EnsembleState, examples: feed.Examples,
              batch_size: int) -> dict[str, np.ndarray]:
   """Per-seed mean loss and accuracy over every example of ``examples``."""
   loss_sum = correct = 0
-  sharding = ensemble.eval_sharding(ensemble.mesh_of(state))
-  data = ensemble.mesh_of(state).shape[ensemble.DATA]
+  mesh = ensemble.mesh_of(state)
+  sharding = ensemble.eval_sharding(mesh)
+  data = mesh.shape[ensemble.DATA]
   batch_size = -(-batch_size // data) * data  # Splits over the data axis (padding is masked).
   for batch in examples.batches(batch_size, sharding=sharding):
     out = eval_step(state.params, state.batch_stats, examples.place(batch, sharding),
