@@ -24,7 +24,8 @@ ImageNet-shaped (a GPU's measurement): ``configs/imagenet_resnet50.py``'s model 
 side (smooth random content: decoding costs what the pixel count costs), trained
 ``--imagenet_steps`` steps and scored: streamed with the random-resized crop, against the same
 images resized once into device memory (``device``, no crop: the same model work, no input
-pipeline).
+pipeline); each path's input alone (batches read and placed, no step) is timed too, the
+ceiling the host sets.
 """
 
 from __future__ import annotations
@@ -122,6 +123,26 @@ def _train(config, data, run, steps: int):
   return steps * len(seeds) * config.optim.batch_size / (time.perf_counter() - start), state
 
 
+def _input_only(config, data, run, steps: int) -> float:
+  """Images/s of the run's input path alone: ``steps`` training batches read, transformed and
+  placed on the devices with no training step (after warm-up), the ceiling the host sets."""
+  seeds = list(config.pretrain.seeds)
+  augmentation = pipeline.augmentation_of(config.data.augment)
+  order = pipeline.TrainOrder(run.positions, seeds, config.optim.batch_size,
+                              config.data.order_seed, augment=augmentation == 'pad_crop_flip')
+  _, batches = feed.train_batches(run.input_pipeline, data, data.train['label'], order, 0,
+                                  _WARMUP + steps, ensemble.batch_sharding(run.mesh),
+                                  augmentation)
+  for _ in range(_WARMUP):
+    batch = next(batches)
+  jax.block_until_ready(batch)
+  start = time.perf_counter()
+  for batch in batches:
+    pass
+  jax.block_until_ready(batch)
+  return steps * len(seeds) * config.optim.batch_size / (time.perf_counter() - start)
+
+
 def _score_once(config, data, run, state, count: int, names=('el2n', 'grand')) -> float:
   """Examples/s of one scoring pass over the first ``count`` training examples (its
   compilation included)."""
@@ -146,7 +167,8 @@ def _score(config, data, run, state, count: int) -> float:
 
 
 def _throughput_child(path: str) -> None:
-  """One path's setup, training and scoring rates in this (fresh) process; prints its row."""
+  """One path's setup, training and scoring rates in this (fresh) process; prints its row as
+  each part finishes."""
   imagenet = path.startswith('imagenet:')
   path = path.removeprefix('imagenet:')
   config = _imagenet_config(path) if imagenet else _config(_DATASET.value, path)
@@ -156,15 +178,20 @@ def _throughput_child(path: str) -> None:
   setup = time.perf_counter() - start  # Loading (device), or indexing + channel statistics.
   steps = _IMAGENET_STEPS.value if imagenet else _STEPS.value
   train_rate, state = _train(config, data, run, steps)
+  row = dict(input_pipeline=path, setup_seconds=round(setup, 1),
+             train_images_per_s=round(train_rate, 1))
+  if imagenet:
+    row['input_only_images_per_s'] = round(_input_only(config, data, run, steps), 1)
+  print(json.dumps(row), flush=True)  # Kept if scoring fails (a GPU lease is not rerun).
   count = min(len(data.train['id']), 4 * _IMAGENET_BATCH.value) if imagenet else (
       _SCORE_EXAMPLES.value)
-  score_rate = _score(config, data, run, state, count)
-  print(json.dumps(dict(input_pipeline=path, setup_seconds=round(setup, 1),
-                        train_images_per_s=round(train_rate, 1),
-                        score_examples_per_s=round(score_rate, 1))), flush=True)
+  row['score_examples_per_s'] = round(_score(config, data, run, state, count), 1)
+  print(json.dumps(row), flush=True)
 
 
-def _child(flag: str, value) -> dict:
+def _child(flag: str, value, partial_ok: bool = False) -> dict:
+  """The last row a fresh process running this file with ``--flag=value`` printed; with
+  ``partial_ok``, a failed one's last row too, its error attached."""
   out = subprocess.run([sys.executable, __file__, f'--{flag}={value}',
                         f'--dataset={_DATASET.value}', f'--steps={_STEPS.value}',
                         f'--score_examples={_SCORE_EXAMPLES.value}',
@@ -177,6 +204,10 @@ def _child(flag: str, value) -> dict:
                         f'--imagenet_widths={",".join(_IMAGENET_WIDTHS.value)}'],
                        capture_output=True, text=True, check=False)
   lines = [line for line in out.stdout.splitlines() if line.startswith('{')]
+  if out.returncode and partial_ok and lines:
+    print(out.stderr[-3000:], file=sys.stderr)
+    return dict(json.loads(lines[-1]), error=(out.stderr.strip().splitlines()
+                                                 or [f'exit status {out.returncode}'])[-1][-500:])
   if out.returncode or not lines:
     raise RuntimeError(f'{flag}={value} failed:\n{out.stderr[-3000:]}')
   return json.loads(lines[-1])
@@ -282,7 +313,8 @@ def bench_imagenet() -> list[dict]:
   """ResNet50 on ImageNet-shaped data: streamed (random-resized crop on the host threads)
   against device-resident (resized once), each in a fresh process, one round each."""
   _imagenet_folder()
-  rows = {path: _child('throughput_child', f'imagenet:{path}') for path in ('device', 'stream')}
+  rows = {path: _child('throughput_child', f'imagenet:{path}', partial_ok=True)
+          for path in ('device', 'stream')}
   out = []
   for path, measured in rows.items():
     measured.pop('input_pipeline')
@@ -293,7 +325,8 @@ def bench_imagenet() -> list[dict]:
                     reader_threads=streaming.reader_threads(), backend=jax.default_backend(),
                     device=jax.devices()[0].device_kind, **measured))
   for key in ('train_images_per_s', 'score_examples_per_s'):
-    out[1][key.replace('_per_s', '_ratio')] = round(out[1][key] / out[0][key], 3)
+    if key in out[0] and key in out[1]:
+      out[1][key.replace('_per_s', '_ratio')] = round(out[1][key] / out[0][key], 3)
   return out
 
 
