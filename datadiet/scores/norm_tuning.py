@@ -7,9 +7,10 @@ matrices and the materialised form's ``K × C`` products run at very different e
 other), and where an unrolled loop over kernel offsets may beat a ``lax.scan``. ``'measure'``
 compiles every candidate form for the layer's exact shapes and dtypes on the default backend,
 and runs only those whose planned peak memory is within :data:`MAX_MEMORY_RATIO` of the leanest
-(unrolling offsets once cost 3.8× the memory), keeping the fastest; each geometry is measured
-once per process. ``'auto'`` is ``'measure'`` on GPU/TPU and the FLOPs rule
-on CPU (measured there to pick well, and cheaper to decide). In a multi-process run both are the
+(unrolling offsets once cost 3.8× the memory), keeping the fastest; a form that cannot compile
+(out of memory) is left out; each geometry is measured once per process. ``'auto'`` is
+``'measure'`` on GPU/TPU and the FLOPs rule on CPU (measured there to pick well, and cheaper to
+decide). In a multi-process run both are the
 FLOPs rule: timings differ between processes, and every process must compile the same program.
 
 Forms are ``'ghost'`` and ``'materialize'``, and for convolutions also ``'ghost/unrolled'`` and
@@ -49,8 +50,14 @@ def parse_form(form: str) -> tuple[str, bool]:
 
 
 def _compile(fn: Callable, args: tuple):
-  """``fn`` compiled for ``args`` and its planned peak bytes (temporaries + outputs)."""
-  compiled = jax.jit(fn).lower(*args).compile()
+  """``fn`` compiled for ``args`` and its planned peak bytes (temporaries + outputs); ``(None,
+  inf)`` where it cannot compile: on a GPU, XLA's autotuner allocates a form's buffers while
+  compiling, and a ghost norm's ``T × T`` Gram matrices at ImageNet's stem (``T`` = 112², batch
+  256: 150 GiB) fail there with RESOURCE_EXHAUSTED, not when run."""
+  try:
+    compiled = jax.jit(fn).lower(*args).compile()
+  except Exception:  # pylint: disable=broad-except  (XlaRuntimeError: RESOURCE_EXHAUSTED)
+    return None, float('inf')
   memory = compiled.memory_analysis()
   return compiled, int(memory.temp_size_in_bytes + memory.output_size_in_bytes) if memory else 0
 
@@ -84,6 +91,10 @@ def measured_form(make_sq_norms: Callable[[str], Callable], inputs: jax.ShapeDty
     leanest = min(peak for _, peak in compiled.values())
     seconds = {form: _seconds(program, args) for form, (program, peak) in compiled.items()
                if peak <= MAX_MEMORY_RATIO * leanest}
+    if not seconds or min(seconds.values()) == float('inf'):
+      raise RuntimeError(
+          f'No per-example norm form of a layer with inputs {inputs.shape} fits on '
+          f'{jax.devices()[0].device_kind}: lower config.runtime.score_batch_size.')
     _measured[cache_key] = min(seconds, key=seconds.get)
   return _measured[cache_key]
 

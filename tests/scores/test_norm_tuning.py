@@ -55,6 +55,34 @@ def test_a_form_planned_over_twice_the_memory_is_never_run(monkeypatch):
   assert ran == ['ghost', 'materialize']  # The 3.8x form was compiled, planned, not run.
 
 
+def test_a_form_that_cannot_compile_is_left_out(monkeypatch):
+  # On an H100, ResNet50's ImageNet stem at batch 256: the ghost form's Gram matrices (150 GiB)
+  # failed in XLA's autotuner, while compiling.
+  def make(form):
+    def sq_norms(inputs, output_grads):
+      if form == 'ghost':
+        raise RuntimeError('RESOURCE_EXHAUSTED: Out of memory while trying to allocate 150GiB')
+      return (inputs * inputs).sum(-1) * (output_grads * output_grads).sum(-1)
+    return sq_norms
+
+  ran = []
+  monkeypatch.setattr(norm_tuning, '_seconds',
+                      lambda program, args: ran.append(program) or 1.0 + len(ran))
+  monkeypatch.setattr(norm_tuning, '_measured', {})
+  shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
+  assert norm_tuning.measured_form(make, shape(2, 3), shape(2, 3), norm_tuning.CONV_FORMS,
+                                   key='stem') == 'materialize'
+  assert len(ran) == 3 and None not in ran  # The three that compiled, each run for real.
+
+
+def test_no_form_fitting_is_one_line_naming_the_fix(monkeypatch):
+  monkeypatch.setattr(norm_tuning, '_compile', lambda fn, args: (None, float('inf')))
+  monkeypatch.setattr(norm_tuning, '_measured', {})
+  shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
+  with pytest.raises(RuntimeError, match='lower config.runtime.score_batch_size'):
+    norm_tuning.measured_form(_dense, shape(2, 3), shape(2, 3), norm_tuning.DENSE_FORMS, key='x')
+
+
 def test_measured_timing_runs_every_form_for_real(monkeypatch):
   monkeypatch.setattr(norm_tuning, '_measured', {})
   shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
