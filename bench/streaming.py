@@ -30,6 +30,7 @@ ceiling the host sets.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import resource
@@ -47,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # The configs pack
 
 from configs import cifar10_cpu, imagenet_resnet50  # noqa: E402
 from datadiet import models, runtime, scoring  # noqa: E402
-from datadiet.data import feed, pipeline, streaming  # noqa: E402
+from datadiet.data import feed, image_reader, pipeline  # noqa: E402
 from datadiet.train import ensemble, loop  # noqa: E402
 
 _REPO = Path(__file__).resolve().parents[1]
@@ -69,6 +70,9 @@ _IMAGENET_IMAGES = flags.DEFINE_integer('imagenet_images', 4096,
 _IMAGENET_SIZE = flags.DEFINE_integer('imagenet_size', 224, 'Training and scoring image size.')
 _IMAGENET_BATCH = flags.DEFINE_integer('imagenet_batch', 256, 'Per-seed batch (ImageNet part).')
 _IMAGENET_STEPS = flags.DEFINE_integer('imagenet_steps', 50, 'Timed steps (ImageNet part).')
+_IMAGENET_WORKERS = flags.DEFINE_string('imagenet_stream_workers', 'auto',
+                                        "config.runtime.stream_workers of the ImageNet part's "
+                                        'stream run (each kind\'s input-only rate is timed too).')
 _IMAGENET_WIDTHS = flags.DEFINE_list('imagenet_widths', ['64', '128', '256', '512'],
                                      "ResNet50's stage widths (narrower for a CPU smoke run).")
 
@@ -98,6 +102,7 @@ def _imagenet_config(input_pipeline: str):
   config.pretrain.seeds = (0,)
   config.runtime.input_pipeline = input_pipeline
   config.runtime.score_batch_size = _IMAGENET_BATCH.value
+  config.runtime.stream_workers = _IMAGENET_WORKERS.value
   return config
 
 
@@ -182,6 +187,11 @@ def _throughput_child(path: str) -> None:
              train_images_per_s=round(train_rate, 1))
   if imagenet:
     row['input_only_images_per_s'] = round(_input_only(config, data, run, steps), 1)
+    if path == 'stream':  # Each kind of reader worker alone, on this host's CPUs.
+      for workers in ('threads', 'processes'):
+        other = dataclasses.replace(data, reader=dict(data.reader, workers=workers))
+        row[f'input_only_images_per_s_{workers}'] = round(
+            _input_only(config, other, run, steps), 1)
   print(json.dumps(row), flush=True)  # Kept if scoring fails (a GPU lease is not rerun).
   count = min(len(data.train['id']), 4 * _IMAGENET_BATCH.value) if imagenet else (
       _SCORE_EXAMPLES.value)
@@ -201,7 +211,8 @@ def _child(flag: str, value, partial_ok: bool = False) -> dict:
                         f'--imagenet_size={_IMAGENET_SIZE.value}',
                         f'--imagenet_batch={_IMAGENET_BATCH.value}',
                         f'--imagenet_steps={_IMAGENET_STEPS.value}',
-                        f'--imagenet_widths={",".join(_IMAGENET_WIDTHS.value)}'],
+                        f'--imagenet_widths={",".join(_IMAGENET_WIDTHS.value)}',
+                        f'--imagenet_stream_workers={_IMAGENET_WORKERS.value}'],
                        capture_output=True, text=True, check=False)
   lines = [line for line in out.stdout.splitlines() if line.startswith('{')]
   if out.returncode and partial_ok and lines:
@@ -322,7 +333,8 @@ def bench_imagenet() -> list[dict]:
                     images=_IMAGENET_IMAGES.value, image_size=_IMAGENET_SIZE.value,
                     widths=list(map(int, _IMAGENET_WIDTHS.value)),
                     batch_size=_IMAGENET_BATCH.value, steps=_IMAGENET_STEPS.value,
-                    reader_threads=streaming.reader_threads(), backend=jax.default_backend(),
+                    cpus=image_reader.cpus(), stream_workers=image_reader.resolve_workers(
+                        _IMAGENET_WORKERS.value), backend=jax.default_backend(),
                     device=jax.devices()[0].device_kind, **measured))
   for key in ('train_images_per_s', 'score_examples_per_s'):
     if key in out[0] and key in out[1]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ml_collections
 
 from datadiet import config_checks, errors, models
-from datadiet.data import feed, noise, pipeline
+from datadiet.data import feed, image_reader, noise, pipeline
 from datadiet.train import ensemble, loop, optim
 
 
@@ -67,6 +67,7 @@ def _check_input(config: ml_collections.ConfigDict) -> None:
         "data.image_size: set --config.runtime.input_pipeline=stream and "
         '--config.data.image_size=<pixels>, or use pad_crop_flip.')
   feed.resolve(config.runtime.input_pipeline, 0, config.runtime.device_data_max_fraction)
+  image_reader.check_workers(config.runtime.stream_workers)
 
 
 def check(config: ml_collections.ConfigDict) -> None:

@@ -175,6 +175,9 @@ CONFIG_CASES = {
                         r'float32, bfloat16'),
     'unknown input path': ({'runtime.input_pipeline': 'gpu'},
                            r"Unknown input_pipeline 'gpu'; valid: auto, device, tf_data"),
+    'unknown stream workers': ({'runtime.stream_workers': 'gpu'},
+                               r"config.runtime.stream_workers='gpu' is not one of auto, "
+                               r'threads, processes'),
     'device share above 1': ({'runtime.device_data_max_fraction': 5.0},
                              r'device_data_max_fraction must be in \(0, 1\], got 5.0'),
     'logging every 0 steps': ({'runtime.log_every_steps': 0},

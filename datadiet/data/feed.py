@@ -38,7 +38,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from datadiet import batching, errors, multihost, optional_deps
-from datadiet.data import augment, pipeline, sources
+from datadiet.data import augment, image_reader, pipeline, sources
 from datadiet.data.pipeline import ChannelStats, TrainOrder, normalize
 
 INPUT_PIPELINES = ('auto', 'device', 'tf_data', 'stream')
@@ -87,10 +87,13 @@ def resolve(input_pipeline: str, data_bytes: int, max_fraction: float = 0.25,
 
 def dataset_for(config) -> sources.Dataset:
   """The dataset of ``config.data``: indexed only (images left on disk) for the ``stream`` path,
-  else loaded into memory, resized to ``data.image_size`` when set."""
+  read on ``config.runtime.stream_workers``, else loaded into memory, resized to
+  ``data.image_size`` when set."""
   data = config.data
   if config.runtime.input_pipeline == 'stream':
-    return sources.index(data.name, data_dir=data.dir, image_size=data.image_size)
+    indexed = sources.index(data.name, data_dir=data.dir, image_size=data.image_size)
+    return dataclasses.replace(indexed, reader=dict(
+        indexed.reader, workers=image_reader.check_workers(config.runtime.stream_workers)))
   return sources.load(data.name, data_dir=data.dir, image_size=data.image_size)
 
 

@@ -8,11 +8,12 @@ ArrayRecord format (random access). Each step's positions come from the same
 of ``(data_seed, seed, step)`` and streaming changes a run's speed, not its results.
 
 Reading, decoding (Pillow, the in-memory loader's decoder: the same pixels), resizing and the
-random-resized crop run on a pool of Python threads (Pillow releases the GIL while it decodes
-and resamples), a few batches ahead of the step. Not tf.data: on 2 CPU cores its thread pools
-slowed the jitted training step that shares the cores to 0.62× of the in-memory rate, where
-these threads keep it at 0.92× (``bench/streaming.py``); and image folders stream without
-TensorFlow. A file that cannot be read or decoded stops the run with one line naming it.
+random-resized crop run a few batches ahead of the step on reader threads or reader processes
+(:mod:`datadiet.data.image_reader`; ``config.runtime.stream_workers``). Not tf.data: on 2 CPU
+cores its thread pools slowed the jitted training step that shares the cores to 0.62× of the
+in-memory rate, where reader threads keep it at 0.92× (``bench/streaming.py``); and image
+folders stream without TensorFlow. A file that cannot be read or decoded stops the run with one
+line naming it.
 
 Transforms, per example (:mod:`datadiet.data.image_ops`):
 
@@ -39,151 +40,24 @@ Example::
 from __future__ import annotations
 
 import collections
-import concurrent.futures
-import functools
-import itertools
-import os
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
 
 import jax
 import numpy as np
 from absl import logging
 
-from datadiet import batching, errors, multihost, optional_deps
-from datadiet.data import image_ops, pipeline, resized_crop, sources
+from datadiet import batching, errors, multihost
+from datadiet.data import image_reader, pipeline, resized_crop
+from datadiet.data.image_reader import ImageReader
 from datadiet.data.pipeline import ChannelStats, TrainOrder
-
-_TFDS_LOCK = threading.Lock()  # Reader threads open a split's source once between them.
-
-
-@functools.lru_cache(maxsize=8)
-def _tfds_source(name: str, data_dir: str | None, split: str):
-  tfds = optional_deps.import_tfds(name)
-  builder = tfds.builder(name, data_dir=data_dir)
-  image_key = (builder.info.supervised_keys or ('image', 'label'))[0]
-  source = builder.as_data_source(split=split,
-                                  decoders={image_key: tfds.decode.SkipDecoding()})
-  return source, image_key
-
-
-def _tfds_record(name: str, data_dir: str | None, location: str) -> bytes:
-  split, record = location.rsplit(':', 1)
-  with _TFDS_LOCK:
-    source, image_key = _tfds_source(name, data_dir, split)
-  return source[int(record)][image_key]
-
-
-class ImageReader:
-  """One split's images by location, decoded and transformed, one example per call (thread-safe:
-  the reader threads share it).
-
-  ``location`` (bytes) is a file path relative to the image folder, or ``<split>:<record>`` of a
-  TFDS ArrayRecord dataset.
-  """
-
-  def __init__(self, reader: Mapping[str, Any], image_shape: tuple[int, ...]):
-    self.reader, self.image_shape = dict(reader), tuple(image_shape)
-    self.channels = self.image_shape[-1]
-    self.image_size = self.reader.get('image_size')  # None: images as stored.
-
-  def describe(self, location) -> str:
-    """Where ``location`` is, for a message: the file, or the TFDS record."""
-    location = location.decode() if isinstance(location, bytes) else str(location)
-    if self.reader['kind'] == 'image_folder':
-      return f"{self.reader['root']}/{location}"
-    return f"TFDS {self.reader['name']} record {location}"
-
-  def decoded(self, location: bytes) -> np.ndarray:
-    """The stored image at ``location``: uint8 ``(H, W, channels)``; a file that cannot be read
-    or decoded is an :class:`~datadiet.errors.InputError` naming it."""
-    try:
-      if self.reader['kind'] == 'image_folder':  # Locations are relative to the folder.
-        with open(os.path.join(self.reader['root'], location.decode()), 'rb') as f:
-          encoded = f.read()
-      else:
-        encoded = _tfds_record(self.reader['name'], self.reader.get('data_dir'),
-                               location.decode())
-      return image_ops.as_channels(sources.decode_image(encoded), self.channels)
-    except (OSError, ValueError) as e:  # Pillow's UnidentifiedImageError is an OSError.
-      raise errors.InputError(f'{self.describe(location)} cannot be read or decoded '
-                              f'({sources.image_error_reason(e)}); '
-                              + sources.REPLACE_IT) from None
-
-  def _fixed(self, image: np.ndarray, location: bytes) -> np.ndarray:
-    """The evaluation transform: to ``image_size``, or checked to be the one stored size."""
-    if self.image_size is not None:
-      return image_ops.resize_and_crop(image, self.image_size)
-    if image.shape != self.image_shape:  # Sizes were checked when indexed; the file changed.
-      raise errors.InputError(
-          f'{self.describe(location)} is {image.shape[0]}×{image.shape[1]}, not the '
-          f'{self.image_shape[0]}×{self.image_shape[1]} of the dataset; resize it or set '
-          'config.data.image_size.')
-    return image
-
-  def evaluation(self, location: bytes) -> np.ndarray:
-    """One example's uint8 image for evaluation and scoring."""
-    return self._fixed(self.decoded(location), location)
-
-  def training(self, location: bytes, augmentation: str, attempts: np.ndarray | None = None,
-               flip: bool = False) -> np.ndarray:
-    """One example's uint8 training image: random-resized crop and flip with its draws
-    (``attempts``, ``flip``), or the evaluation transform (``pad_crop_flip`` follows in the
-    jitted step, as on the device path)."""
-    image = self.decoded(location)
-    if augmentation == 'resized_crop_flip':
-      return resized_crop.crop_resize_flip(image, attempts, flip, self.image_shape[0])
-    return self._fixed(image, location)
-
 
 def reader_for(data) -> ImageReader:
   """The image reader of a streamed :class:`~datadiet.data.sources.Dataset`."""
   return ImageReader(data.reader, data.image_shape)
 
 
-def reader_threads() -> int:
-  """Reader threads per process: the CPUs this process may run on."""
-  return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
-
-
-def _read_batches(plans: Iterable[list[tuple]], read: Callable[..., np.ndarray],
-                  image_shape: tuple[int, ...], ahead: int = 3,
-                  threads: int | None = None) -> Iterator[np.ndarray]:
-  """``np.stack([read(*item) for item in plan])`` for each plan (one batch's per-example
-  arguments), in order, with up to ``ahead`` batches in flight: each batch is split into one
-  contiguous chunk per thread, written in place. An error in a reader thread (a file that
-  cannot be read) is raised here, at its batch."""
-  threads = threads or reader_threads()
-  pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix='datadiet-reader')
-
-  def fill(out, items, first):
-    for j, item in enumerate(items):
-      out[first + j] = read(*item)
-
-  def submit(plan):
-    out = np.empty((len(plan), *image_shape), np.uint8)
-    bounds = np.linspace(0, len(plan), min(threads, max(len(plan), 1)) + 1).astype(int)
-    return out, [pool.submit(fill, out, plan[a:b], a) for a, b in zip(bounds, bounds[1:])]
-
-  plans = iter(plans)
-  in_flight = collections.deque(submit(plan) for plan in itertools.islice(plans, ahead))
-  try:
-    while in_flight:
-      out, futures = in_flight.popleft()
-      for future in futures:
-        future.result()
-      following = next(plans, None)
-      if following is not None:
-        in_flight.append(submit(following))
-      yield out
-  finally:  # Also when the consumer stops early: drop what was not started. (Not
-    # shutdown(cancel_futures=True): at interpreter exit, where an unfinished generator is
-    # closed, the modules it needs are gone.)
-    for _, futures in in_flight:
-      for future in futures:
-        future.cancel()
-    pool.shutdown(wait=False)
+def _read_batches(plans, read, reader: ImageReader) -> Iterator[np.ndarray]:
+  return image_reader.read_batches(plans, read, reader.image_shape, reader.workers)
 
 
 def _in_order(reader: ImageReader, locations: np.ndarray,
@@ -191,7 +65,7 @@ def _in_order(reader: ImageReader, locations: np.ndarray,
   """The images at ``locations`` as evaluation reads them, in batches, in order."""
   plans = ([(location,) for location in locations[i:i + batch_size]]
            for i in range(0, len(locations), batch_size))
-  return _read_batches(plans, reader.evaluation, reader.image_shape)
+  return _read_batches(plans, reader.evaluation, reader)
 
 
 def read_all(reader: ImageReader, locations: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -279,7 +153,7 @@ class StreamedExamples:
     # Padding rows read example 0 again (masked out).
     reads = ([(location,) for location in self.locations[plan['position'][rows]]]
              for plan in plans)
-    images = _read_batches(reads, self.reader.evaluation, self.reader.image_shape)
+    images = _read_batches(reads, self.reader.evaluation, self.reader)
     for plan, local in zip(plans, images):
       plan.pop('position')
       yield dict(plan, image=local, _rows=rows)
@@ -329,7 +203,7 @@ def train_stream(reader: ImageReader, locations: np.ndarray, labels: np.ndarray,
       else:
         yield [(w, augmentation) for w in where]
 
-  for local in _read_batches(reads(), reader.training, reader.image_shape):
+  for local in _read_batches(reads(), reader.training, reader):
     index, on_device = steps.popleft()
     batch = multihost.to_device({'label': labels[index], 'index': index, **on_device}, sharding)
     batch['image'] = rows_to_device(local, rows, shape, sharding)
