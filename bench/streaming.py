@@ -106,17 +106,22 @@ def _imagenet_config(input_pipeline: str):
   return config
 
 
+def _batches(config, data, run, steps: int):
+  """``(table, batches)`` of the run's input path: warm-up and ``steps`` training batches."""
+  augmentation = pipeline.augmentation_of(config.data.augment)
+  order = pipeline.TrainOrder(run.positions, list(config.pretrain.seeds),
+                              config.optim.batch_size, config.data.order_seed,
+                              augment=augmentation == 'pad_crop_flip')
+  return feed.train_batches(run.input_pipeline, data, data.train['label'], order, 0,
+                            _WARMUP + steps, ensemble.batch_sharding(run.mesh), augmentation)
+
+
 def _train(config, data, run, steps: int):
   """``(images/s, trained state)`` of ``steps`` training steps after warm-up, fed by the run's
   input path (the step donates ``run.state``)."""
   seeds = list(config.pretrain.seeds)
   step_fn = ensemble.make_train_step(run.model, run.optimizer, run.mesh, run.strategy, run.stats)
-  augmentation = pipeline.augmentation_of(config.data.augment)
-  order = pipeline.TrainOrder(run.positions, seeds, config.optim.batch_size,
-                              config.data.order_seed, augment=augmentation == 'pad_crop_flip')
-  table, batches = feed.train_batches(run.input_pipeline, data, data.train['label'], order, 0,
-                                      _WARMUP + steps, ensemble.batch_sharding(run.mesh),
-                                      augmentation)
+  table, batches = _batches(config, data, run, steps)
   state = run.state
   for _ in range(_WARMUP):
     state, metrics = step_fn(state, next(batches), table)
@@ -131,13 +136,7 @@ def _train(config, data, run, steps: int):
 def _input_only(config, data, run, steps: int) -> float:
   """Images/s of the run's input path alone: ``steps`` training batches read, transformed and
   placed on the devices with no training step (after warm-up), the ceiling the host sets."""
-  seeds = list(config.pretrain.seeds)
-  augmentation = pipeline.augmentation_of(config.data.augment)
-  order = pipeline.TrainOrder(run.positions, seeds, config.optim.batch_size,
-                              config.data.order_seed, augment=augmentation == 'pad_crop_flip')
-  _, batches = feed.train_batches(run.input_pipeline, data, data.train['label'], order, 0,
-                                  _WARMUP + steps, ensemble.batch_sharding(run.mesh),
-                                  augmentation)
+  _, batches = _batches(config, data, run, steps)
   for _ in range(_WARMUP):
     batch = next(batches)
   jax.block_until_ready(batch)
@@ -145,7 +144,8 @@ def _input_only(config, data, run, steps: int) -> float:
   for batch in batches:
     pass
   jax.block_until_ready(batch)
-  return steps * len(seeds) * config.optim.batch_size / (time.perf_counter() - start)
+  return (steps * len(config.pretrain.seeds) * config.optim.batch_size
+          / (time.perf_counter() - start))
 
 
 def _score_once(config, data, run, state, count: int, names=('el2n', 'grand')) -> float:

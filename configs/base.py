@@ -136,9 +136,9 @@ def get_config() -> ml_collections.ConfigDict:
       # 'stream' reads every batch from disk (data larger than host memory; TFDS datasets
       # prepared as ArrayRecord, or image folders), each process only its devices' examples.
       input_pipeline='auto', device_data_max_fraction=0.25,
-      # What 'stream' reads on: 'threads' (of the process), 'processes' (one reader process per
-      # CPU, no GIL between them) or 'auto' (processes on hosts of more than 4 CPUs).
-      stream_workers='auto',
+      # What 'stream' reads on: 'threads' (of the process), 'processes' (no GIL between them) or
+      # 'auto' (processes on hosts of more than 4 CPUs); stream_readers of them (0: one per CPU).
+      stream_workers='auto', stream_readers=0,
       eval_batch_size=1000, score_batch_size=1000,
       log_every_steps=100, eval_every_steps=0,
       # Checkpoints beyond those the stages need: at these steps (the train job) and every

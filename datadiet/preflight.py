@@ -45,7 +45,7 @@ def _check_fields(config: ml_collections.ConfigDict) -> None:
                            'runtime.log_every_steps'))
   config_checks.non_negative_ints(config, ('runtime.checkpoint_every_steps',
                                            'runtime.eval_every_steps', 'data.order_seed',
-                                           'data.label_noise_seed'))
+                                           'data.label_noise_seed', 'runtime.stream_readers'))
   _check_optimizer(config)
   try:
     models.compute_dtype(config.model.compute_dtype)

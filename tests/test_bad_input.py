@@ -178,6 +178,8 @@ CONFIG_CASES = {
     'unknown stream workers': ({'runtime.stream_workers': 'gpu'},
                                r"config.runtime.stream_workers='gpu' is not one of auto, "
                                r'threads, processes'),
+    'negative stream readers': ({'runtime.stream_readers': -1},
+                                r'config.runtime.stream_readers must be an integer >= 0, got -1'),
     'device share above 1': ({'runtime.device_data_max_fraction': 5.0},
                              r'device_data_max_fraction must be in \(0, 1\], got 5.0'),
     'logging every 0 steps': ({'runtime.log_every_steps': 0},

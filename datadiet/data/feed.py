@@ -87,13 +87,14 @@ def resolve(input_pipeline: str, data_bytes: int, max_fraction: float = 0.25,
 
 def dataset_for(config) -> sources.Dataset:
   """The dataset of ``config.data``: indexed only (images left on disk) for the ``stream`` path,
-  read on ``config.runtime.stream_workers``, else loaded into memory, resized to
+  read on ``config.runtime.stream_readers`` ``stream_workers``, else loaded into memory, resized to
   ``data.image_size`` when set."""
   data = config.data
   if config.runtime.input_pipeline == 'stream':
     indexed = sources.index(data.name, data_dir=data.dir, image_size=data.image_size)
     return dataclasses.replace(indexed, reader=dict(
-        indexed.reader, workers=image_reader.check_workers(config.runtime.stream_workers)))
+        indexed.reader, workers=image_reader.check_workers(config.runtime.stream_workers),
+        readers=config.runtime.stream_readers))
   return sources.load(data.name, data_dir=data.dir, image_size=data.image_size)
 
 

@@ -9,8 +9,9 @@ transforms one example (:mod:`datadiet.data.image_ops`, :mod:`datadiet.data.resi
   process at ~1,000–2,000 images/s however many cores it has (an H100 host's 16 threads read
   977 ImageNet-sized images/s, where the GPU trains ResNet50 at 5,700); on 2 cores threads
   cost least (no copies between processes);
-* ``'processes'``: a persistent pool of spawned reader processes (one per CPU) writing each
-  batch into shared memory, one copy out per batch: no GIL between readers;
+* ``'processes'``: a persistent pool of spawned reader processes (one per CPU unless
+  ``config.runtime.stream_readers`` says) writing each batch into shared memory, one copy out
+  per batch: no GIL between readers;
 * ``'auto'``: processes on hosts of more than :data:`THREADS_UP_TO_CPUS` CPUs, else threads.
 
 No TensorFlow: image folders stream without it (TFDS ArrayRecord datasets need TFDS). This
@@ -84,8 +85,9 @@ def _tfds_record(name: str, data_dir: str | None, location: str) -> bytes:
 
 class ImageReader:
   """One split's images by location, decoded and transformed, one example per call (thread-safe:
-  the reader threads share it; picklable: reader processes get a copy). ``reader['workers']``
-  (``config.runtime.stream_workers``) is what its batches are read on (:data:`WORKERS`).
+  the reader threads share it; picklable: reader processes get a copy). Its batches are read on
+  ``reader['readers']`` (default: one per CPU) ``reader['workers']`` (:data:`WORKERS`), from
+  ``config.runtime.stream_readers`` and ``stream_workers``.
 
   ``location`` (bytes) is a file path relative to the image folder, or ``<split>:<record>`` of a
   TFDS ArrayRecord dataset.
@@ -96,6 +98,7 @@ class ImageReader:
     self.channels = self.image_shape[-1]
     self.image_size = self.reader.get('image_size')  # None: images as stored.
     self.workers = check_workers(self.reader.get('workers', 'auto'))
+    self.readers = self.reader.get('readers') or cpus()
 
   def describe(self, location) -> str:
     """Where ``location`` is, for a message: the file, or the TFDS record."""
@@ -188,8 +191,8 @@ def read_batches(plans: Iterable[list[tuple]], read: Callable[..., np.ndarray],
   ``count`` (default: :func:`cpus`) ``workers`` (:data:`WORKERS`; ``read`` must be picklable
   for processes: a bound method of an :class:`ImageReader`). An error in a worker (a file that
   cannot be read) is raised here, at its batch."""
+  kind = resolve_workers(workers)  # By the host's CPUs, not by how many readers were asked for.
   count = count or cpus()
-  kind = resolve_workers(workers, count)
   plans = iter(plans)
   if kind == 'threads':
     return _thread_batches(plans, read, image_shape, ahead, count)

@@ -57,7 +57,8 @@ def reader_for(data) -> ImageReader:
 
 
 def _read_batches(plans, read, reader: ImageReader) -> Iterator[np.ndarray]:
-  return image_reader.read_batches(plans, read, reader.image_shape, reader.workers)
+  return image_reader.read_batches(plans, read, reader.image_shape, reader.workers,
+                                   count=reader.readers)
 
 
 def _in_order(reader: ImageReader, locations: np.ndarray,

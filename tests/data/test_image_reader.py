@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from datadiet import errors
-from datadiet.data import image_reader, resized_crop, sources
+from datadiet.data import image_reader, resized_crop, sources, streaming
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,6 +68,17 @@ def test_shared_memory_is_released_when_a_consumer_stops_early(tmp_path,
   assert len(_segments() - before) == 3  # One slot per batch in flight.
   batches.close()
   assert _segments() == before
+
+
+def test_the_configured_reader_count_is_the_pool_size(tmp_path, write_varied_image_folder):
+  data = sources.index(write_varied_image_folder(tmp_path / 'images'), image_size=8)
+  reader = image_reader.ImageReader(dict(data.reader, workers='processes', readers=3),
+                                    data.image_shape)
+  assert reader.readers == 3 and _reader(data).readers == image_reader.cpus()
+  plans = [[(location,)] * 2 for location in data.train['location'][:3]]
+  batches = list(streaming._read_batches(iter(plans), reader.evaluation, reader))  # pylint: disable=protected-access
+  assert len(batches) == 3
+  assert image_reader._POOLS[3]._max_workers == 3  # pylint: disable=protected-access
 
 
 def test_auto_is_threads_up_to_four_cpus_and_bad_values_are_refused():
