@@ -19,6 +19,7 @@ from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 from datadiet import errors, jobs, multihost  # noqa: E402
+from datadiet.data import image_reader  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Path to a config file.',
                                           lock_config=True)
@@ -281,6 +282,7 @@ def main(argv):
   try:
     report = jobs.run(_CONFIG.value, _WORKDIR.value, _CONTINUE.value)
   except errors.DatadietError as e:  # A problem the user can fix: the message says how, once.
+    image_reader.shutdown()  # The stream's reader processes, before the exit that skips it.
     print(f'datadiet: {type(e).__name__}: {e}', file=sys.stderr, flush=True)
     sys.stdout.flush()
     # Every result is already committed (atomic writes); exiting at once skips the interpreter's

@@ -68,6 +68,11 @@ def _check_input(config: ml_collections.ConfigDict) -> None:
         '--config.data.image_size=<pixels>, or use pad_crop_flip.')
   feed.resolve(config.runtime.input_pipeline, 0, config.runtime.device_data_max_fraction)
   image_reader.check_workers(config.runtime.stream_workers)
+  if not streamed and (config.runtime.stream_workers != 'auto' or config.runtime.stream_readers):
+    raise errors.InputError(
+        'config.runtime.stream_workers and stream_readers set how the stream path reads, but '
+        f'config.runtime.input_pipeline is {config.runtime.input_pipeline!r}: add '
+        '--config.runtime.input_pipeline=stream, or leave them at auto and 0.')
 
 
 def check(config: ml_collections.ConfigDict) -> None:

@@ -178,6 +178,11 @@ CONFIG_CASES = {
     'unknown stream workers': ({'runtime.stream_workers': 'gpu'},
                                r"config.runtime.stream_workers='gpu' is not one of auto, "
                                r'threads, processes'),
+    'stream readers off the stream path': ({'runtime.stream_workers': 'processes'},
+                                           r"stream_workers and stream_readers set how the "
+                                           r"stream path reads, but config.runtime.input_pipeline"
+                                           r" is 'auto': add --config.runtime.input_pipeline="
+                                           r'stream'),
     'negative stream readers': ({'runtime.stream_readers': -1},
                                 r'config.runtime.stream_readers must be an integer >= 0, got -1'),
     'device share above 1': ({'runtime.device_data_max_fraction': 5.0},

@@ -15,7 +15,9 @@ transforms one example (:mod:`datadiet.data.image_ops`, :mod:`datadiet.data.resi
 * ``'auto'``: processes on hosts of more than :data:`THREADS_UP_TO_CPUS` CPUs, else threads.
 
 No TensorFlow: image folders stream without it (TFDS ArrayRecord datasets need TFDS). This
-module imports no JAX, so reader processes start light.
+module imports no JAX, but a spawned reader also re-imports the script that started it: readers
+of ``launch.py`` hold ~300 MB each. A reader exits when its training process is gone, however
+that ended, and ignores Ctrl-C (the training process stops the pool).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import itertools
 import math
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures.process import BrokenProcessPool
@@ -242,6 +245,15 @@ _POOLS: dict[int, concurrent.futures.ProcessPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
 
 
+def _start_reader() -> None:
+  """In a new reader process: leave Ctrl-C to the training process (which stops the pool), and
+  exit as soon as that process is gone, however it ended (killed, or ``os._exit``)."""
+  signal.signal(signal.SIGINT, signal.SIG_IGN)
+  parent = multiprocessing.parent_process()
+  if parent is not None:
+    threading.Thread(target=lambda: (parent.join(), os._exit(0)), daemon=True).start()
+
+
 def _process_pool(count: int) -> concurrent.futures.ProcessPoolExecutor:
   """This process's pool of ``count`` reader processes, started once (spawned: forking a
   process that runs JAX's threads can deadlock the child), replaced if one died."""
@@ -249,8 +261,20 @@ def _process_pool(count: int) -> concurrent.futures.ProcessPoolExecutor:
     pool = _POOLS.get(count)
     if pool is None or getattr(pool, '_broken', False):
       pool = _POOLS[count] = concurrent.futures.ProcessPoolExecutor(
-          count, mp_context=multiprocessing.get_context('spawn'))
+          count, mp_context=multiprocessing.get_context('spawn'), initializer=_start_reader)
     return pool
+
+
+def shutdown() -> None:
+  """Stops this process's reader processes and frees its batch slots now: for an exit that
+  skips the interpreter's shutdown (``launch.py``'s one-line error), which would leave them to
+  the resource tracker's warnings."""
+  with _POOLS_LOCK:
+    pools = list(_POOLS.values())
+    _POOLS.clear()
+  for pool in pools:
+    pool.shutdown(wait=True, cancel_futures=True)
+  _release(list(_OWNED.values()), _OWNED)
 
 
 def _process_batches(plans: Iterator[list[tuple]], read: Callable[..., np.ndarray],
@@ -293,10 +317,10 @@ def _process_batches(plans: Iterator[list[tuple]], read: Callable[..., np.ndarra
     if not isinstance(error, BrokenProcessPool):
       raise
     raise errors.InputError(
-        'The stream\'s reader processes stopped (killed, or they could not start: a script '
-        "that streams with config.runtime.stream_workers='processes' must guard its entry "
-        "point with if __name__ == '__main__':); guard it, or set "
-        "--config.runtime.stream_workers=threads.") from None
+        "A reader process of the stream stopped: killed (out of memory? lower "
+        "config.runtime.stream_readers), or it could not start (a script of your own that "
+        "streams on processes must guard its entry point with if __name__ == '__main__':); "
+        "or read on threads (config.runtime.stream_workers='threads').") from None
   finally:  # Also when the consumer stops early. A running task still writes into its
     # segment's mapping in the reader process, which outlives the unlink.
     for _, _, futures in in_flight:

@@ -28,9 +28,11 @@ Transforms, per example (:mod:`datadiet.data.image_ops`):
 Multi-process runs read only the rows of each batch that their own devices hold
 (:func:`local_rows`), so every process decodes a different share of a scoring pass.
 
-Example::
+Example (``stats`` from :func:`channel_stats`, ``sharding`` the evaluation batches' sharding;
+a script reading on processes guards its entry point with ``if __name__ == '__main__':``)::
 
   data = sources.index('image_folder:/data/imagenet', image_size=224)
+  data = dataclasses.replace(data, reader=dict(data.reader, workers='processes'))  # or threads
   examples = StreamedExamples(reader_for(data), data.train['location'], data.train['label'],
                               stats)
   for batch in examples.batches(256, sharding=sharding):   # this process's rows' images

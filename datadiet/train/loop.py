@@ -21,7 +21,7 @@ import numpy as np
 from absl import logging
 
 from datadiet import atomic_files, errors, models, multihost
-from datadiet.data import feed, noise, pipeline, sources
+from datadiet.data import feed, image_reader, noise, pipeline, sources
 from datadiet.scores.trackers import Tracker
 from datadiet.train import checkpoints, ensemble, metrics, optim
 
@@ -202,8 +202,14 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
   order = pipeline.TrainOrder(positions, seeds, config.optim.batch_size, config.data.order_seed,
                               augment=augmentation == 'pad_crop_flip')
   if start_step < num_steps:
-    logging.info('[%s] input pipeline: %s (config: %r).', workdir.name, run.input_pipeline,
-                 config.runtime.input_pipeline)
+    readers = ''
+    if run.input_pipeline == 'stream':
+      reader = image_reader.ImageReader(data.reader, data.image_shape)
+      readers = (f', read by {reader.readers} '
+                 f'{image_reader.resolve_workers(reader.workers)} (config: '
+                 f'{config.runtime.stream_readers} {config.runtime.stream_workers!r})')
+    logging.info('[%s] input pipeline: %s (config: %r)%s.', workdir.name, run.input_pipeline,
+                 config.runtime.input_pipeline, readers)
   table, batches = feed.train_batches(
       run.input_pipeline, data, data.train['label'] if labels is None else labels,
       order, start_step, num_steps - start_step, ensemble.batch_sharding(mesh), augmentation)

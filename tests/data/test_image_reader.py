@@ -4,6 +4,7 @@ file that cannot be read, and leave no shared memory behind."""
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +106,53 @@ def test_a_process_stream_left_unfinished_exits_quietly(tmp_path, write_varied_i
                           text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False)
   assert result.returncode == 0, result.stderr[-2000:]
   assert 'Traceback' not in result.stderr and 'leaked' not in result.stderr, result.stderr
+
+
+def _exited(pid: int) -> bool:
+  try:
+    return Path(f'/proc/{pid}/status').read_text().split('State:')[1].split()[0] in ('Z', 'X')
+  except (FileNotFoundError, IndexError):
+    return True
+
+
+@pytest.mark.skipif(not os.path.isdir('/proc'), reason='reads /proc')
+def test_readers_exit_with_a_training_process_that_skips_its_shutdown(tmp_path,
+                                                                      write_varied_image_folder):
+  """``os._exit`` (launch.py's one-line error) or a kill: no reader outlives its process."""
+  name = write_varied_image_folder(tmp_path / 'images')
+  script = ('import dataclasses, os\n'
+            'from datadiet.data import image_reader, sources, streaming\n'
+            "if __name__ == '__main__':\n"
+            f'  data = sources.index({name!r}, image_size=8)\n'
+            "  data = dataclasses.replace(data, reader=dict(data.reader, workers='processes',\n"
+            '                                                readers=2))\n'
+            '  batches = streaming.StreamedExamples(streaming.reader_for(data), '
+            "data.train['location'], data.train['label'], stats=None).batches(2)\n"
+            '  next(batches)\n'
+            '  print(*image_reader._POOLS[2]._processes, flush=True)\n'
+            '  os._exit(0)\n')
+  # Readers that outlived it would hold its output pipe open: the timeout fails the test.
+  result = subprocess.run([sys.executable, '-c', script], cwd=ROOT, capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False,
+                          timeout=120)
+  assert result.returncode == 0, result.stderr[-2000:]
+  readers = [int(pid) for pid in result.stdout.split()]
+  assert len(readers) == 2
+  deadline = time.monotonic() + 20
+  while not all(map(_exited, readers)) and time.monotonic() < deadline:
+    time.sleep(0.1)
+  assert all(map(_exited, readers))
+
+
+def test_shutdown_stops_the_readers_and_frees_the_slots(tmp_path, write_varied_image_folder):
+  data = sources.index(write_varied_image_folder(tmp_path / 'images'), image_size=8)
+  reader = _reader(data)
+  batches = image_reader.read_batches(iter(_crop_plans(data, 3)), reader.training,
+                                      reader.image_shape, 'processes', count=2)
+  next(batches)
+  pool = image_reader._POOLS[2]  # pylint: disable=protected-access
+  processes = list(pool._processes.values())  # pylint: disable=protected-access
+  assert image_reader._OWNED  # pylint: disable=protected-access
+  image_reader.shutdown()
+  assert not image_reader._OWNED and not image_reader._POOLS  # pylint: disable=protected-access
+  assert not any(process.is_alive() for process in processes)
