@@ -7,7 +7,7 @@ transforms one example (:mod:`datadiet.data.image_ops`, :mod:`datadiet.data.resi
 * ``'threads'``: Python threads of this process. Pillow releases the GIL while it decodes and
   resamples, but each image still holds it for ~0.5 ms of Python and copies, which caps a
   process at ~1,000–2,000 images/s however many cores it has (an H100 host's 16 threads read
-  977 ImageNet-sized images/s, where the GPU trains ResNet50 at 5,700); on 2 cores threads
+  977–1,187 ImageNet-sized images/s, where the GPU trains ResNet50 at 5,700); on 2 cores threads
   cost least (no copies between processes);
 * ``'processes'``: a persistent pool of spawned reader processes (one per CPU unless
   ``config.runtime.stream_readers`` says) writing each batch into shared memory, one copy out
