@@ -321,7 +321,7 @@ def _imagenet_folder() -> Path:
 
 
 def bench_imagenet() -> list[dict]:
-  """ResNet50 on ImageNet-shaped data: streamed (random-resized crop on the host threads)
+  """ResNet50 on ImageNet-shaped data: streamed (random-resized crop on the reader workers)
   against device-resident (resized once), each in a fresh process, one round each."""
   _imagenet_folder()
   rows = {path: _child('throughput_child', f'imagenet:{path}', partial_ok=True)

@@ -38,7 +38,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from datadiet import batching, errors, multihost, optional_deps
-from datadiet.data import augment, image_reader, pipeline, sources
+from datadiet.data import augment, pipeline, sources
 from datadiet.data.pipeline import ChannelStats, TrainOrder, normalize
 
 INPUT_PIPELINES = ('auto', 'device', 'tf_data', 'stream')
@@ -87,14 +87,14 @@ def resolve(input_pipeline: str, data_bytes: int, max_fraction: float = 0.25,
 
 def dataset_for(config) -> sources.Dataset:
   """The dataset of ``config.data``: indexed only (images left on disk) for the ``stream`` path,
-  read on ``config.runtime.stream_readers`` ``stream_workers``, else loaded into memory, resized to
-  ``data.image_size`` when set."""
+  its reader carrying ``config.runtime.stream_workers`` and ``stream_readers``; else loaded into
+  memory, resized to ``data.image_size`` when set."""
   data = config.data
   if config.runtime.input_pipeline == 'stream':
     indexed = sources.index(data.name, data_dir=data.dir, image_size=data.image_size)
     return dataclasses.replace(indexed, reader=dict(
-        indexed.reader, workers=image_reader.check_workers(config.runtime.stream_workers),
-        readers=config.runtime.stream_readers))
+        indexed.reader, workers=config.runtime.stream_workers,
+        readers=config.runtime.stream_readers))  # Checked by ImageReader (and preflight).
   return sources.load(data.name, data_dir=data.dir, image_size=data.image_size)
 
 

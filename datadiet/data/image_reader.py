@@ -59,11 +59,12 @@ def cpus() -> int:
   return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
 
 
-def resolve_workers(workers: str, count: int | None = None) -> str:
-  """``'threads'`` or ``'processes'`` for ``workers`` on a host of ``count`` CPUs."""
+def resolve_workers(workers: str, host_cpus: int | None = None) -> str:
+  """``'threads'`` or ``'processes'`` for ``workers`` on a host of ``host_cpus`` CPUs (default:
+  :func:`cpus`)."""
   if check_workers(workers) != 'auto':
     return workers
-  return 'processes' if (count or cpus()) > THREADS_UP_TO_CPUS else 'threads'
+  return 'processes' if (host_cpus or cpus()) > THREADS_UP_TO_CPUS else 'threads'
 
 
 _TFDS_LOCK = threading.Lock()  # Reader threads open a split's source once between them.

@@ -444,8 +444,8 @@ def index(name: str, data_dir: str | None = None, download: bool = True,
   """The dataset ``name`` without its images: ids, labels and each example's ``location``
   (its file, or its TFDS ArrayRecord record), read by :mod:`datadiet.data.streaming` (resized
   and centre-cropped to ``image_size`` when given). TFDS datasets need TFDS; image folders need
-  nothing more. Like
-  :func:`load`, indexed once per process (the last two are kept), arrays read-only."""
+  nothing more. Like :func:`load`, indexed once per process (the last two are kept), arrays
+  read-only."""
   return _index_once(name, data_dir, download, image_size)
 
 

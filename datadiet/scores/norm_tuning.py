@@ -10,8 +10,8 @@ and runs only those whose planned peak memory is within :data:`MAX_MEMORY_RATIO`
 (unrolling offsets once cost 3.8× the memory), keeping the fastest; a form that cannot compile
 (out of memory) is left out; each geometry is measured once per process. ``'auto'`` is
 ``'measure'`` on GPU/TPU and the FLOPs rule on CPU (measured there to pick well, and cheaper to
-decide). In a multi-process run both are the
-FLOPs rule: timings differ between processes, and every process must compile the same program.
+decide). In a multi-process run both are the FLOPs rule: timings differ between processes, and
+every process must compile the same program.
 
 Forms are ``'ghost'`` and ``'materialize'``, and for convolutions also ``'ghost/unrolled'`` and
 ``'materialize/unrolled'``. All are exact: the choice changes the speed, and the scores only by
