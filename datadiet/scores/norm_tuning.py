@@ -7,8 +7,10 @@ matrices and the materialised form's ``K × C`` products run at very different e
 other), and where an unrolled loop over kernel offsets may beat a ``lax.scan``. ``'measure'``
 compiles every candidate form for the layer's exact shapes and dtypes on the default backend,
 and runs only those whose planned peak memory is within :data:`MAX_MEMORY_RATIO` of the leanest
-(unrolling offsets once cost 3.8× the memory), keeping the fastest; a form that cannot compile
-(out of memory) is left out; each geometry is measured once per process. ``'auto'`` is
+(unrolling offsets once cost 3.8× the memory) or a few times the layer's own arrays, on
+device-resident arguments, keeping the fastest; a form that cannot compile (out of memory), or
+a ghost form whose Gram matrix alone exceeds the device's memory, is left out; each geometry is
+measured once per process (:func:`measurements` lists what was timed). ``'auto'`` is
 ``'measure'`` on GPU/TPU and the FLOPs rule on CPU (measured there to pick well, and cheaper to
 decide). In a multi-process run both are the FLOPs rule: timings differ between processes, and
 every process must compile the same program.
@@ -26,6 +28,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Literal
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from datadiet.scores import layer_norms
@@ -35,8 +38,15 @@ TUNING_METHODS = ('auto', 'ghost', 'materialize', 'measure', 'flops')
 DENSE_FORMS = ('ghost', 'materialize')
 CONV_FORMS = ('ghost', 'materialize', 'ghost/unrolled', 'materialize/unrolled')
 MAX_MEMORY_RATIO = 2.0
+# A form planned within this many times the layer's own input and output-gradient bytes is
+# affordable whatever the leanest plans (the backward pass holds those arrays anyway). Without
+# it a ratio to a near-zero plan excludes everything: XLA on a CPU planned a 1×1 convolution's
+# ghost norm at 56² positions with no temporaries at all (a fused, 10× slower loop), and ruled out
+# the materialised form's 8 MB.
+ARGUMENT_MEMORY_RATIO = 4.0
 _REPEATS = 5
 _measured: dict[Hashable, str] = {}
+_timings: dict[Hashable, dict] = {}
 
 
 def _backend() -> str:
@@ -62,6 +72,21 @@ def _compile(fn: Callable, args: tuple):
   return compiled, int(memory.temp_size_in_bytes + memory.output_size_in_bytes) if memory else 0
 
 
+def _gram_exceeds_device(form: str, output_grads: jax.ShapeDtypeStruct) -> bool:
+  """Whether a ghost form's ``(batch, T, T)`` float32 Gram matrix alone exceeds the device's
+  memory: left out without compiling (XLA's autotuner would try to allocate it, and print the
+  failure, for every such layer). Never true where the device does not report its memory."""
+  if parse_form(form)[0] != 'ghost':
+    return False
+  positions = int(np.prod(output_grads.shape[1:-1]))
+  return output_grads.shape[0] * positions**2 * 4 > _device_memory_bytes()
+
+
+def _device_memory_bytes() -> float:
+  """The default device's memory limit, or infinity where it reports none (a CPU)."""
+  return (jax.devices()[0].memory_stats() or {}).get('bytes_limit', float('inf'))
+
+
 def _seconds(compiled, args: tuple) -> float:
   """Best of a few calls (after a warm-up); infinite if the call fails (out of memory)."""
   try:
@@ -81,22 +106,43 @@ def measured_form(make_sq_norms: Callable[[str], Callable], inputs: jax.ShapeDty
                   key: Hashable) -> str:
   """The form whose ``make_sq_norms(form)(inputs, output_grads)`` runs fastest on the default
   backend for these shapes, among those planned within :data:`MAX_MEMORY_RATIO` of the leanest
-  (only those are run; cached under ``key``, the shapes and the forms)."""
+  or :data:`ARGUMENT_MEMORY_RATIO` of the arguments (only those are run; cached under ``key``,
+  the shapes and the forms)."""
   cache_key = (_backend(), key, tuple(forms), inputs.shape, str(inputs.dtype),
                output_grads.shape, str(output_grads.dtype))
   if cache_key not in _measured:
-    # NumPy, not jnp: inside the trace of a jitted caller, jnp.ones would be a tracer.
-    args = (np.ones(inputs.shape, inputs.dtype), np.ones(output_grads.shape, output_grads.dtype))
-    compiled = {form: _compile(make_sq_norms(form), args) for form in forms}
-    leanest = min(peak for _, peak in compiled.values())
+    # On the device, created eagerly even inside a jitted caller's trace: NumPy arguments would
+    # be copied to the device on every timed call, and on a GPU that copy (1 GB for a ResNet50
+    # layer at batch 256) outweighed the forms' differences, so the choice was noise.
+    with jax.ensure_compile_time_eval():
+      args = (jnp.ones(inputs.shape, inputs.dtype),
+              jnp.ones(output_grads.shape, output_grads.dtype))
+    compiled = {form: (None, float('inf')) if _gram_exceeds_device(form, output_grads)
+                else _compile(make_sq_norms(form), args) for form in forms}
+    budget = max(MAX_MEMORY_RATIO * min(peak for _, peak in compiled.values()),
+                 ARGUMENT_MEMORY_RATIO * sum(a.nbytes for a in args))
     seconds = {form: _seconds(program, args) for form, (program, peak) in compiled.items()
-               if peak <= MAX_MEMORY_RATIO * leanest}
+               if peak <= budget}
     if not seconds or min(seconds.values()) == float('inf'):
       raise RuntimeError(
           f'No per-example norm form of a layer with inputs {inputs.shape} fits on '
           f'{jax.devices()[0].device_kind}: lower config.runtime.score_batch_size.')
     _measured[cache_key] = min(seconds, key=seconds.get)
+    _timings[cache_key] = dict(
+        layer=key, inputs=inputs.shape, output_grads=output_grads.shape,
+        dtype=str(inputs.dtype), chosen=_measured[cache_key],
+        seconds={form: seconds.get(form) for form in forms},
+        planned_bytes={form: peak for form, (_, peak) in compiled.items()})
   return _measured[cache_key]
+
+
+def measurements() -> list[dict]:
+  """What ``'measure'`` timed in this process, one entry per layer geometry and shapes:
+  ``layer`` (its key), ``inputs`` / ``output_grads`` shapes, ``dtype``, the ``chosen`` form,
+  ``seconds`` per form (``None``: not run, planned over budget; ``inf``: failed)
+  and ``planned_bytes`` per form (``inf``: did not compile). ``bench/grand_layers.py`` reads it
+  to show where GraNd's time goes."""
+  return [dict(entry) for entry in _timings.values()]
 
 
 def choose(method: TuningMethod, make_sq_norms: Callable[[str], Callable],

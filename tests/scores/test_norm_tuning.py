@@ -55,6 +55,33 @@ def test_a_form_planned_over_twice_the_memory_is_never_run(monkeypatch):
   assert ran == ['ghost', 'materialize']  # The 3.8x form was compiled, planned, not run.
 
 
+def test_a_few_times_the_layers_own_arrays_is_affordable_whatever_the_leanest(monkeypatch):
+  # XLA on a CPU planned a fused 1×1 ghost norm with no temporaries: 2× of ~0 excluded the
+  # materialised form's few megabytes, and GraNd ran a 10× slower loop.
+  arguments = 2 * 2 * 3 * 4  # Two float32 (2, 3) arrays: 48 bytes.
+  costs = {'ghost': (3.0, 8), 'materialize': (1.0, 3 * arguments), 'ghost/unrolled': (0.5, 400)}
+  ran = []
+  monkeypatch.setattr(norm_tuning, '_compile', lambda fn, args: (fn.form, costs[fn.form][1]))
+  monkeypatch.setattr(norm_tuning, '_seconds',
+                      lambda form, args: ran.append(form) or costs[form][0])
+  monkeypatch.setattr(norm_tuning, '_measured', {})
+  monkeypatch.setattr(norm_tuning, '_timings', {})
+  shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
+
+  def make(form):
+    fn = lambda x, g: x  # noqa: E731
+    fn.form = form
+    return fn
+
+  assert norm_tuning.measured_form(make, shape(2, 3), shape(2, 3), list(costs),
+                                   key='1x1') == 'materialize'
+  assert ran == ['ghost', 'materialize']  # 400 bytes > 4 × 48: planned, not run.
+  [entry] = norm_tuning.measurements()
+  assert entry['chosen'] == 'materialize' and entry['layer'] == '1x1'
+  assert entry['seconds'] == {'ghost': 3.0, 'materialize': 1.0, 'ghost/unrolled': None}
+  assert entry['planned_bytes'] == {form: cost[1] for form, cost in costs.items()}
+
+
 def test_a_form_that_cannot_compile_is_left_out(monkeypatch):
   # On an H100, ResNet50's ImageNet stem at batch 256: the ghost form's Gram matrices (150 GiB)
   # failed in XLA's autotuner, while compiling.
@@ -73,6 +100,53 @@ def test_a_form_that_cannot_compile_is_left_out(monkeypatch):
   assert norm_tuning.measured_form(make, shape(2, 3), shape(2, 3), norm_tuning.CONV_FORMS,
                                    key='stem') == 'materialize'
   assert len(ran) == 3 and None not in ran  # The three that compiled, each run for real.
+
+
+def test_forms_are_timed_on_device_arrays_even_inside_a_jitted_trace(monkeypatch):
+  # NumPy arguments were copied to the GPU on every timed call: on an H100 that copy outweighed
+  # the forms' differences at ResNet50's 224² layers, and the choice was noise.
+  seen = []
+  real_seconds = norm_tuning._seconds  # pylint: disable=protected-access
+  monkeypatch.setattr(norm_tuning, '_seconds',
+                      lambda program, args: seen.append(args) or real_seconds(program, args))
+  monkeypatch.setattr(norm_tuning, '_measured', {})
+  shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
+
+  def traced(x):
+    norm_tuning.measured_form(_dense, shape(4, 6, 3), shape(4, 6, 2), norm_tuning.DENSE_FORMS,
+                              key='in-trace')
+    return x
+
+  jax.jit(traced)(jnp.zeros(()))
+  assert len(seen) == 2
+  for args in seen:
+    assert all(isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer) for a in args)
+    assert [a.shape for a in args] == [(4, 6, 3), (4, 6, 2)]
+
+
+def test_a_ghost_gram_larger_than_the_device_is_not_compiled(monkeypatch):
+  compiled = []
+  real_compile = norm_tuning._compile  # pylint: disable=protected-access
+
+  def make(form):
+    fn = functools.partial(layer_norms.conv_sq_norms, kernel_size=(1, 1), strides=(1, 1),
+                           padding=[(0, 0), (0, 0)], kernel_dilation=(1, 1),
+                           method=norm_tuning.parse_form(form)[0])
+    fn.form = form
+    return fn
+
+  monkeypatch.setattr(norm_tuning, '_compile',
+                      lambda fn, args: compiled.append(fn.form) or real_compile(fn, args))
+  monkeypatch.setattr(norm_tuning, '_device_memory_bytes', lambda: 4_999)  # Gram: 5,000 bytes.
+  monkeypatch.setattr(norm_tuning, '_measured', {})
+  shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
+  x, g = shape(2, 5, 5, 3), shape(2, 5, 5, 4)  # 2 examples × 25² positions × 4 bytes.
+  assert norm_tuning.measured_form(make, x, g, norm_tuning.CONV_FORMS,
+                                   key='big') in ('materialize', 'materialize/unrolled')
+  assert compiled == ['materialize', 'materialize/unrolled']
+  monkeypatch.setattr(norm_tuning, '_device_memory_bytes', lambda: 5_000)  # Fits: compiled.
+  norm_tuning.measured_form(make, x, g, norm_tuning.CONV_FORMS, key='fits')
+  assert compiled[2:] == list(norm_tuning.CONV_FORMS)
 
 
 def test_no_form_fitting_is_one_line_naming_the_fix(monkeypatch):
