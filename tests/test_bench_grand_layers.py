@@ -1,0 +1,33 @@
+"""bench/grand_layers.py --smoke: the GraNd profile's own code on a CPU, tiny ResNet18."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_smoke_times_every_pass_and_every_layer_geometry(tmp_path):
+  env = dict(os.environ, JAX_PLATFORMS='cpu')
+  subprocess.run([sys.executable, 'bench/grand_layers.py', '--smoke', '--dtypes=float32',
+                  '--batch=4', '--min_seconds=0.05', f'--out={tmp_path}'], cwd=ROOT, env=env,
+                 check=True, capture_output=True)
+  rows = [json.loads(line) for line in (tmp_path / 'grand_layers_cpu_smoke.jsonl').open()]
+  passes = {r['measurement']: r for r in rows if r['measurement'] != 'layer'}
+  assert list(passes) == ['grand_measure', 'forward', 'input_backward', 'param_backward',
+                          'grand_flops', 'grand_materialize']
+  assert all(r['images_per_s'] > 0 and r['dtype'] == 'float32' for r in passes.values())
+  layers = [r for r in rows if r['measurement'] == 'layer']
+  # ResNet18: the stem, 16 block convolutions, 3 projections, the classifier.
+  assert sum(r['layers'] for r in layers) == 21
+  assert sum(r['layers'] for r in layers if r['layer'].startswith('Dense')) == 1
+  for row in layers:
+    timed = {form: s for form, s in row['seconds'].items() if s is not None}
+    assert row['chosen'] == min(timed, key=timed.get)  # 'measure' keeps the fastest it ran.
+    assert row['share_of_grand'] == (row['layers'] * timed[row['chosen']]
+                                     / passes['grand_measure']['seconds_per_batch'])
+  summary = (tmp_path / 'grand_layers_cpu_smoke.md').read_text()
+  assert '| float32 | input_backward |' in summary
+  assert '| float32 | Dense  | [4, 16] | 1 |' in summary
