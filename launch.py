@@ -9,6 +9,7 @@ Every field, by block, is in ``configs/base.py``.
 import difflib
 import logging as py_logging
 import os
+import re
 import sys
 import threading
 
@@ -218,6 +219,8 @@ def _parse_flags(argv: list[str]) -> list[str]:
       text = f'{_config_file(argv)}: get_config() returned None; it must return the config.'
     elif 'Traceback' in text:  # get_config() raised: its error is the traceback's last line.
       text = f'{_config_file(argv)}: {text.strip().splitlines()[-1]}'
+    else:
+      text += _type_hint(text)
     sys.exit(f'datadiet: config: {text}')
   except Exception as e:  # pylint: disable=broad-except  # Whatever loading the file raised.
     while e.args and isinstance(e.args[0], BaseException):  # ml_collections wraps its errors.
@@ -237,6 +240,22 @@ def _parse_flags(argv: list[str]) -> list[str]:
                  or _unknown_fields(_CONFIG.value)):
     sys.exit(f'datadiet: config: {problem}')
   return args
+
+
+def _type_hint(text: str) -> str:
+  """For an override of the wrong type (absl: ``flag --config.x=v: <why>``): the field's type
+  and this config's value, as an override that parses."""
+  match = re.match(r'flag --config\.([\w.]+)=', text)
+  try:
+    value = _field_value(flags.FLAGS['config'].value, match.group(1)) if match else None
+  except Exception:  # pylint: disable=broad-except  # The config file itself did not load.
+    value = None
+  if value is None or isinstance(value, ml_collections.ConfigDict):
+    return ''
+  field = match.group(1)
+  example = f"'{value!r}'" if isinstance(value, (tuple, str)) else repr(value)
+  return (f'; config.{field} is {"an" if type(value).__name__[0] in "aeiou" else "a"} '
+          f'{type(value).__name__} (this config: {value!r}), e.g. --config.{field}={example}.')
 
 
 def _config_file(argv: list[str]) -> str:
