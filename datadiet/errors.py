@@ -19,6 +19,10 @@ class MissingInputError(InputError, FileNotFoundError):
   """A file or directory the run needs does not exist."""
 
 
+class OutOfMemoryError(DatadietError, MemoryError):
+  """A device ran out of memory: the message names the batch sizes and dtypes to lower."""
+
+
 class DiskFullError(DatadietError, OSError):
   """A result could not be written: the filesystem is full (or over quota)."""
 

@@ -9,7 +9,7 @@ import ml_collections
 from absl import logging
 import numpy as np
 
-from datadiet import errors, experiment, preflight, runtime
+from datadiet import device_memory, errors, experiment, preflight, runtime
 from datadiet import workdir as workdirs
 from datadiet.data import feed, sources
 from datadiet.stages import registry as stage_registry
@@ -18,7 +18,8 @@ from datadiet.train import loop
 
 
 def _train(config: ml_collections.ConfigDict, workdir: Path) -> str:
-  result = loop.train_and_evaluate(config, workdir)
+  with device_memory.one_line_if_out_of_memory(config, 'train'):
+    result = loop.train_and_evaluate(config, workdir)
   done = ('already trained: nothing to resume' if result.start_step == result.num_steps
           else f'{result.images_per_second:.0f} images/s over all seeds')
   return (f'Trained seeds {result.seeds} for {result.num_steps} steps ({done}).\n'

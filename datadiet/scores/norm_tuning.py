@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from datadiet import errors
 from datadiet.scores import layer_norms
 
 TuningMethod = Literal['auto', 'ghost', 'materialize', 'measure', 'flops']
@@ -124,7 +125,7 @@ def measured_form(make_sq_norms: Callable[[str], Callable], inputs: jax.ShapeDty
     seconds = {form: _seconds(program, args) for form, (program, peak) in compiled.items()
                if peak <= budget}
     if not seconds or min(seconds.values()) == float('inf'):
-      raise RuntimeError(
+      raise errors.OutOfMemoryError(
           f'No per-example norm form of a layer with inputs {inputs.shape} fits on '
           f'{jax.devices()[0].device_kind}: lower config.runtime.score_batch_size.')
     _measured[cache_key] = min(seconds, key=seconds.get)

@@ -14,7 +14,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from datadiet import atomic_files, score_files
+from datadiet import atomic_files, device_memory, score_files
 from datadiet import workdir as workdirs
 from datadiet.data import feed, noise, pipeline, sources
 
@@ -139,7 +139,8 @@ class Context:
       self._reopened = True
     start = time.perf_counter()
     logging.info('Stage %s: starting.', name)
-    stage.run(self)
+    with device_memory.one_line_if_out_of_memory(self.config, name):
+      stage.run(self)
     seconds = time.perf_counter() - start
     atomic_files.write_json(marker, {'seconds': seconds, 'config': digest})
     logging.info('Stage %s: done in %.0fs.', name, seconds)

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from datadiet import errors
 from datadiet.models.resnet import ResNet
 from datadiet.scores import grand_linen, layer_norms, norm_tuning
 
@@ -153,7 +154,7 @@ def test_no_form_fitting_is_one_line_naming_the_fix(monkeypatch):
   monkeypatch.setattr(norm_tuning, '_compile', lambda fn, args: (None, float('inf')))
   monkeypatch.setattr(norm_tuning, '_measured', {})
   shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
-  with pytest.raises(RuntimeError, match='lower config.runtime.score_batch_size'):
+  with pytest.raises(errors.OutOfMemoryError, match='lower config.runtime.score_batch_size'):
     norm_tuning.measured_form(_dense, shape(2, 3), shape(2, 3), norm_tuning.DENSE_FORMS, key='x')
 
 
