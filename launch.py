@@ -19,7 +19,7 @@ import ml_collections  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from datadiet import errors, jobs, multihost  # noqa: E402
+from datadiet import config_checks, errors, jobs, multihost  # noqa: E402
 from datadiet.data import image_reader  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Path to a config file.',
@@ -58,8 +58,8 @@ def _bare_seed_counts(argv: list[str]) -> str | None:
   """``--config.pretrain.seeds=4`` parses as the one seed ``(4,)``, though it reads as "4 seeds":
   refuse a bare integer for any tuple of seeds and show both spellings."""
   for field, value, typed in _overrides(argv):
-    if (field.endswith('seeds') and isinstance(_field_value(_CONFIG.value, field), tuple)
-        and value.strip().isdigit()):
+    if (field.endswith('seeds') and value.strip().isdigit()
+        and isinstance(config_checks.field_value(_CONFIG.value, field), tuple)):
       n = int(value)
       many = (f"'{tuple(range(n))}'" if n <= 8 else f"'(0, 1, ..., {n - 1})' (every seed "
               'written out)')
@@ -76,21 +76,12 @@ def _repeated_overrides(argv: list[str]) -> str | None:
   given = {}
   for field, value, _ in _overrides(argv):
     if field in given:
-      joined = isinstance(_field_value(_CONFIG.value, field), tuple)
+      joined = isinstance(config_checks.field_value(_CONFIG.value, field), tuple)
       return (f'--config.{field} is given twice ({given[field]!r}, then {value!r}); give it '
               'once' + (' (the values of a repeated tuple field would be joined, not replaced).'
                         if joined else '.'))
     given[field] = value
   return None
-
-
-def _field_value(config: ml_collections.ConfigDict, field: str):
-  """The value of a dotted field, or None if there is none."""
-  for key in field.split('.'):
-    if not isinstance(config, ml_collections.ConfigDict) or key not in config:
-      return None
-    config = config[key]
-  return config
 
 
 # Free-form blocks: the model and each pruning method check their own arguments (preflight).
@@ -247,15 +238,14 @@ def _type_hint(text: str) -> str:
   and this config's value, as an override that parses."""
   match = re.match(r'flag --config\.([\w.]+)=', text)
   try:
-    value = _field_value(flags.FLAGS['config'].value, match.group(1)) if match else None
+    value = config_checks.field_value(_CONFIG.value, match.group(1)) if match else None
   except Exception:  # pylint: disable=broad-except  # The config file itself did not load.
     value = None
   if value is None or isinstance(value, ml_collections.ConfigDict):
     return ''
-  field = match.group(1)
-  example = f"'{value!r}'" if isinstance(value, (tuple, str)) else repr(value)
-  return (f'; config.{field} is {"an" if type(value).__name__[0] in "aeiou" else "a"} '
-          f'{type(value).__name__} (this config: {value!r}), e.g. --config.{field}={example}.')
+  kind = type(value).__name__
+  return (f'; config.{match.group(1)} is {"an" if kind[0] in "aeiou" else "a"} {kind} (now '
+          f'{value!r}), e.g. --config.{match.group(1)}={value!r}.')
 
 
 def _config_file(argv: list[str]) -> str:

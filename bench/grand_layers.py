@@ -15,9 +15,10 @@ mode, on random images and labels, median seconds per batch of:
   ``measure`` (what a GPU run uses; first), ``flops`` and ``materialize`` (last).
 
 Then one row per Dense/Conv geometry: how many layers share it, each form's seconds as
-``measure`` timed it, and the chosen form's share of the GraNd step. What is left of the step
-after ``input_backward`` and the chosen forms is the normalisation layers' per-example norms and
-the taps' overhead.
+``measure`` timed it (and its planned bytes), and the chosen form's seconds × layers over the
+GraNd step's. Each form is timed alone, outside the step, where XLA schedules and fuses it with
+the backward pass: these ratios rank the layers, but overstate each one's cost inside the step,
+and need not add up with ``input_backward`` to the step.
 
 Prints JSON lines and a markdown summary, and writes both to ``--out``
 (``grand_layers_<device>.jsonl`` / ``.md``) after every row, so a cut-off lease keeps what
@@ -29,6 +30,7 @@ from __future__ import annotations
 import ast
 import functools
 import importlib.metadata
+import inspect
 import json
 import sys
 import time
@@ -56,7 +58,7 @@ _METHODS = flags.DEFINE_list('methods', ['flops', 'materialize'],
 _MIN_SECONDS = flags.DEFINE_float('min_seconds', 1.0, 'Time each pass this long.')
 _DEADLINE = flags.DEFINE_float('deadline_s', None,
                                'Start no measurement after this many seconds from launch.')
-_SMOKE = flags.DEFINE_bool('smoke', False, 'A small CNN on 16×16 images, batch 8 (CPU).')
+_SMOKE = flags.DEFINE_bool('smoke', False, 'A narrow ResNet18 on 16×16 images (a CPU).')
 _START = time.perf_counter()
 
 
@@ -107,12 +109,16 @@ def _layer_rows(dtype: str, layer_counts: dict, grand_seconds: float) -> list[di
     geometry = ast.literal_eval(entry['layer'][2])
     label = (f"{'×'.join(map(str, geometry['kernel_size']))} /{geometry['strides'][0]}"
              if geometry else '')
-    rows.append(dict(measurement='layer', dtype=dtype, layer=f'{entry["layer"][0]} {label}',
-                     geometry=entry['layer'][2], inputs=list(entry['inputs']),
-                     output_grads=list(entry['output_grads']), layers=count,
-                     chosen=entry['chosen'], seconds=entry['seconds'],
-                     chosen_seconds_total=count * chosen,
-                     share_of_grand=count * chosen / grand_seconds))
+    rows.append(dict(
+        measurement='layer', dtype=dtype, layer=f'{entry["layer"][0]} {label}',
+        geometry=entry['layer'][2], inputs=list(entry['inputs']),
+        output_grads=list(entry['output_grads']), layers=count, chosen=entry['chosen'],
+        # JSON has no infinity: a form that ran out of memory, or did not compile, says so.
+        seconds={f: 'out_of_memory' if t == float('inf') else t
+                 for f, t in entry['seconds'].items()},
+        planned_bytes={f: 'not_compiled' if b == float('inf') else b
+                       for f, b in entry['planned_bytes'].items()},
+        chosen_seconds_total=count * chosen, alone_vs_grand_step=count * chosen / grand_seconds))
   return rows
 
 
@@ -122,10 +128,11 @@ def _layer_counts(model, variables, images, labels) -> dict:
   counts: dict = {}
   choose = norm_tuning.choose
 
-  def counting(method, make_sq_norms, inputs, output_grads, kernel_inputs, key, forms):
-    shapes = (key, tuple(inputs.shape), tuple(output_grads.shape))
+  def counting(*args, **kwargs):
+    given = inspect.signature(choose).bind(*args, **kwargs).arguments
+    shapes = (given['key'], tuple(given['inputs'].shape), tuple(given['output_grads'].shape))
     counts[shapes] = counts.get(shapes, 0) + 1
-    return choose(method, make_sq_norms, inputs, output_grads, kernel_inputs, key, forms)
+    return choose(*args, **kwargs)
 
   norm_tuning.choose = counting
   try:
@@ -154,16 +161,16 @@ def _summary(rows: list[dict]) -> list[str]:
       lines.append(f'| {dtype} | {name} | {row["images_per_s"]:,.0f} | '
                    f'{1e3 * row["seconds_per_batch"]:.1f} | {ratio} |')
   lines += ['', '| dtype | layer geometry | input | layers | chosen | ms per layer, by form | '
-            'share of GraNd |', '|---|---|---|---:|---|---|---:|']
+            'alone ÷ GraNd step |', '|---|---|---|---:|---|---|---:|']
   for row in rows:
     if row['measurement'] != 'layer':
       continue
-    forms = ', '.join(f'{form} {1e3 * s:.2f}' if s is not None and s != float('inf') else
-                      f'{form} {"—" if s is None else "failed"}'
+    forms = ', '.join(f'{form} {1e3 * s:.2f}' if isinstance(s, float) else
+                      f'{form} {"—" if s is None else "out of memory"}'
                       for form, s in row['seconds'].items())
     lines.append(f'| {row["dtype"]} | {row["layer"]} | {row["inputs"]} | '
                  f'{row["layers"]} | {row["chosen"]} | {forms} | '
-                 f'{100 * row["share_of_grand"]:.1f}% |')
+                 f'{100 * row["alone_vs_grand_step"]:.1f}% |')
   return lines
 
 

@@ -6,13 +6,20 @@ the command line) and what it must be.
 
 from __future__ import annotations
 
-import functools
-
 import ml_collections
 
 from datadiet import errors
 
 _MAX_SEED = 2**32  # Seeds become uint32 PRNG keys.
+
+
+def field_value(config: ml_collections.ConfigDict, field: str):
+  """The value of a dotted field (``'optim.batch_size'``), or None if there is none."""
+  for key in field.split('.'):
+    if not isinstance(config, ml_collections.ConfigDict) or key not in config:
+      return None
+    config = config[key]
+  return config
 
 
 def seeds(field: str, given) -> None:
@@ -31,11 +38,6 @@ def seeds(field: str, given) -> None:
   if repeated:
     raise errors.InputError(f'config.{field} repeats {repeated}: equal seeds train identical '
                             'models; give distinct seeds.')
-
-
-def field_value(config: ml_collections.ConfigDict, field: str):
-  """The value of a dotted field (``'optim.batch_size'``)."""
-  return functools.reduce(getattr, field.split('.'), config)
 
 
 def positive(config: ml_collections.ConfigDict, fields) -> None:

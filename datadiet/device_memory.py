@@ -1,10 +1,13 @@
-"""A device that runs out of memory, as one line naming the settings that decide the memory.
+"""Running out of device or host memory, as one line naming the settings that decide it.
 
-XLA reports it as a ``JaxRuntimeError`` whose message starts ``RESOURCE_EXHAUSTED`` (while
-compiling, when its buffer plan does not fit, or when a step allocates), a traceback deep in
-JAX; NumPy, as a ``MemoryError`` for a host array (a batch padded to its size, say). Stages and the training job turn it into :class:`datadiet.errors.OutOfMemoryError`, which
-``launch.py`` prints as one line: where it happened, XLA's own first line (how much it asked
-for), and the batch sizes and dtypes to lower, with this config's values.
+XLA reports a device out of memory as a runtime error whose message contains
+``RESOURCE_EXHAUSTED`` (while compiling, when its buffer plan does not fit, or when a step
+allocates), a traceback deep in JAX; NumPy, as a ``MemoryError`` for a host array (a batch padded
+to its size, say). Stages and the training job turn either into
+:class:`datadiet.errors.OutOfMemoryError`, which ``launch.py`` prints as one line: where it
+happened, the allocator's own first line (how much was asked for), the ``runtime`` settings a
+relaunch of the same workdir may lower, and the settings that would change the results (a new
+``--workdir``), each with this config's value.
 """
 
 from __future__ import annotations
@@ -15,54 +18,78 @@ from collections.abc import Iterator
 import jax
 import ml_collections
 
-from datadiet import errors
+from datadiet import config_checks, errors
 
-# What each stage's memory depends on; other stages (the analyses) are told every knob.
-_TRAINING = ('optim.batch_size', 'runtime.eval_batch_size', 'model.compute_dtype')
-_SCORING = ('runtime.score_batch_size', 'scores.dtype')
-_KNOBS = {'train': _TRAINING, 'pretrain': _TRAINING + _SCORING, 'retrain': _TRAINING,
-          'score': _SCORING}
+# Per stage: (runtime settings a relaunch may change: they bind no workdir, settings that change
+# the results). A stage not listed (an analysis) is told about every training and scoring one.
+_TRAINING = (('runtime.eval_batch_size', 'runtime.seed_strategy'),
+             ('optim.batch_size', 'model.compute_dtype'))
+_SCORING = (('runtime.score_batch_size', 'runtime.seed_strategy'), ('scores.dtype',))
+_STAGES = {
+    'train': _TRAINING, 'pretrain': _TRAINING, 'retrain': _TRAINING, 'score': _SCORING,
+    'ntk_velocity': ((), ('analyses.ntk_velocity.max_jacobian_mb',
+                          'analyses.ntk_velocity.chunk_size', 'analyses.ntk_velocity.block_size')),
+}
+_EVERYTHING = (('runtime.eval_batch_size', 'runtime.score_batch_size', 'runtime.seed_strategy'),
+               ('optim.batch_size', 'model.compute_dtype', 'scores.dtype'))
+# What the host holds: batches padded to these sizes, and (off the stream path) the images.
+_HOST = (('runtime.eval_batch_size', 'runtime.score_batch_size', 'runtime.input_pipeline'), ())
 
 
 def is_out_of_memory(error: BaseException) -> bool:
-  """Whether ``error`` is XLA running out of device memory."""
-  return isinstance(error, jax.errors.JaxRuntimeError) and 'RESOURCE_EXHAUSTED' in str(error)
+  """Whether ``error`` is XLA running out of memory (``RESOURCE_EXHAUSTED: Out of memory …``;
+  the word 'memory' keeps out gRPC's RESOURCE_EXHAUSTED, a message over its size limit)."""
+  text = str(error)
+  return (isinstance(error, RuntimeError) and 'RESOURCE_EXHAUSTED' in text
+          and 'memory' in text.lower())
 
 
-def _value(config: ml_collections.ConfigDict, field: str):
-  for key in field.split('.'):
-    config = config[key]
-  return config
+def _setting(config: ml_collections.ConfigDict, field: str) -> str | None:
+  """``config.<field> (<value>)`` as a suggestion, or None where lowering it cannot help."""
+  value = config_checks.field_value(config, field)
+  if field.endswith('dtype'):
+    return None if value == 'bfloat16' else f"config.{field}='bfloat16'"
+  if field == 'runtime.seed_strategy':  # Seeds one after another on each device.
+    return None if value == 'map' else f"config.{field}='map' (now {value!r})"
+  if field == 'runtime.input_pipeline':
+    return None if value == 'stream' else (f"config.{field}='stream' (now {value!r}; images "
+                                           'read from disk, for TFDS ArrayRecord or an image '
+                                           'folder)')
+  return f'config.{field} (now {value}{" per seed" if field == "optim.batch_size" else ""})'
 
 
-def advice(config: ml_collections.ConfigDict, where: str) -> str:
-  """The settings that decide ``where``'s memory, with their values in ``config``."""
-  knobs = _KNOBS.get(where, _TRAINING + _SCORING)
-  sizes = [f'config.{k} ({_value(config, k)}{" per seed" if k == "optim.batch_size" else ""})'
-           for k in knobs if 'dtype' not in k]
-  dtypes = [f'config.{k}' for k in knobs if 'dtype' in k and _value(config, k) != 'bfloat16']
-  text = 'lower ' + ' or '.join(sizes)
-  if dtypes:
-    text += f", compute in bfloat16 ({' and '.join(dtypes)}='bfloat16')"
-  return text + ', or run on more devices'
+def advice(config: ml_collections.ConfigDict, where: str, host: bool = False) -> str:
+  """What to lower after ``where`` ran out of (device, or ``host``) memory: the settings a
+  relaunch of this workdir may change, then those that need a new ``--workdir``."""
+  resumable, binding = _HOST if host else _STAGES.get(where, _EVERYTHING)
+  resumable = [s for s in (_setting(config, f) for f in resumable) if s]
+  binding = [s for s in (_setting(config, f) for f in binding) if s]
+  parts = []
+  if resumable:
+    parts.append('to resume this run, relaunch with a lower or leaner ' + ', '.join(resumable))
+  if binding:
+    parts.append(('or ' if parts else '') + ', '.join(binding) + ' (these change the results: '
+                 'use a new --workdir)')
+  return '; '.join(parts) or 'run on a machine with more memory'
 
 
 def first_line(error: BaseException) -> str:
+  """The error's first non-empty line: XLA's and NumPy's say how much was asked for."""
   return next((line.strip() for line in str(error).splitlines() if line.strip()), '')
 
 
 @contextlib.contextmanager
 def one_line_if_out_of_memory(config: ml_collections.ConfigDict, where: str) -> Iterator[None]:
-  """Re-raises device out-of-memory inside the block as an OutOfMemoryError naming ``where``
-  (a stage, or ``train``) and what to lower; every other error passes through."""
+  """Re-raises running out of memory inside the block as an OutOfMemoryError naming ``where`` (a
+  stage, or ``train``) and what to lower; every other error, a DatadietError included, passes
+  through."""
   try:
     yield
-  except (jax.errors.JaxRuntimeError, MemoryError) as e:
-    if isinstance(e, errors.DatadietError) or not (isinstance(e, MemoryError)
-                                                   or is_out_of_memory(e)):
+  except (RuntimeError, MemoryError) as e:
+    host = isinstance(e, MemoryError)
+    if isinstance(e, errors.DatadietError) or not (host or is_out_of_memory(e)):
       raise
-    # NumPy's MemoryError: a host array (a padded batch, say) did not fit in the host's memory.
-    device = 'The host' if isinstance(e, MemoryError) else jax.devices()[0].device_kind
+    what = 'The host' if host else f'The device ({jax.devices()[0].device_kind})'
     raise errors.OutOfMemoryError(
-        f'{device} ran out of memory in {where} ({first_line(e)}): {advice(config, where)}. '
-        'Results finished before it are intact: relaunch the same command to resume.') from e
+        f'{what} ran out of memory in {where} ({first_line(e)}): {advice(config, where, host)}. '
+        'Results finished before it are intact.') from e

@@ -471,9 +471,9 @@ def test_launch_exits_non_zero_with_one_line_and_no_traceback(tmp_path):
      'option; its options: fraction, offset_from.'),
     (('--config', 'configs/train.py', '--config.optim.budget=abc'),
      "datadiet: config: flag --config.optim.budget=abc: invalid literal for int() with base 10: "
-     "'abc'; config.optim.budget is an int (this config: 10), e.g. --config.optim.budget=10."),
+     "'abc'; config.optim.budget is an int (now 10), e.g. --config.optim.budget=10."),
     (('--config', 'configs/cifar10_cpu.py', '--config.runtime.stream_readers=1.5'),
-     "'1.5'; config.runtime.stream_readers is an int (this config: 0), e.g. "
+     "'1.5'; config.runtime.stream_readers is an int (now 0), e.g. "
      "--config.runtime.stream_readers=0."),
     (('--config', 'configs/no_such_config.py'),
      "No such file or directory: 'configs/no_such_config.py'"),

@@ -23,6 +23,7 @@ relaunch that times differently never mixes forms within a file.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Hashable, Sequence
 from typing import Literal
@@ -31,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from datadiet import errors
+from datadiet import device_memory, errors
 from datadiet.scores import layer_norms
 
 TuningMethod = Literal['auto', 'ghost', 'materialize', 'measure', 'flops']
@@ -67,25 +68,32 @@ def _compile(fn: Callable, args: tuple):
   256: 150 GiB) fail there with RESOURCE_EXHAUSTED, not when run."""
   try:
     compiled = jax.jit(fn).lower(*args).compile()
-  except Exception:  # pylint: disable=broad-except  (XlaRuntimeError: RESOURCE_EXHAUSTED)
-    return None, float('inf')
+  except RuntimeError as e:
+    if device_memory.is_out_of_memory(e):
+      return None, float('inf')
+    raise  # A bug, not a size: the caller sees it.
   memory = compiled.memory_analysis()
   return compiled, int(memory.temp_size_in_bytes + memory.output_size_in_bytes) if memory else 0
 
 
 def _gram_exceeds_device(form: str, output_grads: jax.ShapeDtypeStruct) -> bool:
-  """Whether a ghost form's ``(batch, T, T)`` float32 Gram matrix alone exceeds the device's
-  memory: left out without compiling (XLA's autotuner would try to allocate it, and print the
-  failure, for every such layer). Never true where the device does not report its memory."""
+  """Whether a ghost form's two ``(batch, T, T)`` float32 Gram matrices (inputs' and
+  output-gradients') alone exceed the device's memory: left out without compiling (XLA's
+  autotuner would try to allocate them, and print the failure, for every such layer). Never
+  true where the device does not report its memory."""
   if parse_form(form)[0] != 'ghost':
     return False
   positions = int(np.prod(output_grads.shape[1:-1]))
-  return output_grads.shape[0] * positions**2 * 4 > _device_memory_bytes()
+  return 2 * output_grads.shape[0] * positions**2 * 4 > _device_memory_bytes()
 
 
 def _device_memory_bytes() -> float:
   """The default device's memory limit, or infinity where it reports none (a CPU)."""
-  return (jax.devices()[0].memory_stats() or {}).get('bytes_limit', float('inf'))
+  try:
+    stats = jax.devices()[0].memory_stats() or {}
+  except Exception:  # pylint: disable=broad-except  # Some PJRT plugins do not implement it.
+    stats = {}
+  return stats.get('bytes_limit', float('inf'))
 
 
 def _seconds(compiled, args: tuple) -> float:
@@ -98,8 +106,10 @@ def _seconds(compiled, args: tuple) -> float:
       jax.block_until_ready(compiled(*args))
       best = min(best, time.perf_counter() - start)
     return best
-  except Exception:  # pylint: disable=broad-except  (XlaRuntimeError: RESOURCE_EXHAUSTED)
-    return float('inf')
+  except RuntimeError as e:
+    if device_memory.is_out_of_memory(e):
+      return float('inf')
+    raise
 
 
 def measured_form(make_sq_norms: Callable[[str], Callable], inputs: jax.ShapeDtypeStruct,
@@ -123,7 +133,7 @@ def measured_form(make_sq_norms: Callable[[str], Callable], inputs: jax.ShapeDty
     budget = max(MAX_MEMORY_RATIO * min(peak for _, peak in compiled.values()),
                  ARGUMENT_MEMORY_RATIO * sum(a.nbytes for a in args))
     seconds = {form: _seconds(program, args) for form, (program, peak) in compiled.items()
-               if peak <= budget}
+               if program is not None and peak <= budget}
     if not seconds or min(seconds.values()) == float('inf'):
       raise errors.OutOfMemoryError(
           f'No per-example norm form of a layer with inputs {inputs.shape} fits on '
@@ -140,10 +150,11 @@ def measured_form(make_sq_norms: Callable[[str], Callable], inputs: jax.ShapeDty
 def measurements() -> list[dict]:
   """What ``'measure'`` timed in this process, one entry per layer geometry and shapes:
   ``layer`` (its key), ``inputs`` / ``output_grads`` shapes, ``dtype``, the ``chosen`` form,
-  ``seconds`` per form (``None``: not run, planned over budget; ``inf``: failed)
-  and ``planned_bytes`` per form (``inf``: did not compile). ``bench/grand_layers.py`` reads it
-  to show where GraNd's time goes."""
-  return [dict(entry) for entry in _timings.values()]
+  ``seconds`` per form (``None``: not run, planned over budget or left out before compiling;
+  ``inf``: out of memory when run) and ``planned_bytes`` per form (``inf``: out of memory
+  while compiling, or its Gram matrices alone larger than the device).
+  ``bench/grand_layers.py`` reads it to show where GraNd's time goes."""
+  return copy.deepcopy(list(_timings.values()))
 
 
 def choose(method: TuningMethod, make_sq_norms: Callable[[str], Callable],

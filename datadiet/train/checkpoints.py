@@ -15,7 +15,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from datadiet import errors
+from datadiet import device_memory, errors
 
 
 class CheckpointError(errors.InputError):
@@ -57,6 +57,8 @@ def restore(mngr: ocp.CheckpointManager, step: int, like: Any) -> Any:
   try:
     state = mngr.restore(step, args=ocp.args.StandardRestore(_abstract(like)))
   except Exception as e:  # Orbax raises many types for a damaged checkpoint.
+    if device_memory.is_out_of_memory(e) or isinstance(e, MemoryError):
+      raise  # Not damage: the stage reports it as out of memory, naming what to lower.
     directory = Path(mngr.directory)
     cause = ' '.join(str(e).split('See full TensorStore details')[0].split()).rstrip(' .;:')
     cause = f'{type(e).__name__}: {cause[:150]}{"…" if len(cause) > 150 else ""}'

@@ -27,6 +27,7 @@ def test_measure_keeps_the_faster_form_and_times_each_geometry_once(monkeypatch)
   monkeypatch.setattr(norm_tuning, '_seconds', fake)
   monkeypatch.setattr(norm_tuning, '_compile', lambda fn, args: (fn, 100))  # Equal memory.
   monkeypatch.setattr(norm_tuning, '_measured', {})
+  monkeypatch.setattr(norm_tuning, '_timings', {})
   shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
   assert norm_tuning.choose('measure', _dense, shape(8, 5, 3), shape(8, 5, 4), 3,
                             key='d') == 'materialize'
@@ -44,6 +45,7 @@ def test_a_form_planned_over_twice_the_memory_is_never_run(monkeypatch):
   monkeypatch.setattr(norm_tuning, '_seconds',
                       lambda form, args: ran.append(form) or costs[form][0])
   monkeypatch.setattr(norm_tuning, '_measured', {})
+  monkeypatch.setattr(norm_tuning, '_timings', {})
   shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
 
   def make(form):
@@ -97,10 +99,28 @@ def test_a_form_that_cannot_compile_is_left_out(monkeypatch):
   monkeypatch.setattr(norm_tuning, '_seconds',
                       lambda program, args: ran.append(program) or 1.0 + len(ran))
   monkeypatch.setattr(norm_tuning, '_measured', {})
+  monkeypatch.setattr(norm_tuning, '_timings', {})
   shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
   assert norm_tuning.measured_form(make, shape(2, 3), shape(2, 3), norm_tuning.CONV_FORMS,
                                    key='stem') == 'materialize'
   assert len(ran) == 3 and None not in ran  # The three that compiled, each run for real.
+
+
+def test_a_form_that_fails_for_another_reason_is_a_bug_and_raises(monkeypatch):
+  # Only running out of memory leaves a form out; anything else would hide a bug behind
+  # "lower the batch size".
+  def make(form):
+    def sq_norms(inputs, output_grads):
+      if form == 'ghost':
+        raise TypeError('a shape bug')
+      return (inputs * output_grads).sum(-1)
+    return sq_norms
+
+  monkeypatch.setattr(norm_tuning, '_measured', {})
+  monkeypatch.setattr(norm_tuning, '_timings', {})
+  shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
+  with pytest.raises(TypeError, match='a shape bug'):
+    norm_tuning.measured_form(make, shape(2, 3), shape(2, 3), norm_tuning.DENSE_FORMS, key='b')
 
 
 def test_forms_are_timed_on_device_arrays_even_inside_a_jitted_trace(monkeypatch):
@@ -111,6 +131,7 @@ def test_forms_are_timed_on_device_arrays_even_inside_a_jitted_trace(monkeypatch
   monkeypatch.setattr(norm_tuning, '_seconds',
                       lambda program, args: seen.append(args) or real_seconds(program, args))
   monkeypatch.setattr(norm_tuning, '_measured', {})
+  monkeypatch.setattr(norm_tuning, '_timings', {})
   shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
 
   def traced(x):
@@ -138,14 +159,15 @@ def test_a_ghost_gram_larger_than_the_device_is_not_compiled(monkeypatch):
 
   monkeypatch.setattr(norm_tuning, '_compile',
                       lambda fn, args: compiled.append(fn.form) or real_compile(fn, args))
-  monkeypatch.setattr(norm_tuning, '_device_memory_bytes', lambda: 4_999)  # Gram: 5,000 bytes.
+  monkeypatch.setattr(norm_tuning, '_device_memory_bytes', lambda: 9_999)  # Grams: 10,000 bytes.
   monkeypatch.setattr(norm_tuning, '_measured', {})
+  monkeypatch.setattr(norm_tuning, '_timings', {})
   shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
-  x, g = shape(2, 5, 5, 3), shape(2, 5, 5, 4)  # 2 examples × 25² positions × 4 bytes.
+  x, g = shape(2, 5, 5, 3), shape(2, 5, 5, 4)  # Two Grams of 2 examples × 25² × 4 bytes.
   assert norm_tuning.measured_form(make, x, g, norm_tuning.CONV_FORMS,
                                    key='big') in ('materialize', 'materialize/unrolled')
   assert compiled == ['materialize', 'materialize/unrolled']
-  monkeypatch.setattr(norm_tuning, '_device_memory_bytes', lambda: 5_000)  # Fits: compiled.
+  monkeypatch.setattr(norm_tuning, '_device_memory_bytes', lambda: 10_000)  # Fits: compiled.
   norm_tuning.measured_form(make, x, g, norm_tuning.CONV_FORMS, key='fits')
   assert compiled[2:] == list(norm_tuning.CONV_FORMS)
 
@@ -153,6 +175,7 @@ def test_a_ghost_gram_larger_than_the_device_is_not_compiled(monkeypatch):
 def test_no_form_fitting_is_one_line_naming_the_fix(monkeypatch):
   monkeypatch.setattr(norm_tuning, '_compile', lambda fn, args: (None, float('inf')))
   monkeypatch.setattr(norm_tuning, '_measured', {})
+  monkeypatch.setattr(norm_tuning, '_timings', {})
   shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
   with pytest.raises(errors.OutOfMemoryError, match='lower config.runtime.score_batch_size'):
     norm_tuning.measured_form(_dense, shape(2, 3), shape(2, 3), norm_tuning.DENSE_FORMS, key='x')
@@ -160,6 +183,7 @@ def test_no_form_fitting_is_one_line_naming_the_fix(monkeypatch):
 
 def test_measured_timing_runs_every_form_for_real(monkeypatch):
   monkeypatch.setattr(norm_tuning, '_measured', {})
+  monkeypatch.setattr(norm_tuning, '_timings', {})
   shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
   chosen = norm_tuning.measured_form(_dense, shape(4, 6, 3), shape(4, 6, 2),
                                      norm_tuning.DENSE_FORMS, key='real')

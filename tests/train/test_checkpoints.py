@@ -28,3 +28,27 @@ def test_restore_step_k_returns_step_k(tmp_path):
   assert np.asarray(checkpoints.restore(mngr, 2, state).step).tolist() == [2, 2]
   with pytest.raises(checkpoints.CheckpointError, match=r'No checkpoint for step 3 .* \[0, 2, 4\]'):
     checkpoints.restore(mngr, 3, state)
+
+
+@pytest.mark.parametrize('error, raised', [
+    (jax.errors.JaxRuntimeError('RESOURCE_EXHAUSTED: Out of memory while trying to allocate '
+                                '1.00GiB'), jax.errors.JaxRuntimeError),
+    (MemoryError('Unable to allocate 1.00 GiB'), MemoryError),
+    (ValueError('Tensorstore: truncated chunk'), checkpoints.CheckpointError),
+])
+def test_out_of_memory_while_restoring_is_not_called_damage(tmp_path, monkeypatch, error, raised):
+  # Reported as a damaged checkpoint, it would tell the user to move a good one aside.
+  model = models.get_model('mlp', num_classes=3, hidden=(4,))
+  mesh = ensemble.make_mesh(1)
+  state = ensemble.init_ensemble(model, optax.sgd(0.1), [0], np.zeros((1, 2, 1), np.float32), 5,
+                                 mesh)
+  mngr = checkpoints.manager(tmp_path)
+  checkpoints.save(mngr, 0, state)
+
+  def fail(*args, **kwargs):
+    raise error
+
+  monkeypatch.setattr(mngr, 'restore', fail)
+  with pytest.raises(raised) as caught:
+    checkpoints.restore(mngr, 0, state)
+  assert (caught.value is error) == (raised is not checkpoints.CheckpointError)
