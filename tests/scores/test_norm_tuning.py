@@ -38,23 +38,29 @@ def test_measure_keeps_the_faster_form_and_times_each_geometry_once(monkeypatch)
   assert timed == [(8, 5, 3), (8, 5, 3), (8, 9, 3), (8, 9, 3)]
 
 
-def test_a_form_planned_over_twice_the_memory_is_never_run(monkeypatch):
-  costs = {'ghost': (3.0, 100), 'materialize': (2.0, 150), 'ghost/unrolled': (1.0, 380)}
+def _measure_planned(monkeypatch, costs: dict, key: str) -> tuple[str, list]:
+  """``measured_form`` over forms with the given (seconds, planned bytes), on two float32
+  (2, 3) arguments (48 bytes): the chosen form and the forms that were run."""
   ran = []
   monkeypatch.setattr(norm_tuning, '_compile', lambda fn, args: (fn.form, costs[fn.form][1]))
   monkeypatch.setattr(norm_tuning, '_seconds',
                       lambda form, args: ran.append(form) or costs[form][0])
   monkeypatch.setattr(norm_tuning, '_measured', {})
   monkeypatch.setattr(norm_tuning, '_timings', {})
-  shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
+  shape = jax.ShapeDtypeStruct((2, 3), jnp.float32)
 
   def make(form):
     fn = lambda x, g: x  # noqa: E731
     fn.form = form
     return fn
 
-  assert norm_tuning.measured_form(make, shape(2, 3), shape(2, 3), list(costs),
-                                   key='c') == 'materialize'
+  return norm_tuning.measured_form(make, shape, shape, list(costs), key=key), ran
+
+
+def test_a_form_planned_over_twice_the_memory_is_never_run(monkeypatch):
+  costs = {'ghost': (3.0, 100), 'materialize': (2.0, 150), 'ghost/unrolled': (1.0, 380)}
+  chosen, ran = _measure_planned(monkeypatch, costs, key='c')
+  assert chosen == 'materialize'
   assert ran == ['ghost', 'materialize']  # The 3.8x form was compiled, planned, not run.
 
 
@@ -63,21 +69,8 @@ def test_a_few_times_the_layers_own_arrays_is_affordable_whatever_the_leanest(mo
   # materialised form's few megabytes, and GraNd ran a 10× slower loop.
   arguments = 2 * 2 * 3 * 4  # Two float32 (2, 3) arrays: 48 bytes.
   costs = {'ghost': (3.0, 8), 'materialize': (1.0, 3 * arguments), 'ghost/unrolled': (0.5, 400)}
-  ran = []
-  monkeypatch.setattr(norm_tuning, '_compile', lambda fn, args: (fn.form, costs[fn.form][1]))
-  monkeypatch.setattr(norm_tuning, '_seconds',
-                      lambda form, args: ran.append(form) or costs[form][0])
-  monkeypatch.setattr(norm_tuning, '_measured', {})
-  monkeypatch.setattr(norm_tuning, '_timings', {})
-  shape = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)  # noqa: E731
-
-  def make(form):
-    fn = lambda x, g: x  # noqa: E731
-    fn.form = form
-    return fn
-
-  assert norm_tuning.measured_form(make, shape(2, 3), shape(2, 3), list(costs),
-                                   key='1x1') == 'materialize'
+  chosen, ran = _measure_planned(monkeypatch, costs, key='1x1')
+  assert chosen == 'materialize'
   assert ran == ['ghost', 'materialize']  # 400 bytes > 4 × 48: planned, not run.
   [entry] = norm_tuning.measurements()
   assert entry['chosen'] == 'materialize' and entry['layer'] == '1x1'
