@@ -5,9 +5,10 @@ XLA reports a device out of memory as a runtime error whose message contains
 allocates), a traceback deep in JAX; NumPy, as a ``MemoryError`` for a host array (a batch padded
 to its size, say). Stages and the training job turn either into
 :class:`datadiet.errors.OutOfMemoryError`, which ``launch.py`` prints as one line: where it
-happened, the allocator's own first line (how much was asked for), the ``runtime`` settings a
-relaunch of the same workdir may lower, and the settings that would change the results (a new
-``--workdir``), each with this config's value.
+happened, the allocator's own first line (how much was asked for), and the settings that
+decide that memory, each with this config's value, grouped by what changing it costs: a plain
+relaunch (``runtime``), a relaunch with ``--continue_with_changed_config`` (an analysis's own),
+or a new ``--workdir`` (anything that changes the results).
 """
 
 from __future__ import annotations
@@ -19,21 +20,21 @@ import jax
 import ml_collections
 
 from datadiet import config_checks, errors
+from datadiet import workdir as workdirs
 
-# Per stage: (runtime settings a relaunch may change: they bind no workdir, settings that change
-# the results). A stage not listed (an analysis) is told about every training and scoring one.
-_TRAINING = (('runtime.eval_batch_size', 'runtime.seed_strategy'),
-             ('optim.batch_size', 'model.compute_dtype'))
-_SCORING = (('runtime.score_batch_size', 'runtime.seed_strategy'), ('scores.dtype',))
+# The settings that decide each stage's memory; a stage not listed (an analysis that trains or
+# evaluates) is told about every training and scoring one.
+_TRAINING = ('runtime.eval_batch_size', 'runtime.seed_strategy', 'optim.batch_size',
+             'model.compute_dtype')
+_SCORING = ('runtime.score_batch_size', 'runtime.seed_strategy', 'scores.dtype')
 _STAGES = {
     'train': _TRAINING, 'pretrain': _TRAINING, 'retrain': _TRAINING, 'score': _SCORING,
-    'ntk_velocity': ((), ('analyses.ntk_velocity.max_jacobian_mb',
-                          'analyses.ntk_velocity.chunk_size', 'analyses.ntk_velocity.block_size')),
+    'ntk_velocity': ('analyses.ntk_velocity.max_jacobian_mb', 'analyses.ntk_velocity.chunk_size'),
 }
-_EVERYTHING = (('runtime.eval_batch_size', 'runtime.score_batch_size', 'runtime.seed_strategy'),
-               ('optim.batch_size', 'model.compute_dtype', 'scores.dtype'))
+_EVERYTHING = ('runtime.eval_batch_size', 'runtime.score_batch_size', 'runtime.seed_strategy',
+               'optim.batch_size', 'model.compute_dtype', 'scores.dtype')
 # What the host holds: batches padded to these sizes, and (off the stream path) the images.
-_HOST = (('runtime.eval_batch_size', 'runtime.score_batch_size', 'runtime.input_pipeline'), ())
+_HOST = ('runtime.eval_batch_size', 'runtime.score_batch_size', 'runtime.input_pipeline')
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -59,17 +60,26 @@ def _setting(config: ml_collections.ConfigDict, field: str) -> str | None:
 
 
 def advice(config: ml_collections.ConfigDict, where: str, host: bool = False) -> str:
-  """What to lower after ``where`` ran out of (device, or ``host``) memory: the settings a
-  relaunch of this workdir may change, then those that need a new ``--workdir``."""
-  resumable, binding = _HOST if host else _STAGES.get(where, _EVERYTHING)
-  resumable = [s for s in (_setting(config, f) for f in resumable) if s]
-  binding = [s for s in (_setting(config, f) for f in binding) if s]
+  """What to lower after ``where`` ran out of (device, or ``host``) memory, grouped by what a
+  change costs: ``runtime`` settings bind no workdir (a relaunch resumes); an analysis's own
+  (:data:`datadiet.workdir.ADDITIVE_FIELDS`) resume with ``--continue_with_changed_config``;
+  any other changes the results (a new ``--workdir``)."""
+  fields = _HOST if host else _STAGES.get(where, _EVERYTHING)
+  settings = [(f, s) for f, s in ((f, _setting(config, f)) for f in fields) if s]
+  resume = [s for f, s in settings if f.startswith('runtime.')]
+  resume_changed = [s for f, s in settings if not f.startswith('runtime.')
+                    and workdirs.is_additive(f)]
+  new_workdir = [s for f, s in settings if not f.startswith('runtime.')
+                 and not workdirs.is_additive(f)]
   parts = []
-  if resumable:
-    parts.append('to resume this run, relaunch with a lower or leaner ' + ', '.join(resumable))
-  if binding:
-    parts.append(('or ' if parts else '') + ', '.join(binding) + ' (these change the results: '
-                 'use a new --workdir)')
+  if resume:
+    parts.append('to resume this run, relaunch with a lower or leaner ' + ', '.join(resume))
+  if resume_changed:
+    parts.append('to resume it, relaunch with --continue_with_changed_config and a lower '
+                 + ', '.join(resume_changed))
+  if new_workdir:
+    parts.append(('or ' if parts else '') + ', '.join(new_workdir) + ' (these change the '
+                 'results: use a new --workdir)')
   return '; '.join(parts) or 'run on a machine with more memory'
 
 

@@ -88,6 +88,12 @@ def _within(field: str, blocks: Iterable[str]) -> bool:
   return any(field == b or field.startswith(f'{b}.') for b in blocks)
 
 
+def is_additive(field: str) -> bool:
+  """Whether ``--continue_with_changed_config`` may change the dotted ``field`` (it is in
+  :data:`ADDITIVE_FIELDS`)."""
+  return _within(field, ADDITIVE_FIELDS)
+
+
 def results_fields(config: dict, reads: Iterable[str]) -> dict[str, Any]:
   """The fields of ``config`` (a plain dict) inside the blocks ``reads``."""
   reads = tuple(reads)

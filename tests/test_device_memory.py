@@ -7,7 +7,9 @@ import pytest
 
 from configs import default
 from datadiet import device_memory, errors
+from datadiet import workdir as workdirs
 from datadiet.stages.context import Context
+from datadiet.stages import registry as stage_registry
 from datadiet.stages.protocol import Stage
 
 
@@ -68,9 +70,10 @@ def test_advice_names_each_stages_own_settings_with_this_configs_values():
       'to resume this run, relaunch with a lower or leaner config.runtime.eval_batch_size (now '
       f'{config.runtime.eval_batch_size}); or config.optim.batch_size (now '
       f'{config.optim.batch_size} per seed) (these change the results: use a new --workdir)')
-  ntk = device_memory.advice(config, 'ntk_velocity')  # Its own settings, all binding.
-  assert ntk.startswith('config.analyses.ntk_velocity.max_jacobian_mb (now 1024), ')
-  assert 'runtime' not in ntk
+  assert device_memory.advice(config, 'ntk_velocity') == (  # Its own settings.
+      'to resume it, relaunch with --continue_with_changed_config and a lower '
+      'config.analyses.ntk_velocity.max_jacobian_mb (now 1024), '
+      'config.analyses.ntk_velocity.chunk_size (now 16)')
   everything = device_memory.advice(config, 'error_barrier')  # Not listed: every setting.
   for setting in ('runtime.eval_batch_size', 'runtime.score_batch_size', 'optim.batch_size'):
     assert f'config.{setting} (now ' in everything
@@ -83,3 +86,21 @@ def test_a_stage_that_runs_out_of_memory_is_one_line_and_not_marked_done(tmp_pat
   with pytest.raises(errors.OutOfMemoryError, match='ran out of memory in score'):
     ctx.run_stage(stage)
   assert not (tmp_path / 'stages' / 'score.done').exists()
+
+
+def test_what_the_advice_says_resumes_does_and_what_it_says_needs_a_new_workdir_does(tmp_path):
+  config = default.get_config()
+  config.stages = (*config.stages, 'ntk_velocity')
+  workdirs.claim(tmp_path, config, stage_registry.reads)
+  for field, value in (('runtime.score_batch_size', 10), ('runtime.seed_strategy', 'map')):
+    config.update_from_flattened_dict({field: value})
+    workdirs.claim(tmp_path, config, stage_registry.reads)  # A plain relaunch: accepted.
+  config.analyses.ntk_velocity.max_jacobian_mb = 256
+  with pytest.raises(workdirs.WorkdirConfigMismatchError):
+    workdirs.claim(tmp_path, config, stage_registry.reads)
+  workdirs.claim(tmp_path, config, stage_registry.reads, allow_config_change=True)
+  for field, value in (('optim.batch_size', 32), ('scores.dtype', 'bfloat16')):
+    changed = config.copy_and_resolve_references()
+    changed.update_from_flattened_dict({field: value})
+    with pytest.raises(workdirs.WorkdirConfigMismatchError, match='Use a new --workdir'):
+      workdirs.claim(tmp_path, changed, stage_registry.reads, allow_config_change=True)
