@@ -33,8 +33,10 @@ _STAGES = {
 }
 _EVERYTHING = ('runtime.eval_batch_size', 'runtime.score_batch_size', 'runtime.seed_strategy',
                'optim.batch_size', 'model.compute_dtype', 'scores.dtype')
-# What the host holds: batches padded to these sizes, and (off the stream path) the images.
-_HOST = ('runtime.eval_batch_size', 'runtime.score_batch_size', 'runtime.input_pipeline')
+# What the host holds for a stage: its batches, padded to these sizes.
+_HOST = {'train': ('runtime.eval_batch_size',), 'pretrain': ('runtime.eval_batch_size',),
+         'retrain': ('runtime.eval_batch_size',), 'score': ('runtime.score_batch_size',)}
+_HOST_EVERYTHING = ('runtime.eval_batch_size', 'runtime.score_batch_size')
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -52,10 +54,6 @@ def _setting(config: ml_collections.ConfigDict, field: str) -> str | None:
     return None if value == 'bfloat16' else f"config.{field}='bfloat16'"
   if field == 'runtime.seed_strategy':  # Seeds one after another on each device.
     return None if value == 'map' else f"config.{field}='map' (now {value!r})"
-  if field == 'runtime.input_pipeline':
-    return None if value == 'stream' else (f"config.{field}='stream' (now {value!r}; images "
-                                           'read from disk, for TFDS ArrayRecord or an image '
-                                           'folder)')
   return f'config.{field} (now {value}{" per seed" if field == "optim.batch_size" else ""})'
 
 
@@ -64,7 +62,7 @@ def advice(config: ml_collections.ConfigDict, where: str, host: bool = False) ->
   change costs: ``runtime`` settings bind no workdir (a relaunch resumes); an analysis's own
   (:data:`datadiet.workdir.ADDITIVE_FIELDS`) resume with ``--continue_with_changed_config``;
   any other changes the results (a new ``--workdir``)."""
-  fields = _HOST if host else _STAGES.get(where, _EVERYTHING)
+  fields = _HOST.get(where, _HOST_EVERYTHING) if host else _STAGES.get(where, _EVERYTHING)
   settings = [(f, s) for f, s in ((f, _setting(config, f)) for f in fields) if s]
   resume = [s for f, s in settings if f.startswith('runtime.')]
   resume_changed = [s for f, s in settings if not f.startswith('runtime.')

@@ -14,6 +14,8 @@ pruned by a score the run does not compute, an analysis's windows) is its ``chec
 
 from __future__ import annotations
 
+import os
+
 import ml_collections
 
 from datadiet import config_checks, errors, models
@@ -75,6 +77,23 @@ def _check_input(config: ml_collections.ConfigDict) -> None:
         '--config.runtime.input_pipeline=stream, or leave them at auto and 0.')
 
 
+def _check_batch_memory(config: ml_collections.ConfigDict, data) -> None:
+  """Scoring and evaluation batches are padded on the host to their full size: refuse one whose
+  host arrays (the split's own per-example arrays, and a copy while padding) cannot fit in the
+  host's memory. The kernel would kill the run without a message, minutes in."""
+  per_example = sum(value[:1].nbytes for value in data.train.values())
+  host = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+  largest = max(len(data.train['label']), len(data.test['label']))
+  for field in ('runtime.eval_batch_size', 'runtime.score_batch_size'):
+    size = config_checks.field_value(config, field)
+    if 2 * size * per_example > host:
+      raise errors.InputError(
+          f'config.{field} {size:,} pads every batch to that many examples: '
+          f'{2 * size * per_example / 2**30:.1f} GiB of host arrays, more than this host\'s '
+          f'{host / 2**30:.1f} GiB; use at most {largest:,} (the largest split it batches: a '
+          'larger batch only adds padding).')
+
+
 def check(config: ml_collections.ConfigDict) -> None:
   """Raises :class:`~datadiet.errors.InputError` for anything the run could not do."""
   stages = []
@@ -86,6 +105,7 @@ def check(config: ml_collections.ConfigDict) -> None:
   loop.input_pipeline(config, data)  # A known path that this environment can run.
   if config.data.channel_stats:
     feed.channel_stats_for(config, data)  # Their shape against the images' channels.
+  _check_batch_memory(config, data)
   num_train = len(data.train['label'])
   num_steps = optim.total_steps(config, num_train)
   optim.make_optimizer(config, num_steps)  # Budget unit, schedule.

@@ -146,6 +146,13 @@ CONFIG_CASES = {
                               r'config.runtime.eval_batch_size must be a positive number, got 0'),
     'zero scoring batch': ({'runtime.score_batch_size': 0},
                            r'config.runtime.score_batch_size must be a positive number, got 0'),
+    # Padded on the host: the kernel killed such a run minutes in, with no message.
+    'scoring batch beyond host memory': (
+        {'runtime.score_batch_size': 2**40},
+        r'config.runtime.score_batch_size 1,099,511,627,776 pads every batch to that many '
+        r"examples: .* GiB of host arrays, more than this host's .* GiB; use at most \d"),
+    'evaluation batch beyond host memory': (
+        {'runtime.eval_batch_size': 2**40}, r'config.runtime.eval_batch_size 1,099,511,627,776'),
     'negative budget': ({'optim.budget': -3},
                         r'config.optim.budget must be a positive number, got -3'),
     'repeated seeds': ({'pretrain.seeds': (0, 0)},
