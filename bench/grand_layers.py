@@ -148,8 +148,10 @@ def _past_deadline() -> bool:
 
 def _summary(rows: list[dict]) -> list[str]:
   versions = ', '.join(f'{name} {importlib.metadata.version(name)}' for name in ('jax', 'flax'))
-  what = ('--smoke' if _SMOKE.value else
-          f'on {rows[0]["device"]} ({versions}): ResNet50, 224², batch {_BATCH.value}')
+  model = 'ResNet18 of widths 8–16, 16²' if _SMOKE.value else 'ResNet50, 224²'
+  what = (f'{"--smoke " if _SMOKE.value else ""}on {jax.devices()[0].device_kind} ({versions}): '
+          f'{model}, '
+          f'batch {_BATCH.value}, eval mode, random inputs')
   lines = [f'# bench/grand_layers.py {what}', '',
            '| dtype | pass | examples/s | ms per batch | × input_backward |',
            '|---|---|---:|---:|---:|']
@@ -160,7 +162,10 @@ def _summary(rows: list[dict]) -> list[str]:
       ratio = f'{row["seconds_per_batch"] / base["seconds_per_batch"]:.2f}' if base else '—'
       lines.append(f'| {dtype} | {name} | {row["images_per_s"]:,.0f} | '
                    f'{1e3 * row["seconds_per_batch"]:.1f} | {ratio} |')
-  lines += ['', '| dtype | layer geometry | input | layers | chosen | ms per layer, by form | '
+  lines += ['', 'Per Dense/Conv geometry: each form timed alone, per layer (—: not run, planned '
+            'over the memory budget or its Gram matrices larger than the device); the last '
+            'column is the chosen form × the layers sharing the geometry, over the GraNd step.',
+            '', '| dtype | layer geometry | input | layers | chosen | ms per layer, by form | '
             'alone ÷ GraNd step |', '|---|---|---|---:|---|---|---:|']
   for row in rows:
     if row['measurement'] != 'layer':
@@ -193,22 +198,27 @@ def main(argv):
     print(json.dumps(row), flush=True)
     _write(rows)
 
-  for dtype in _DTYPES.value:
-    model, variables, images, labels = _model_and_data(dtype)
-    args = (variables, images, labels)
-    # GraNd as a GPU run computes it, the passes it is made of, then the forced forms.
-    programs = [('grand_measure', _grand(model, 'measure')), *_passes(model).items(),
-                *((f'grand_{m}', _grand(model, m)) for m in _METHODS.value if m != 'measure')]
-    for name, fn in programs:
-      if _past_deadline():
-        return
-      row = dict(timing.measure(name, fn, args, _BATCH.value, min_seconds=_MIN_SECONDS.value),
-                 dtype=dtype)
-      record(row)
-      if name == 'grand_measure':
-        counts = _layer_counts(model, variables, images, labels)
-        for layer_row in _layer_rows(str(jnp.dtype(dtype)), counts, row['seconds_per_batch']):
-          record(layer_row)
+  def measure_all():
+    for dtype in _DTYPES.value:
+      model, variables, images, labels = _model_and_data(dtype)
+      args = (variables, images, labels)
+      # GraNd as a GPU run computes it, the passes it is made of, then the forced forms.
+      programs = [('grand_measure', _grand(model, 'measure')), *_passes(model).items(),
+                  *((f'grand_{m}', _grand(model, m)) for m in _METHODS.value if m != 'measure')]
+      for name, fn in programs:
+        if _past_deadline():
+          return
+        row = dict(timing.measure(name, fn, args, _BATCH.value, min_seconds=_MIN_SECONDS.value),
+                   dtype=dtype)
+        record(row)
+        if name == 'grand_measure':
+          counts = _layer_counts(model, variables, images, labels)
+          for layer_row in _layer_rows(str(jnp.dtype(dtype)), counts, row['seconds_per_batch']):
+            record(layer_row)
+
+  measure_all()
+  if rows:
+    print('\n'.join(_summary(rows)), flush=True)
 
 
 if __name__ == '__main__':
