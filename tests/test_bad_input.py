@@ -434,6 +434,22 @@ def test_final_evaluation_is_logged_by_the_relaunch_if_the_run_stopped_before_it
                                                    'metrics.jsonl')
 
 
+def test_final_pretraining_evaluation_is_logged_by_the_relaunch_if_it_was_cut_off(finished,
+                                                                                   tmp_path):
+  # Every checkpoint was saved, then the run died evaluating (killed, or out of memory): the
+  # relaunch trained nothing, so the final evaluation was never logged.
+  workdir = _damaged_copy(finished, tmp_path, redo='pretrain')
+  metrics = workdir / 'pretrain' / 'metrics.jsonl'
+  rows = metrics.read_text().splitlines(keepends=True)
+  last = max(json.loads(r)['step'] for r in rows)
+  metrics.write_text(''.join(r for r in rows if (json.loads(r)['split'], json.loads(r)['step'])
+                             != ('test', last)))
+  checkpoints_before = _snapshot(workdir / 'pretrain' / 'checkpoints')
+  jobs.run(_tiny(), workdir)
+  assert _metric_values(metrics) == _metric_values(finished / 'pretrain' / 'metrics.jsonl')
+  assert _snapshot(workdir / 'pretrain' / 'checkpoints') == checkpoints_before  # Not retrained.
+
+
 def _launch(*args, env=None, cwd=None):
   """launch.py as a user runs it (from ``cwd``, the repository root by default)."""
   return subprocess.run([sys.executable, str(ROOT / 'launch.py'), *args], cwd=cwd or ROOT,

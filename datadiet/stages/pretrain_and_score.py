@@ -20,7 +20,7 @@ from datadiet import (atomic_files, config_checks, errors, models, multihost, sc
 from datadiet.scores import registry
 from datadiet.stages.context import Context
 from datadiet.stages.protocol import Stage
-from datadiet.train import checkpoints, ensemble, loop, optim
+from datadiet.train import checkpoints, ensemble, loop, metrics, optim
 
 # What pretraining and scoring compute depends on: the data, the architecture and its training
 # recipe, the seeds, and which scores are wanted when.
@@ -69,7 +69,10 @@ def pretrain(ctx: Context) -> None:
   for model in ctx.score_models:
     check_trackers(ctx, model)
     missing = missing_checkpoints(ctx, model)
-    if missing:
+    # Also when every checkpoint is saved but the final evaluation is not logged (the run was
+    # stopped, or ran out of memory, evaluating): the relaunch restores the last one and logs it.
+    evaluated = metrics.logged(ctx.pretrain_dir_for(model), pretrain_stop_step(ctx), 'test')
+    if missing or not evaluated:
       loop.train_ensemble(ctx.config, ctx.pretrain_dir_for(model), ctx.data,
                           seeds=list(ctx.config.pretrain.seeds), labels=ctx.train_labels,
                           checkpoint_steps=tuple(ctx.config.scores.steps),

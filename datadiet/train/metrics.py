@@ -86,6 +86,15 @@ class MetricWriter:
       self._tb.close()
 
 
+def logged(workdir: str | Path, step: int, split: str) -> bool:
+  """Whether ``<workdir>/metrics.jsonl`` holds ``split``'s rows at ``step``."""
+  path = Path(workdir) / 'metrics.jsonl'
+  if not path.exists():
+    return False
+  with open(path) as f:
+    return any(_is_row(line, step, split) for line in f)
+
+
 def _is_row(line: str, step: int, split: str) -> bool:
   try:
     row = json.loads(line)
