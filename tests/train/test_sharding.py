@@ -43,7 +43,10 @@ def _train(workdir, devices, strategy, num_seeds, input_pipeline='device'):
   result = subprocess.run([sys.executable, '-c', SCRIPT, str(workdir), strategy,
                            str(num_seeds), input_pipeline], cwd=ROOT, env=env,
                           capture_output=True, text=True)
-  assert result.returncode == 0, (result.returncode, result.stderr[-4000:])
+  if result.returncode:  # pytest.fail prints all of it (an assert's message is cut short).
+    fatal = [line for line in result.stderr.splitlines() if line.startswith(('F', 'E'))]
+    pytest.fail(f'exit {result.returncode}; fatal lines: {fatal[-5:]}\n'
+                f'{result.stderr[-4000:]}')
   with np.load(workdir / 'params.npz') as saved:
     leaves = [saved[f'arr_{i}'] for i in range(len(saved.files) - 4)]
     test = (saved['test_loss'], saved['test_accuracy'])
