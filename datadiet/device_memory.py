@@ -39,6 +39,15 @@ _HOST = {'train': ('runtime.eval_batch_size',), 'pretrain': ('runtime.eval_batch
 _HOST_EVERYTHING = ('runtime.eval_batch_size', 'runtime.score_batch_size')
 
 
+_ACCELERATORS = ('gpu', 'tpu')
+
+
+def device_memory_bytes(device: jax.Device) -> int | None:
+  """The memory one accelerator gives JAX, or None where unknown (CPU)."""
+  stats = device.memory_stats() if device.platform in _ACCELERATORS else None
+  return int(stats['bytes_limit']) if stats and 'bytes_limit' in stats else None
+
+
 def is_out_of_memory(error: BaseException) -> bool:
   """Whether ``error`` is XLA running out of memory (``RESOURCE_EXHAUSTED: Out of memory …``;
   the word 'memory' keeps out gRPC's RESOURCE_EXHAUSTED, a message over its size limit)."""
@@ -63,12 +72,11 @@ def advice(config: ml_collections.ConfigDict, where: str, host: bool = False) ->
   (:data:`datadiet.workdir.ADDITIVE_FIELDS`) resume with ``--continue_with_changed_config``;
   any other changes the results (a new ``--workdir``)."""
   fields = _HOST.get(where, _HOST_EVERYTHING) if host else _STAGES.get(where, _EVERYTHING)
-  settings = [(f, s) for f, s in ((f, _setting(config, f)) for f in fields) if s]
-  resume = [s for f, s in settings if f.startswith('runtime.')]
-  resume_changed = [s for f, s in settings if not f.startswith('runtime.')
-                    and workdirs.is_additive(f)]
-  new_workdir = [s for f, s in settings if not f.startswith('runtime.')
-                 and not workdirs.is_additive(f)]
+  resume, resume_changed, new_workdir = [], [], []
+  for field in fields:
+    if suggestion := _setting(config, field):
+      (resume if field.startswith('runtime.') else resume_changed if workdirs.is_additive(field)
+       else new_workdir).append(suggestion)
   parts = []
   if resume:
     parts.append('to resume this run, relaunch with a lower or leaner ' + ', '.join(resume))

@@ -38,18 +38,12 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from datadiet import batching, errors, multihost, optional_deps
+from datadiet.device_memory import device_memory_bytes
 from datadiet.data import augment, pipeline, sources
 from datadiet.data.pipeline import ChannelStats, TrainOrder, normalize
 
 INPUT_PIPELINES = ('auto', 'device', 'tf_data', 'stream')
 _NEEDS_TF = ('tf_data',)
-_ACCELERATORS = ('gpu', 'tpu')
-
-
-def device_memory_bytes(device: jax.Device) -> int | None:
-  """The memory one accelerator gives JAX, or None where unknown (CPU)."""
-  stats = device.memory_stats() if device.platform in _ACCELERATORS else None
-  return int(stats['bytes_limit']) if stats and 'bytes_limit' in stats else None
 
 
 def resolve(input_pipeline: str, data_bytes: int, max_fraction: float = 0.25,

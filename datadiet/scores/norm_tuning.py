@@ -89,11 +89,7 @@ def _gram_exceeds_device(form: str, output_grads: jax.ShapeDtypeStruct) -> bool:
 
 def _device_memory_bytes() -> float:
   """The default device's memory limit, or infinity where it reports none (a CPU)."""
-  try:
-    stats = jax.devices()[0].memory_stats() or {}
-  except Exception:  # pylint: disable=broad-except  # Some PJRT plugins do not implement it.
-    stats = {}
-  return stats.get('bytes_limit', float('inf'))
+  return device_memory.device_memory_bytes(jax.devices()[0]) or float('inf')
 
 
 def _seconds(compiled, args: tuple) -> float:

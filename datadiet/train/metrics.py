@@ -53,10 +53,7 @@ class MetricWriter:
   def has_rows(self, step: int, split: str) -> bool:
     """Whether ``metrics.jsonl`` already holds ``split``'s rows at ``step`` (always True for a
     disabled writer: it writes nothing anyway)."""
-    if self._jsonl is None:
-      return True
-    with open(self._jsonl.name) as f:
-      return any(_is_row(line, step, split) for line in f)
+    return self._jsonl is None or logged(self.workdir, step, split)
 
   def write(self, step: int, split: str, seeds: list[int], values: dict[str, Any]) -> None:
     if self._jsonl is None:
