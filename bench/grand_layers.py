@@ -2,6 +2,7 @@
 geometry's per-example norm forms as ``norm_method='measure'`` timed them.
 
   python bench/grand_layers.py                 # ResNet50 (ImageNet stem), 224², batch 256
+  python bench/grand_layers.py --model=resnet18 --batch=512   # CIFAR-10's ResNet18, 32²
   python bench/grand_layers.py --smoke         # the same code on a CPU, tiny model (~1 min)
 
 For each compute dtype (float32, the default ``config.scores.dtype``, then bfloat16), in eval
@@ -21,7 +22,7 @@ the backward pass: these ratios rank the layers, but overstate each one's cost i
 and need not add up with ``input_backward`` to the step.
 
 Prints JSON lines and a markdown summary, and writes both to ``--out``
-(``grand_layers_<device>.jsonl`` / ``.md``) after every row, so a cut-off lease keeps what
+(``grand_layers_<device>[_resnet18].jsonl`` / ``.md``) after every row, so a cut-off lease keeps what
 finished. Needs jax, flax, optax, ml-collections and numpy; no TensorFlow.
 """
 
@@ -45,7 +46,7 @@ from absl import app, flags
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # The configs package, as launch.py sees it.
 
-from configs import imagenet_resnet50  # noqa: E402
+from configs import cifar10_resnet18, imagenet_resnet50  # noqa: E402
 from datadiet import models  # noqa: E402
 from datadiet.scores import losses, norm_tuning  # noqa: E402
 from datadiet.scores.grand_linen import grand_linen  # noqa: E402
@@ -58,15 +59,24 @@ _METHODS = flags.DEFINE_list('methods', ['flops', 'materialize'],
 _MIN_SECONDS = flags.DEFINE_float('min_seconds', 1.0, 'Time each pass this long.')
 _DEADLINE = flags.DEFINE_float('deadline_s', None,
                                'Start no measurement after this many seconds from launch.')
+_MODEL = flags.DEFINE_enum('model', 'resnet50', ['resnet50', 'resnet18'],
+                           "resnet50: the ImageNet config's, 224²; resnet18: CIFAR-10's, 32².")
+_ARGUMENT_MEMORY_RATIO = flags.DEFINE_float(
+    'argument_memory_ratio', None, 'Overrides norm_tuning.ARGUMENT_MEMORY_RATIO (which forms '
+    "'measure' may run, by planned memory) to time forms the default budget leaves out.")
 _SMOKE = flags.DEFINE_bool('smoke', False, 'A narrow ResNet18 on 16×16 images (a CPU).')
 _START = time.perf_counter()
 
 
 def _model_and_data(dtype: str):
-  """The ImageNet config's ResNet50 (or the smoke's CNN), its eval-mode variables, one batch."""
+  """The ImageNet config's ResNet50, CIFAR-10's ResNet18 (or the smoke's CNN), its eval-mode
+  variables, one batch."""
   if _SMOKE.value:
     model = models.get_model('resnet18', num_classes=10, dtype=dtype, widths=(8, 16, 16, 16))
     shape, classes = (16, 16, 3), 10
+  elif _MODEL.value == 'resnet18':
+    model = models.from_config(cifar10_resnet18.get_config(), 10, dtype=dtype)
+    shape, classes = (32, 32, 3), 10
   else:
     config = imagenet_resnet50.get_config()
     model = models.from_config(config, 1000, dtype=dtype)
@@ -148,7 +158,8 @@ def _past_deadline() -> bool:
 
 def _summary(rows: list[dict]) -> list[str]:
   versions = ', '.join(f'{name} {importlib.metadata.version(name)}' for name in ('jax', 'flax'))
-  model = 'ResNet18 of widths 8–16, 16²' if _SMOKE.value else 'ResNet50, 224²'
+  model = ('ResNet18 of widths 8–16, 16²' if _SMOKE.value else
+           {'resnet50': 'ResNet50, 224²', 'resnet18': 'ResNet18 (CIFAR-10), 32²'}[_MODEL.value])
   what = (f'{"--smoke " if _SMOKE.value else ""}on {jax.devices()[0].device_kind} ({versions}): '
           f'{model}, '
           f'batch {_BATCH.value}, eval mode, random inputs')
@@ -182,7 +193,8 @@ def _summary(rows: list[dict]) -> list[str]:
 def _write(rows: list[dict]) -> None:
   out = Path(_OUT.value)
   out.mkdir(parents=True, exist_ok=True)
-  name = 'grand_layers_' + rows[0]['device'].replace(' ', '_')
+  name = ('grand_layers_' + rows[0]['device'].replace(' ', '_')
+          + ('_resnet18' if _MODEL.value == 'resnet18' and not _SMOKE.value else ''))
   (out / f'{name}.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in rows))
   (out / f'{name}.md').write_text('\n'.join(_summary(rows)) + '\n')
 
@@ -190,10 +202,13 @@ def _write(rows: list[dict]) -> None:
 def main(argv):
   del argv
   device = 'cpu_smoke' if _SMOKE.value else jax.devices()[0].device_kind
+  if _ARGUMENT_MEMORY_RATIO.value is not None:
+    norm_tuning.ARGUMENT_MEMORY_RATIO = _ARGUMENT_MEMORY_RATIO.value
   rows: list[dict] = []
 
   def record(row):
-    row = dict(row, device=device, jax=jax.__version__)
+    row = dict(row, device=device, jax=jax.__version__,
+               argument_memory_ratio=norm_tuning.ARGUMENT_MEMORY_RATIO)
     rows.append(row)
     print(json.dumps(row), flush=True)
     _write(rows)

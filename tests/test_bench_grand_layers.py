@@ -11,8 +11,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_smoke_times_every_pass_and_every_layer_geometry(tmp_path):
   env = dict(os.environ, JAX_PLATFORMS='cpu')
+  # A memory budget no form exceeds: every form is timed (the default budget's exclusions are
+  # tested in tests/scores/test_norm_tuning.py).
   run = subprocess.run([sys.executable, 'bench/grand_layers.py', '--smoke', '--dtypes=float32',
-                        '--batch=4', '--min_seconds=0.05', f'--out={tmp_path}'], cwd=ROOT,
+                        '--batch=4', '--min_seconds=0.05', '--argument_memory_ratio=1e6',
+                        f'--out={tmp_path}'], cwd=ROOT,
                        env=env, capture_output=True, text=True)
   assert run.returncode == 0, run.stderr[-3000:]
   rows = [json.loads(line) for line in (tmp_path / 'grand_layers_cpu_smoke.jsonl').open()]
@@ -24,8 +27,10 @@ def test_smoke_times_every_pass_and_every_layer_geometry(tmp_path):
   # ResNet18: the stem, 16 block convolutions, 3 projections, the classifier.
   assert sum(r['layers'] for r in layers) == 21
   assert sum(r['layers'] for r in layers if r['layer'].startswith('Dense')) == 1
+  assert all(r['argument_memory_ratio'] == 1e6 for r in rows)
   for row in layers:
-    timed = {form: s for form, s in row['seconds'].items() if s is not None}
+    assert None not in row['seconds'].values(), row  # Nothing left out by the budget.
+    timed = row['seconds']
     assert row['chosen'] == min(timed, key=timed.get)  # 'measure' keeps the fastest it ran.
     assert set(row['planned_bytes']) == set(row['seconds'])
     assert all(b > 0 for b in row['planned_bytes'].values())
