@@ -54,7 +54,8 @@ def test_tfds_download_failure_says_where_to_place_the_files(tmp_path, monkeypat
 
   monkeypatch.setattr(tfds.download.DownloadManager, 'download_and_extract', no_network)
   monkeypatch.setattr(tfds.download.DownloadManager, 'download', no_network)
-  with pytest.raises(errors.DatadietError) as raised:
+  # A missing input, named as one on launch.py's line ('datadiet: MissingInputError: ...').
+  with pytest.raises(errors.MissingInputError) as raised:
     sources.load('cifar10', data_dir=str(tmp_path))
   assert attempts, 'TFDS never reached the download'
   message = str(raised.value)
