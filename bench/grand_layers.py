@@ -5,6 +5,10 @@ geometry's per-example norm forms as ``norm_method='measure'`` timed them.
   python bench/grand_layers.py --model=resnet18 --batch=512   # CIFAR-10's ResNet18, 32²
   python bench/grand_layers.py --smoke         # the same code on a CPU, tiny model (~1 min)
 
+``--argument_memory_ratio`` overrides ``norm_tuning.ARGUMENT_MEMORY_RATIO`` for the process, so
+``measure`` also times forms whose planned memory the default budget leaves out; each row
+records the ratio it ran under.
+
 For each compute dtype (float32, the default ``config.scores.dtype``, then bfloat16), in eval
 mode, on random images and labels, median seconds per batch of:
 
@@ -22,7 +26,7 @@ the backward pass: these ratios rank the layers, but overstate each one's cost i
 and need not add up with ``input_backward`` to the step.
 
 Prints JSON lines and a markdown summary, and writes both to ``--out``
-(``grand_layers_<device>[_resnet18].jsonl`` / ``.md``) after every row, so a cut-off lease keeps what
+(``grand_layers_<device>[_resnet18][_amr<ratio>].jsonl`` / ``.md``) after every row, so a cut-off lease keeps what
 finished. Needs jax, flax, optax, ml-collections and numpy; no TensorFlow.
 """
 
@@ -160,9 +164,10 @@ def _summary(rows: list[dict]) -> list[str]:
   versions = ', '.join(f'{name} {importlib.metadata.version(name)}' for name in ('jax', 'flax'))
   model = ('ResNet18 of widths 8–16, 16²' if _SMOKE.value else
            {'resnet50': 'ResNet50, 224²', 'resnet18': 'ResNet18 (CIFAR-10), 32²'}[_MODEL.value])
+  budget = (f', argument_memory_ratio {_ARGUMENT_MEMORY_RATIO.value:g}'
+            if _ARGUMENT_MEMORY_RATIO.value is not None else '')
   what = (f'{"--smoke " if _SMOKE.value else ""}on {jax.devices()[0].device_kind} ({versions}): '
-          f'{model}, '
-          f'batch {_BATCH.value}, eval mode, random inputs')
+          f'{model}, batch {_BATCH.value}, eval mode, random inputs{budget}')
   lines = [f'# bench/grand_layers.py {what}', '',
            '| dtype | pass | examples/s | ms per batch | × input_backward |',
            '|---|---|---:|---:|---:|']
@@ -194,7 +199,10 @@ def _write(rows: list[dict]) -> None:
   out = Path(_OUT.value)
   out.mkdir(parents=True, exist_ok=True)
   name = ('grand_layers_' + rows[0]['device'].replace(' ', '_')
-          + ('_resnet18' if _MODEL.value == 'resnet18' and not _SMOKE.value else ''))
+          + ('_resnet18' if _MODEL.value == 'resnet18' and not _SMOKE.value else '')
+          # Another budget's run must not overwrite the default's results.
+          + (f'_amr{_ARGUMENT_MEMORY_RATIO.value:g}'
+             if _ARGUMENT_MEMORY_RATIO.value is not None else ''))
   (out / f'{name}.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in rows))
   (out / f'{name}.md').write_text('\n'.join(_summary(rows)) + '\n')
 

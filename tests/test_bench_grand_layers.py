@@ -18,7 +18,8 @@ def test_smoke_times_every_pass_and_every_layer_geometry(tmp_path):
                         f'--out={tmp_path}'], cwd=ROOT,
                        env=env, capture_output=True, text=True)
   assert run.returncode == 0, run.stderr[-3000:]
-  rows = [json.loads(line) for line in (tmp_path / 'grand_layers_cpu_smoke.jsonl').open()]
+  name = 'grand_layers_cpu_smoke_amr1e+06'  # The budget's run has files of its own.
+  rows = [json.loads(line) for line in (tmp_path / f'{name}.jsonl').open()]
   passes = {r['measurement']: r for r in rows if r['measurement'] != 'layer'}
   assert list(passes) == ['grand_measure', 'forward', 'input_backward', 'param_backward',
                           'grand_flops', 'grand_materialize']
@@ -34,6 +35,20 @@ def test_smoke_times_every_pass_and_every_layer_geometry(tmp_path):
     assert row['chosen'] == min(timed, key=timed.get)  # 'measure' keeps the fastest it ran.
     assert set(row['planned_bytes']) == set(row['seconds'])
     assert all(b > 0 for b in row['planned_bytes'].values())
-  summary = (tmp_path / 'grand_layers_cpu_smoke.md').read_text()
+  summary = (tmp_path / f'{name}.md').read_text()
+  assert 'argument_memory_ratio 1e+06' in summary.splitlines()[0]
   assert '| float32 | input_backward |' in summary
   assert '| float32 | Dense  | [4, 16] | 1 |' in summary
+
+
+def test_resnet18_is_cifar10s_model_on_32px_images():
+  """--model=resnet18 profiles configs/cifar10_resnet18.py's model (11,173,962 parameters)."""
+  code = ('import sys; sys.path.insert(0, "bench"); import grand_layers, jax; '
+          'from absl import flags; flags.FLAGS(["x", "--model=resnet18", "--batch=2"]); '
+          'model, variables, images, labels = grand_layers._model_and_data("float32"); '
+          'print(images.shape, model.apply(variables, images, train=False).shape, '
+          'sum(x.size for x in jax.tree.leaves(variables["params"])))')
+  run = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True,
+                       env=dict(os.environ, JAX_PLATFORMS='cpu'))
+  assert run.returncode == 0, run.stderr[-3000:]
+  assert run.stdout.split('\n')[-2] == '(2, 32, 32, 3) (2, 10) 11173962'

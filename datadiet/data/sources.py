@@ -322,6 +322,8 @@ def _prepared_builder(name: str, data_dir: str | None, download: bool, streamed:
       with _few_download_retries():
         builder.download_and_prepare()
     except Exception as e:  # No internet, no space, a broken cache: say what to do instead.
+      if isinstance(e, OSError):
+        errors.raise_if_unwritable(e, version_dir)  # A full disk or read-only place says so.
       raise errors.MissingInputError(
           f'TFDS could not download {name!r} into {version_dir} ({type(e).__name__}: '
           f'{str(e).splitlines()[0] if str(e) else ""}). ' + _placing_help(name, root)) from e

@@ -1,5 +1,7 @@
 """Datasets by name: stable ids, image_folder layout, TFDS through mock data, clear errors."""
 
+import errno
+
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -65,6 +67,17 @@ def test_tfds_download_failure_says_where_to_place_the_files(tmp_path, monkeypat
       f'and pass --config.data.dir={tmp_path}' in message
   with pytest.raises(FileNotFoundError, match='is not in .* and downloading is off'):
     sources.load('cifar10', data_dir=str(tmp_path), download=False)
+
+
+def test_tfds_download_onto_a_full_disk_says_the_disk_is_full(tmp_path, monkeypatch):
+  def full_disk(self, *args, **kwargs):
+    raise OSError(errno.ENOSPC, 'No space left on device')
+
+  monkeypatch.setattr(tfds.download.DownloadManager, 'download_and_extract', full_disk)
+  monkeypatch.setattr(tfds.download.DownloadManager, 'download', full_disk)
+  with pytest.raises(errors.DiskFullError, match=f'Could not write {tmp_path}/cifar10/.*'
+                     'No space left on device.*free some space'):
+    sources.load('cifar10', data_dir=str(tmp_path))
 
 
 @pytest.mark.parametrize('name', ['not_a_dataset_xyz', 'folder:/tmp'])
