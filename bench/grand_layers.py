@@ -26,8 +26,9 @@ the backward pass: these ratios rank the layers, but overstate each one's cost i
 and need not add up with ``input_backward`` to the step.
 
 Prints JSON lines and a markdown summary, and writes both to ``--out``
-(``grand_layers_<device>[_resnet18][_amr<ratio>].jsonl`` / ``.md``) after every row, so a cut-off lease keeps what
-finished. Needs jax, flax, optax, ml-collections and numpy; no TensorFlow.
+(``grand_layers_<device>[_resnet18][_amr<ratio>].jsonl`` / ``.md``) after every row, so a
+cut-off lease keeps what finished. Needs jax, flax, optax, ml-collections and numpy; no
+TensorFlow.
 """
 
 from __future__ import annotations
