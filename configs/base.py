@@ -106,6 +106,13 @@ def get_config() -> ml_collections.ConfigDict:
           fraction_kept=0.4, offsets=(0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.45, 0.6),
           random_window=True, validation_fraction=0.1, validation_seed=0,
           label_noise_fractions=(0.0, 0.1)),
+      # CCS cutoff sweep: β per pruning rate chosen on a held-out validation split, as the CCS
+      # paper tunes it: CCS subsets of the pool (prune.kwargs.ccs's num_strata and cutoff_score)
+      # stratified by `score` ('<score>[@<step>]'; AUM, as CCS), each (rate, β) retrained with
+      # retrain.seeds.
+      ccs_cutoff_sweep=dict(
+          score='aum', fractions_pruned=(0.5, 0.7, 0.9), hard_cutoffs=(0.0, 0.1, 0.2, 0.3, 0.4),
+          validation_fraction=0.1, validation_seed=0),
       # Error barriers: children of parent_seed spawned at spawn_steps (epochs 0–40), trained
       # to the end with child_seeds' data orders; training error along alphas on the
       # num_examples highest-, lowest- and random-score examples, BatchNorm statistics

@@ -1,7 +1,7 @@
 """The data-diet pipeline: pretrain → score → prune → retrain → report, each stage resumable.
 
 The stages are those of :mod:`datadiet.stages.registry`, in its order; ``config.stages`` selects
-which run. The training-dynamics analyses ``offset_sweep``, ``error_barrier`` and
+which run. The analyses ``offset_sweep``, ``ccs_cutoff_sweep``, ``error_barrier`` and
 ``ntk_velocity`` run between retrain and report when named there; the report adds their
 sections.
 

@@ -100,6 +100,19 @@ CONFIG_CASES = {
          'analyses.offset_sweep.offsets': (0.0, 0.7)},
         r'offset_sweep: offset 0.7 \+ fraction_kept 0.4 runs past the 1294 examples outside the '
         r'validation split; offsets must be in \[0, 0.6\]'),
+    'CCS sweep rate with no room for any β': (
+        {'stages': ('pretrain', 'score', 'ccs_cutoff_sweep'),
+         'analyses.ccs_cutoff_sweep.fractions_pruned': (0.2, 0.9),
+         'analyses.ccs_cutoff_sweep.hard_cutoffs': (0.3, 0.5)},
+        r'ccs_cutoff_sweep: at pruning rate 0.2 no hard_cutoff leaves its 1035 kept examples in '
+        r'the 1294 outside the validation split; add a β below 0.2 \(e.g. 0\) to hard_cutoffs'),
+    'CCS sweep β of 1': (
+        {'stages': ('ccs_cutoff_sweep',), 'analyses.ccs_cutoff_sweep.hard_cutoffs': (0.0, 1.0)},
+        r'ccs_cutoff_sweep.hard_cutoffs must be fractions in \[0, 1\), got 1.0'),
+    'CCS sweep by a score never computed': (
+        {'stages': ('pretrain', 'score', 'ccs_cutoff_sweep')},
+        r'ccs_cutoff_sweep stratifies aum at step 10, which this run does not compute.*'
+        r"Add 'aum' to config.scores.names"),
     'validation split of everything': (
         {'stages': ('offset_sweep',), 'analyses.offset_sweep.validation_fraction': 1.0},
         r'offset_sweep.validation_fraction must be in \(0, 1\), got 1.0'),

@@ -11,7 +11,7 @@ from datadiet import experiment, jobs, models
 from datadiet.stages import prune, registry
 from datadiet.stages.context import Context
 
-ANALYSES = ('offset_sweep', 'error_barrier', 'ntk_velocity')
+ANALYSES = ('offset_sweep', 'ccs_cutoff_sweep', 'error_barrier', 'ntk_velocity')
 
 CONFIGS = sorted(p.stem for p in (Path(__file__).parents[1] / 'configs').glob('*.py')
                  if not p.stem.startswith('_'))  # _helpers are not configs.
@@ -99,10 +99,11 @@ def _in_miniature(config, dataset):
 # cifar100_resnet18 are cifar10_resnet18 with another model or class count (test_models builds
 # ResNet50; compiling either on a CPU costs ~45 s for no new path); cifar10_resnet18_mini is
 # cifar10_resnet18 in bfloat16 (its smoke setting runs in test_bench_gpu); offset_sweep,
-# error_barrier and ntk_velocity are the stages digits_dynamics runs, at CIFAR sizes that
-# test_analysis_configs_fit_cifar10 checks.
+# error_barrier and ntk_velocity are the stages digits_dynamics runs, and ccs_cutoff_sweep the one
+# tests/stages runs on the digits, at CIFAR sizes that test_analysis_configs_fit_cifar10 checks.
 COVERED_ELSEWHERE = ('base', 'train', 'cifar10_resnet50', 'cifar100_resnet18',
-                     'cifar10_resnet18_mini', 'offset_sweep', 'error_barrier', 'ntk_velocity')
+                     'cifar10_resnet18_mini', 'offset_sweep', 'ccs_cutoff_sweep', 'error_barrier',
+                     'ntk_velocity')
 
 
 @pytest.mark.parametrize('name', [n for n in CONFIGS if n not in COVERED_ELSEWHERE])

@@ -29,7 +29,7 @@ import ml_collections
 import numpy as np
 
 from datadiet import atomic_files, errors, pruning
-from datadiet.data import noise
+from datadiet.data import holdout, noise
 from datadiet.reporting import offset_sweep as presentation
 from datadiet.reporting import tables
 from datadiet.stages import pretrain_and_score, retrain
@@ -44,10 +44,8 @@ RANDOM = presentation.RANDOM
 def check(ctx: Context, num_train: int) -> None:
   """Raises an InputError for a sweep this config cannot run (``ctx`` may be a planning one)."""
   config, sweep = ctx.config, ctx.config.analyses.offset_sweep
-  if not 0.0 < sweep.validation_fraction < 1.0:
-    raise errors.InputError(
-        f'config.analyses.offset_sweep.validation_fraction must be in (0, 1), got '
-        f'{sweep.validation_fraction}.')
+  holdout.check_fraction('config.analyses.offset_sweep.validation_fraction',
+                         sweep.validation_fraction)
   if not 0.0 < sweep.fraction_kept <= 1.0:
     raise errors.InputError(f'config.analyses.offset_sweep.fraction_kept must be in (0, 1], got '
                             f'{sweep.fraction_kept}.')
@@ -70,7 +68,7 @@ def check(ctx: Context, num_train: int) -> None:
 
 
 def validation_size(config: ml_collections.ConfigDict, num_train: int) -> int:
-  return int(round(config.analyses.offset_sweep.validation_fraction * num_train))
+  return holdout.size(num_train, config.analyses.offset_sweep.validation_fraction)
 
 
 def window_size(config: ml_collections.ConfigDict, pool_size: int) -> int:
@@ -85,10 +83,9 @@ def offset_count(offset: float, pool_size: int) -> int:
 
 def split_validation(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
   """``(pool, validation)`` positions into the training split, both sorted."""
-  num = len(ctx.data.train['label'])
-  rng = np.random.default_rng(ctx.config.analyses.offset_sweep.validation_seed)
-  validation = np.sort(rng.permutation(num)[:validation_size(ctx.config, num)])
-  return np.setdiff1d(np.arange(num), validation), validation
+  sweep = ctx.config.analyses.offset_sweep
+  return holdout.split(len(ctx.data.train['label']), sweep.validation_fraction,
+                       sweep.validation_seed)
 
 
 def windows(ctx: Context) -> list[dict]:
@@ -115,9 +112,7 @@ def run_one_noise_level(ctx: Context) -> list[dict]:
   """Pretrains and scores ``ctx`` if needed, retrains on every window; rows per window × seed."""
   pretrain_and_score.ensure_scored(ctx)
   pool, validation = split_validation(ctx)
-  validation_split = {key: ctx.data.train[key][validation] for key in ('image', 'location')
-                      if key in ctx.data.train}
-  validation_split['label'] = ctx.train_labels[validation]
+  validation_split = holdout.examples(ctx.data.train, ctx.train_labels, validation)
   model = retrain.model_name(ctx)
   rows = []
   for window in windows(ctx):

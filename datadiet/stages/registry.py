@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from datadiet.registries import Registry
-from datadiet.stages import (error_barrier, ntk_velocity, offset_sweep, pretrain_and_score,
-                             prune, report, retrain)
+from datadiet.stages import (ccs_cutoff_sweep, error_barrier, ntk_velocity, offset_sweep,
+                             pretrain_and_score, prune, report, retrain)
 from datadiet.stages.protocol import Stage
 
 STAGES: Registry[Stage] = Registry('stage', 'stages')
@@ -23,6 +23,7 @@ register(retrain.STAGE)
 # Training dynamics (the paper's section 5): between retrain and report, which adds their
 # sections.
 register(offset_sweep.STAGE)
+register(ccs_cutoff_sweep.STAGE)
 register(error_barrier.STAGE)
 register(ntk_velocity.STAGE)
 register(report.STAGE)
