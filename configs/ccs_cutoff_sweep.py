@@ -9,7 +9,9 @@ The small CNN; 2 scoring seeds train 2 epochs (782 steps) and give AUM over them
 training set is held out for validation; CCS subsets of the rest pruning 50%, 70% and 90%, cut
 by AUM at β = 0, 0.1, 0.2, 0.3 and 0.4 and stratified by AUM (as published), are each trained
 by 2 fresh seeds for 782 steps. The run's summary.md ends with the β chosen per rate and the
-``--config.prune.kwargs.ccs.hard_cutoffs`` override that prunes with them.
+``--config.prune.kwargs.ccs.hard_cutoffs`` override that prunes with them: add it, and
+``--config.stages="('pretrain','score','prune','retrain','report')"``, to this command with a
+new ``--workdir`` to compare CCS at those βs with random pruning.
 
 The CCS paper's setting (a GPU/TPU job: ResNet18, AUM over a 78,000-step run of 4 seeds):
 
@@ -30,4 +32,9 @@ def get_config(setting: str = 'cpu') -> ml_collections.ConfigDict:
   config.analyses.ccs_cutoff_sweep.score = 'aum'
   config.analyses.ccs_cutoff_sweep.fractions_pruned = (0.5, 0.7, 0.9)
   config.analyses.ccs_cutoff_sweep.hard_cutoffs = (0.0, 0.1, 0.2, 0.3, 0.4)
+  # A later run with the chosen βs (the override the summary prints) and prune/retrain stages
+  # prunes the same way: CCS by AUM (computed at the end of pretraining) at the swept rates.
+  config.prune.by = (f'aum@{config.optim.budget}',)
+  config.prune.methods = ('ccs', 'random')
+  config.prune.fractions = config.analyses.ccs_cutoff_sweep.fractions_pruned
   return config

@@ -109,10 +109,18 @@ CONFIG_CASES = {
     'CCS sweep β of 1': (
         {'stages': ('ccs_cutoff_sweep',), 'analyses.ccs_cutoff_sweep.hard_cutoffs': (0.0, 1.0)},
         r'ccs_cutoff_sweep.hard_cutoffs must be fractions in \[0, 1\), got 1.0'),
+    'CCS sweep rate given twice': (
+        {'stages': ('ccs_cutoff_sweep',), 'analyses.ccs_cutoff_sweep.fractions_pruned': (0.5, 0.5)},
+        r'ccs_cutoff_sweep.fractions_pruned must list distinct values \(at least one\), got '
+        r'\(0.5, 0.5\)'),
     'CCS sweep by a score never computed': (
         {'stages': ('pretrain', 'score', 'ccs_cutoff_sweep')},
         r'ccs_cutoff_sweep stratifies aum at step 10, which this run does not compute.*'
         r"Add 'aum' to config.scores.names"),
+    'validation split of no example': (
+        {'stages': ('ccs_cutoff_sweep',), 'analyses.ccs_cutoff_sweep.validation_fraction': 3e-4},
+        r'ccs_cutoff_sweep.validation_fraction 0.0003 holds out 0 of the 1438 training examples; '
+        r'give a fraction that holds out at least one'),
     'validation split of everything': (
         {'stages': ('offset_sweep',), 'analyses.offset_sweep.validation_fraction': 1.0},
         r'offset_sweep.validation_fraction must be in \(0, 1\), got 1.0'),

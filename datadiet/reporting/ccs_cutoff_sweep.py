@@ -58,5 +58,7 @@ def markdown(rows: list[dict], best: dict, validation_fraction: float, stratifie
     lines.append(f'| {b["fraction_pruned"]:g} | {b["chosen_hard_cutoff"]:g} | '
                  f'{b["chosen_test_accuracy"]:.4f} | {b["test_best_hard_cutoff"]:g} | '
                  f'{b["test_best_accuracy"]:.4f} |')
-  return lines + ['', f'Prune with the chosen βs: `{flag}`', '',
-                  f'![CCS cutoff sweep]({NAME}.png)']
+  return lines + ['', f'Prune with the chosen βs (in a new run: the option binds its subsets): '
+                  f'`{flag}`. They were tuned for CCS stratified by {stratified} on the pool; '
+                  'the prune stage applies the same fractions to the whole training set, and '
+                  'to every score in prune.by.', '', f'![CCS cutoff sweep]({NAME}.png)']

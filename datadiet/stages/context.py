@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -100,6 +101,16 @@ class Context:
     if not path.exists():
       atomic_files.write_json(path, compute())
     return json.loads(path.read_text())
+
+  def settings_dir(self, name: str, settings: dict[str, Any]) -> Path:
+    """``<workdir>/<name>/<digest of settings>``, with the settings beside the results in
+    ``settings.json``: an analysis continued with other settings that decide its results (a
+    score, a validation split) computes into a new directory instead of reusing the old
+    results, which its per-item names alone would match."""
+    text = json.dumps(settings, sort_keys=True)
+    directory = self.workdir / name / hashlib.sha256(text.encode()).hexdigest()[:12]
+    atomic_files.write_json(directory / 'settings.json', settings)
+    return directory
 
   def score_path(self, score: str, step: int, model: str | None = None) -> Path:
     return self.scores_dir_for(model) / f'{score}@{step}.npz'

@@ -15,7 +15,10 @@ scoring models, which trained on the whole training set (the held-out examples i
 retrained models never see a validation example.
 
 Every label-noise level in ``label_noise_fractions`` is its own experiment (its own pretraining
-and scores; see :meth:`Context.with_label_noise`). Outputs in the run's workdir:
+and scores; see :meth:`Context.with_label_noise`). Each noise level's windows train under
+``offset_sweep/<digest>/``, one directory per set of the settings that decide them (score and
+step, ``fraction_kept``, the validation split, the prune seed), so a sweep continued with other
+settings trains afresh instead of reusing results of the old ones. Outputs in the run's workdir:
 ``offset_sweep.csv`` / ``.json`` (one row per noise level × window × seed), ``offset_sweep_best
 .json`` (per noise level: the offset chosen on validation, its test accuracy, and the offset the
 test set would have picked), ``offset_sweep.png`` and ``offset_sweep.md`` (added to
@@ -35,7 +38,6 @@ from datadiet.reporting import tables
 from datadiet.stages import pretrain_and_score, retrain
 from datadiet.stages.protocol import Stage
 from datadiet.stages.context import Context
-from datadiet.train import loop
 
 NAME = 'offset_sweep'
 RANDOM = presentation.RANDOM
@@ -45,14 +47,14 @@ def check(ctx: Context, num_train: int) -> None:
   """Raises an InputError for a sweep this config cannot run (``ctx`` may be a planning one)."""
   config, sweep = ctx.config, ctx.config.analyses.offset_sweep
   holdout.check_fraction('config.analyses.offset_sweep.validation_fraction',
-                         sweep.validation_fraction)
+                         sweep.validation_fraction, num_train)
   if not 0.0 < sweep.fraction_kept <= 1.0:
     raise errors.InputError(f'config.analyses.offset_sweep.fraction_kept must be in (0, 1], got '
                             f'{sweep.fraction_kept}.')
   if not sweep.offsets:
     raise errors.InputError(
         'config.analyses.offset_sweep.offsets is empty; give at least one offset.')
-  pool = num_train - validation_size(config, num_train)
+  pool = holdout.pool_size(num_train, sweep.validation_fraction)
   size = window_size(config, pool)
   for offset in sweep.offsets:
     if offset < 0 or offset_count(offset, pool) + size > pool:
@@ -65,10 +67,6 @@ def check(ctx: Context, num_train: int) -> None:
   retrain.check_seeds(ctx)  # The windows are retrained with the retraining seeds.
   pretrain_and_score.check_computed(ctx, f'config.analyses.{NAME} ranks by', sweep.score,
                                     sweep.step)
-
-
-def validation_size(config: ml_collections.ConfigDict, num_train: int) -> int:
-  return holdout.size(num_train, config.analyses.offset_sweep.validation_fraction)
 
 
 def window_size(config: ml_collections.ConfigDict, pool_size: int) -> int:
@@ -108,26 +106,26 @@ def _positions(ctx: Context, window: dict, pool: np.ndarray) -> np.ndarray:
   return pool[pruning.keep_hardest(scores, window['size'], offset=window['offset'])]
 
 
+def selection_settings(ctx: Context) -> dict:
+  """What, besides the offset, decides a window: the results' directory digest."""
+  sweep = ctx.config.analyses.offset_sweep
+  return dict(score=sweep.score, step=ctx.score_step(sweep.step),
+              fraction_kept=sweep.fraction_kept, validation_fraction=sweep.validation_fraction,
+              validation_seed=sweep.validation_seed, prune_seed=ctx.config.prune.seed)
+
+
 def run_one_noise_level(ctx: Context) -> list[dict]:
   """Pretrains and scores ``ctx`` if needed, retrains on every window; rows per window × seed."""
   pretrain_and_score.ensure_scored(ctx)
   pool, validation = split_validation(ctx)
   validation_split = holdout.examples(ctx.data.train, ctx.train_labels, validation)
-  model = retrain.model_name(ctx)
+  directory = ctx.settings_dir(NAME, selection_settings(ctx))
   rows = []
   for window in windows(ctx):
-    directory = ctx.workdir / NAME / window['name']
-
-    def train(window=window, directory=directory):
-      trained = loop.train_ensemble(
-          ctx.config, directory, ctx.data, seeds=list(ctx.config.retrain.seeds),
-          keep_positions=_positions(ctx, window, pool), labels=ctx.train_labels,
-          model_name=model, eval_splits={'validation': validation_split})
-      return dict(window, model=model, seeds=trained.seeds, steps=trained.num_steps,
-                  validation_accuracy=trained.evaluations['validation']['accuracy'].tolist(),
-                  test_accuracy=trained.test['accuracy'].tolist())
-
-    result = ctx.once(directory / 'result.json', train)
+    result = retrain.validated(ctx, directory / window['name'], window,
+                               lambda window=window: _positions(ctx, window, pool),
+                               validation_split)
+    model = result['model']
     for seed, validation_accuracy, test_accuracy in zip(
         result['seeds'], result['validation_accuracy'], result['test_accuracy']):
       rows.append(dict(label_noise=ctx.config.data.label_noise_fraction, window=result['window'],
@@ -143,19 +141,17 @@ def best_offsets(rows: list[dict]) -> dict[str, dict]:
   best = {}
   for level in sorted({r['label_noise'] for r in rows}):
     mine = [r for r in rows if r['label_noise'] == level and r['window'] == 'offset']
-    offsets = sorted({r['offset_fraction'] for r in mine})
-    mean = lambda key, o: float(np.mean([r[key] for r in mine if r['offset_fraction'] == o]))  # noqa: E731
-    chosen = max(offsets, key=lambda o: (mean('validation_accuracy', o), -o))
-    peeked = max(offsets, key=lambda o: (mean('test_accuracy', o), -o))
+    choice = holdout.best_by_validation(mine, 'offset_fraction')
     random_rows = [r['test_accuracy'] for r in rows
                    if r['label_noise'] == level and r['window'] == RANDOM]
     best[f'{level:g}'] = dict(
-        label_noise=level, chosen_offset_fraction=chosen,
-        chosen_offset=next(r['offset'] for r in mine if r['offset_fraction'] == chosen),
-        chosen_validation_accuracy=mean('validation_accuracy', chosen),
-        chosen_test_accuracy=mean('test_accuracy', chosen),
-        test_best_offset_fraction=peeked, test_best_accuracy=mean('test_accuracy', peeked),
-        hardest_window_test_accuracy=mean('test_accuracy', offsets[0]),
+        label_noise=level, chosen_offset_fraction=choice['chosen'],
+        chosen_offset=next(r['offset'] for r in mine if r['offset_fraction'] == choice['chosen']),
+        chosen_validation_accuracy=choice['chosen_validation_accuracy'],
+        chosen_test_accuracy=choice['chosen_test_accuracy'],
+        test_best_offset_fraction=choice['test_best'],
+        test_best_accuracy=choice['test_best_accuracy'],
+        hardest_window_test_accuracy=choice['first_test_accuracy'],
         random_window_test_accuracy=float(np.mean(random_rows)) if random_rows else None)
   return best
 
@@ -178,4 +174,5 @@ def offset_sweep(ctx: Context) -> None:
 # Each noise level pretrains and scores its own copy of the run, then retrains every window.
 STAGE = Stage(NAME, offset_sweep,
               reads=(*pretrain_and_score.READS, 'retrain', f'analyses.{NAME}'), check=check,
-              outputs=(f'{NAME}/*/result.json', f'{NAME}*.json', f'{NAME}.csv', f'{NAME}.md'))
+              outputs=(f'{NAME}/*/settings.json', f'{NAME}/*/*/result.json', f'{NAME}*.json',
+                       f'{NAME}.csv', f'{NAME}.md'))

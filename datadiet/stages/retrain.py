@@ -8,6 +8,8 @@ interrupted one resumes from its checkpoints.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -45,6 +47,26 @@ def check_seeds(ctx: Context) -> None:
 def model_name(ctx: Context) -> str:
   """The architecture retrained: ``retrain.model``, by default the scoring one."""
   return ctx.config.retrain.model or ctx.config.model.name
+
+
+def validated(ctx: Context, directory: Path, entry: dict,
+              keep_positions: Callable[[], np.ndarray],
+              validation_split: dict[str, np.ndarray]) -> dict:
+  """``entry`` with the retraining seeds' validation and test accuracy after training on
+  ``keep_positions()`` (the analyses that choose a setting on held-out data): trained into
+  ``directory`` the first time, read from its ``result.json`` after."""
+
+  def train():
+    model = model_name(ctx)
+    trained = loop.train_ensemble(
+        ctx.config, directory, ctx.data, seeds=list(ctx.config.retrain.seeds),
+        keep_positions=keep_positions(), labels=ctx.train_labels, model_name=model,
+        eval_splits={'validation': validation_split})
+    return dict(entry, model=model, seeds=trained.seeds, steps=trained.num_steps,
+                validation_accuracy=trained.evaluations['validation']['accuracy'].tolist(),
+                test_accuracy=trained.test['accuracy'].tolist())
+
+  return ctx.once(directory / 'result.json', train)
 
 
 def check(ctx: Context, num_train: int) -> None:

@@ -24,7 +24,7 @@ def test_runs_are_every_rate_and_beta_whose_cut_leaves_room_for_the_subset(dynam
   pool = num - round(0.1 * num)
   expected = [(f, b) for f in (0.3, 0.7) for b in (0.0, 0.2, 0.5)
               # Naive: the cut and the kept must fit in the pool.
-              if round(b * pool) + pool - round(f * pool) <= pool]
+              if round(b * pool) + pruning.keep_size(pool, f) <= pool]
   runs = sweep.runs(ctx, num)
   assert [(r['fraction_pruned'], r['hard_cutoff']) for r in runs] == expected
   assert (0.3, 0.5) not in expected and (0.7, 0.5) in expected  # 30% pruned: no room for 0.5.
@@ -70,6 +70,8 @@ def test_files_summary_and_an_override_that_prunes_with_the_chosen_betas(dynamic
   assert all(0.0 <= r['test_accuracy'] <= 1.0 and r['steps'] == 40 for r in rows)
   saved = json.loads((workdir / 'ccs_cutoff_sweep_best.json').read_text())
   assert saved['rates'] == sweep.best_cutoffs(rows) and set(saved['rates']) == {'0.3', '0.7'}
+  settings = json.loads(next((workdir / 'ccs_cutoff_sweep').glob('*/settings.json')).read_text())
+  assert settings == sweep.selection_settings(ctx)
   flag = saved['hard_cutoffs_flag']
   name, value = flag.split('=', 1)
   assert name == '--config.prune.kwargs.ccs.hard_cutoffs'
@@ -85,3 +87,21 @@ def test_files_summary_and_an_override_that_prunes_with_the_chosen_betas(dynamic
   summary = (workdir / 'summary.md').read_text()
   assert '## CCS cutoff sweep' in summary and flag in summary
   assert 'stratified by el2n@20, the β hardest by aum@40 cut first' in summary
+
+
+def test_other_selection_settings_train_into_other_directories(dynamics_run):
+  """A sweep continued with another validation split, score or seed never reuses the results
+  of the old settings (the (rate, β) names alone would match)."""
+  _, ctx = dynamics_run
+  base = sweep.selection_settings(ctx)
+  assert (ctx.settings_dir('ccs_cutoff_sweep', base) / 'p0.3-beta0.0' / 'result.json').exists()
+  for field, value in (('analyses.ccs_cutoff_sweep.validation_seed', 1),
+                       ('analyses.ccs_cutoff_sweep.validation_fraction', 0.2),
+                       ('analyses.ccs_cutoff_sweep.score', 'aum'),
+                       ('prune.kwargs.ccs.num_strata', 4), ('prune.seed', 3)):
+    config = ctx.config.copy_and_resolve_references()
+    config.update_from_flattened_dict({field: value})
+    assert sweep.selection_settings(type(ctx)(config, ctx.workdir)) != base, field
+  config = ctx.config.copy_and_resolve_references()
+  config.update_from_flattened_dict({'prune.kwargs.ccs.hard_cutoffs': ((0.3, 0.2),)})
+  assert sweep.selection_settings(type(ctx)(config, ctx.workdir)) == base  # Not a setting.

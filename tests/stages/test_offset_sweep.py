@@ -46,9 +46,11 @@ def test_windows_drop_exactly_the_offset_hardest_of_the_pool(dynamics_run, noise
 def test_validation_accuracy_is_the_saved_models_accuracy_on_the_held_out_split(dynamics_run):
   workdir, ctx = dynamics_run
   ctx = ctx.with_label_noise(0.2)
-  result = json.loads((ctx.workdir / 'offset_sweep' / 'offset-0.2' / 'result.json').read_text())
+  settings = offset_sweep.selection_settings(ctx)
+  window_dir = ctx.settings_dir('offset_sweep', settings) / 'offset-0.2'
+  result = json.loads((window_dir / 'result.json').read_text())
   run = loop.setup(ctx.config, ctx.data, list(ctx.config.retrain.seeds))
-  mngr = checkpoints.manager(ctx.workdir / 'offset_sweep' / 'offset-0.2' / 'checkpoints')
+  mngr = checkpoints.manager(window_dir / 'checkpoints')
   state = jax.device_get(checkpoints.restore(mngr, result['steps'], run.state))
   _, validation = offset_sweep.split_validation(ctx)
   model = models.get_model('small_cnn', num_classes=10)
@@ -98,3 +100,17 @@ def test_files_and_summary(dynamics_run):
   summary = (workdir / 'summary.md').read_text()
   assert '## Offset sweep' in summary and '![offset sweep](offset_sweep.png)' in summary
   assert 'results.csv' not in {p.name for p in workdir.iterdir()}  # No retrain stage here.
+
+
+def test_other_window_settings_train_into_other_directories(dynamics_run):
+  """A sweep continued with another score step, window size or validation split never reuses
+  the old results (the window names alone would match)."""
+  _, ctx = dynamics_run
+  base = offset_sweep.selection_settings(ctx)
+  assert (ctx.settings_dir('offset_sweep', base) / 'offset-0.2' / 'result.json').exists()
+  for field, value in (('analyses.offset_sweep.fraction_kept', 0.3),
+                       ('analyses.offset_sweep.validation_seed', 1),
+                       ('analyses.offset_sweep.step', 10), ('prune.seed', 2)):
+    config = ctx.config.copy_and_resolve_references()
+    config.update_from_flattened_dict({field: value})
+    assert offset_sweep.selection_settings(type(ctx)(config, ctx.workdir)) != base, field

@@ -12,16 +12,16 @@ from datadiet import run_digest
 ROOT = Path(__file__).resolve().parents[2]
 # Mid clean sweep, mid noisy sweep (its own pretraining and scores done), after the CCS sweep's
 # first subset, after the first spawn step's barrier, after the first clean Gram file.
-KILL_WHEN = ['offset_sweep/offset-0.2/result.json',
-             'label_noise_0.2/offset_sweep/offset-0/result.json',
-             'ccs_cutoff_sweep/p0.3-beta0/result.json',
+KILL_WHEN = ['offset_sweep/*/offset-0.2/result.json',
+             'label_noise_0.2/offset_sweep/*/offset-0/result.json',
+             'ccs_cutoff_sweep/*/p0.3-beta0.0/result.json',
              'error_barrier/spawn_0/errors.json', 'ntk_velocity/gram@20-4x6-el2n.npz']
 
 
 def _run_until(command, workdir, path, timeout=300):
   proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   deadline = time.monotonic() + timeout
-  while not (workdir / path).exists():
+  while not any(workdir.glob(path)):
     if proc.poll() is not None:
       return proc.returncode
     assert time.monotonic() < deadline, f'{path} never appeared'
