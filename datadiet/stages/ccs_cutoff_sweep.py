@@ -59,7 +59,9 @@ def runs(ctx: Context, num_train: int) -> list[dict]:
   return plan
 
 
-def _fractions(field: str, values, upper: str) -> None:
+def _fractions(field: str, values, example: str) -> None:
+  """Raises an InputError naming ``field`` unless ``values`` are distinct fractions in [0, 1),
+  at least one."""
   for value in values:
     if (isinstance(value, bool) or not isinstance(value, (int, float))
         or not 0 <= value < 1):
@@ -67,7 +69,7 @@ def _fractions(field: str, values, upper: str) -> None:
   repeated = sorted({v for v in values if list(values).count(v) > 1})
   if not values or repeated:
     raise errors.InputError(f'{field} must list distinct values (at least one), got '
-                            f'{tuple(values)!r}{"" if values else f"; e.g. {upper}"}.')
+                            f'{tuple(values)!r}{"" if values else f"; e.g. {example}"}.')
 
 
 def check(ctx: Context, num_train: int) -> None:
