@@ -124,14 +124,17 @@ class Context:
                                    model=self.config.model.name,
                                    seeds=self.config.pretrain.seeds).score
 
-  def run_stage(self, stage: 'Stage') -> None:
+  def run_stage(self, stage: 'Stage', after_earlier: bool = True) -> bool:
     """Runs ``stage`` unless ``stages/<name>.done`` says it finished; writes that marker.
+    Returns whether it ran.
 
     A finished stage runs again (keeping every output it finds, computing the missing ones)
     when the config blocks it reads differ from those it finished under
     (``--continue_with_changed_config``), when its ``complete`` says an output it owes is
-    missing (a damaged checkpoint moved aside), or when an earlier stage ran again in this
-    launch (its new outputs flow on).
+    missing (a damaged checkpoint moved aside), or, when ``after_earlier`` (the pipeline's
+    order), when an earlier stage ran again in this launch (its new outputs flow on). An
+    analysis that makes sure of an earlier stage passes False: that stage was settled before
+    the analysis began, and the analysis running again is no reason to run it again.
     """
     name, complete = stage.name, stage.complete
     marker = self.workdir / 'stages' / f'{name}.done'
@@ -139,12 +142,12 @@ class Context:
     if marker.exists():
       recorded = json.loads(marker.read_text()).get('config')
       why = ('the config changed' if recorded not in (None, digest) else
-             'an earlier stage ran again' if self._reopened else
+             'an earlier stage ran again' if self._reopened and after_earlier else
              'an output it owes is missing' if complete is not None and not complete(self)
              else None)
       if why is None:
         logging.info('Stage %s is done; skipping it.', name)
-        return
+        return False
       logging.info('Stage %s is done but runs again (%s); it reuses every output its settings '
                    'still hold.', name, why)
       self._reopened = True
@@ -155,6 +158,7 @@ class Context:
     seconds = time.perf_counter() - start
     atomic_files.write_json(marker, {'seconds': seconds, 'config': digest})
     logging.info('Stage %s: done in %.0fs.', name, seconds)
+    return True
 
   def with_label_noise(self, fraction: float) -> 'Context':
     """The same experiment with ``fraction`` of the training labels corrupted: this context if

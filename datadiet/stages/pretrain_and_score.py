@@ -175,8 +175,8 @@ def check_score(ctx: Context, num_train: int) -> None:
 def ensure_scored(ctx: Context) -> None:
   """Pretrains and scores ``ctx`` unless done: analyses call it for their label-noise variants
   (for the run itself these stages are normally done already)."""
-  ctx.run_stage(PRETRAIN)
-  ctx.run_stage(SCORE)
+  pretrained = ctx.run_stage(PRETRAIN, after_earlier=False)
+  ctx.run_stage(SCORE, after_earlier=pretrained)  # New checkpoints flow on into the scores.
 
 
 def score(ctx: Context) -> None:

@@ -3,11 +3,12 @@ cutoff score, β chosen per rate on validation, files, summary and the override 
 
 import ast
 import json
+import shutil
 
 import numpy as np
 import pytest
 
-from datadiet import pruning, selectors
+from datadiet import jobs, pruning, selectors
 from datadiet.data import holdout
 from datadiet.stages import ccs_cutoff_sweep as sweep
 
@@ -105,3 +106,22 @@ def test_other_selection_settings_train_into_other_directories(dynamics_run):
   config = ctx.config.copy_and_resolve_references()
   config.update_from_flattened_dict({'prune.kwargs.ccs.hard_cutoffs': ((0.3, 0.2),)})
   assert sweep.selection_settings(type(ctx)(config, ctx.workdir)) == base  # Not a setting.
+
+
+def test_continuing_a_changed_sweep_runs_it_and_the_later_stages_only(dynamics_run, tmp_path):
+  """The sweep running again re-enters pretraining and scoring to make sure of them, but they
+  were settled before it: they stay done (they once ran again, logging 'an earlier stage ran
+  again')."""
+  reference, ctx = dynamics_run
+  workdir = tmp_path / 'run'
+  shutil.copytree(reference, workdir)
+  done = {p.name: p.read_bytes() for p in (workdir / 'stages').glob('*.done')}
+  config = ctx.config.copy_and_resolve_references()
+  config.update_from_flattened_dict({'analyses.ccs_cutoff_sweep.validation_seed': 1})
+  jobs.run(config, workdir, continue_with_changed_config=True)
+  rerun = sorted(name for name, before in done.items()
+                 if (workdir / 'stages' / name).read_bytes() != before)
+  # The sweep (its config changed) and the stages after it; not those before.
+  assert rerun == ['ccs_cutoff_sweep.done', 'error_barrier.done', 'ntk_velocity.done',
+                   'report.done']
+  assert len(list((workdir / 'ccs_cutoff_sweep').glob('*/settings.json'))) == 2
