@@ -180,7 +180,8 @@ def ccs_cutoff_sweep(ctx: Context) -> None:
   pool, validation = holdout.split(len(ctx.data.train['label']), sweep.validation_fraction,
                                    sweep.validation_seed)
   validation_split = holdout.examples(ctx.data.train, ctx.train_labels, validation)
-  directory = ctx.settings_dir(NAME, selection_settings(ctx))
+  settings = selection_settings(ctx)  # Also the section's score names.
+  directory = ctx.settings_dir(NAME, settings)
   scores = load_scores(ctx)
   rows = []
   for run in runs(ctx, len(ctx.data.train['label'])):
@@ -199,7 +200,6 @@ def ccs_cutoff_sweep(ctx: Context) -> None:
   atomic_files.write_json(ctx.workdir / f'{NAME}_best.json',
                           dict(rates=best, hard_cutoffs_flag=hard_cutoffs_flag(best)))
   presentation.plot(rows, best, ctx.workdir / f'{NAME}.png')
-  settings = selection_settings(ctx)
   tables.write_markdown_section(ctx.workdir, NAME, presentation.markdown(
       rows, best, sweep.validation_fraction, settings['stratified'], settings['cutoff'],
       ctx.config.retrain.seeds, hard_cutoffs_flag(best)))
