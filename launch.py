@@ -84,8 +84,9 @@ def _repeated_overrides(argv: list[str]) -> str | None:
   return None
 
 
-# Free-form blocks: the model and each pruning method check their own arguments (preflight).
-_FREE_FORM = ('model.kwargs', 'prune.kwargs')
+# Free-form blocks: the model, each pruning method and the optimizer's parameter groups check
+# their own fields (preflight).
+_FREE_FORM = ('model.kwargs', 'prune.kwargs', 'optim.param_groups')
 
 
 def _fields(config: ml_collections.ConfigDict, prefix: str = '') -> set[str]:

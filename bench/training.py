@@ -1,11 +1,12 @@
 """Training-engine benchmark: the input paths (data alone and feeding a step) against batches
-already on the device, and K seeds vs sequential.
+already on the device, K seeds vs sequential, and airbench's recipe at full and quarter width.
 
 Prints one JSON line per measurement.
 
   python bench/training.py                       # shared CIFAR-10, ResNet-20 and small CNN
   python bench/training.py --dataset=digits --pipeline_model=small_cnn --steps=10
   python bench/training.py --parts=data,pipeline  # the input paths only
+  python bench/training.py --parts=airbench      # configs/cifar10_airbench.py's training step
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from absl import app, flags
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # The configs package.
 
+from configs import cifar10_airbench  # noqa: E402
 from configs import train as train_config  # noqa: E402
 from datadiet import models  # noqa: E402
 from datadiet.data import feed, pipeline, sources  # noqa: E402
-from datadiet.train import ensemble, optim  # noqa: E402
+from datadiet.train import ensemble, loop, optim  # noqa: E402
 
 _DATASET = flags.DEFINE_string('dataset', 'image_folder:../shared/datasets/cifar10_jpeg',
                                'Dataset name.')
@@ -36,7 +38,11 @@ _STEPS = flags.DEFINE_integer('steps', 20, 'Timed steps per measurement (after o
 _DATA_STEPS = flags.DEFINE_integer('data_steps', 200, 'Steps timed for the data-only rates.')
 _KEEP = flags.DEFINE_float('keep_fraction', 0.5, 'Fraction of the training set kept (pruned).')
 _NUM_SEEDS = flags.DEFINE_integer('num_seeds', 4, 'K.')
-_PARTS = flags.DEFINE_list('parts', ['data', 'pipeline', 'ensemble'], 'Which measurements.')
+_PARTS = flags.DEFINE_list('parts', ['data', 'pipeline', 'ensemble', 'airbench'],
+                           'Which measurements.')
+_AIRBENCH_DTYPE = flags.DEFINE_string('airbench_dtype', 'float32',
+                                      "airbench's compute dtype (its config's is bfloat16, for "
+                                      'GPUs; float32 is the faster on a CPU).')
 
 
 def _time_steps(step_fn, state, batches, table):
@@ -136,6 +142,31 @@ def bench_ensemble(data) -> list[dict]:
   return rows
 
 
+def bench_airbench(data) -> list[dict]:
+  """configs/cifar10_airbench.py's training step (one seed; its augmentation, parameter groups,
+  label smoothing and lookahead) at full and quarter width, fed from the device copy."""
+  rows = []
+  for label, widths in (('full', (64, 256, 256)), ('quarter', (16, 64, 64))):
+    config = cifar10_airbench.get_config()
+    config.data.name = data.name
+    config.model.kwargs.widths = widths
+    config.model.compute_dtype = _AIRBENCH_DTYPE.value
+    config.optim.batch_size = _BATCH.value
+    run = loop.setup(config, data, [0])
+    step_fn = ensemble.make_train_step(run.model, run.optimizer, run.mesh, run.strategy,
+                                       run.stats, loss_fn=loop.training_loss(config),
+                                       lookahead=run.lookahead)
+    order = pipeline.TrainOrder(run.positions, [0], _BATCH.value, 0, augment=True,
+                                **pipeline.crop_flip_options(config.data))
+    table, batches = feed.train_batches('device', data, data.train['label'], order, 0,
+                                        _STEPS.value + 1, ensemble.batch_sharding(run.mesh))
+    seconds, _ = _time_steps(step_fn, run.state, batches, table)
+    rows.append(dict(measurement='airbench_train_step', width=label, widths=list(widths),
+                     dtype=_AIRBENCH_DTYPE.value, batch_size=_BATCH.value,
+                     images_per_s=_BATCH.value / seconds, backend=jax.default_backend()))
+  return rows
+
+
 def main(argv):
   del argv
   start = time.perf_counter()
@@ -143,7 +174,8 @@ def main(argv):
   print(json.dumps({'measurement': 'load_dataset', 'dataset': _DATASET.value,
                     'seconds': time.perf_counter() - start,
                     'backend': jax.default_backend()}), flush=True)
-  parts = {'data': bench_data_alone, 'pipeline': bench_pipeline, 'ensemble': bench_ensemble}
+  parts = {'data': bench_data_alone, 'pipeline': bench_pipeline, 'ensemble': bench_ensemble,
+           'airbench': bench_airbench}
   for part in _PARTS.value:
     for row in parts[part](data):
       print(json.dumps(row), flush=True)

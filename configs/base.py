@@ -45,6 +45,13 @@ def get_config() -> ml_collections.ConfigDict:
       # horizontal flip); 'none'; 'resized_crop_flip', ImageNet's random-resized crop and flip
       # (input_pipeline='stream' with image_size).
       augment='pad_crop_flip',
+      # pad_crop_flip's draws: the crop moves at most max_translate pixels (0-4; airbench: 2);
+      # flip 'random' (each step) or 'alternating' (airbench: a draw per image in its first
+      # epoch, the opposite in each later one).
+      max_translate=4, flip='random',
+      # Test accuracy averaged over test-time views: 'none', 'flip' or 'flip_translate'
+      # (airbench's: mirror and 1-pixel shifts). Scores never use them.
+      test_augment='none',
       # Normalisation ((mean per channel), (std per channel)) in [0, 1] units; () = measured on
       # the training images (a pass over them when streamed).
       channel_stats=(),
@@ -63,11 +70,21 @@ def get_config() -> ml_collections.ConfigDict:
       # The paper fixes 78,000 steps (budget_unit='steps') for every subset size.
       budget=78_000, budget_unit='steps',
       learning_rate=0.1,
-      schedule='piecewise',  # 'piecewise' | 'cosine' | 'onecycle' | 'constant'
-      # Linear warm-up from 0 over this fraction of the run; the schedule spans the rest.
-      warmup_fraction=0.0,
+      schedule='piecewise',  # 'piecewise' | 'cosine' | 'onecycle' | 'linear' | 'constant'
+      # Linear warm-up from warmup_init_factor × learning_rate over this fraction of the run;
+      # the schedule spans the rest ('linear' decays to final_lr_factor × learning_rate).
+      warmup_fraction=0.0, warmup_init_factor=0.0, final_lr_factor=0.0,
       lr_decay_fractions=(0.3, 0.6, 0.8), lr_decay_factor=0.2,  # Epochs 60, 120, 160 of 200.
-      momentum=0.9, nesterov=True, weight_decay=5e-4)
+      momentum=0.9, nesterov=True, weight_decay=5e-4,
+      label_smoothing=0.0,  # Of the training loss only; evaluation and scores use plain CE.
+      # Named groups of parameters, dict(params=<regex over 'a/b/c' paths>, lr_multiplier=<of
+      # the gradient, not the weight decay>, train_fraction=<of the run, then frozen>); see
+      # configs/cifar10_airbench.py.
+      param_groups={},
+      # A slow copy of params and BatchNorm statistics: every every_steps steps (0: off) it moves
+      # 1 − decay·(t/T)^power of the way to the network, which restarts from it; the run ends on
+      # it (airbench: 5, 0.95**5, 3).
+      lookahead=dict(every_steps=0, decay=0.95**5, power=3.0))
   config.pretrain = dict(seeds=tuple(range(10)))
   config.scores = dict(
       names=('el2n', 'grand', 'forgetting', 'aum', 'input_norm', 'random'),

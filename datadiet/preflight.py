@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import os
 
+import jax
+import jax.numpy as jnp
 import ml_collections
 
 from datadiet import config_checks, errors, models
-from datadiet.data import feed, image_reader, noise, pipeline
+from datadiet.data import augment, feed, image_reader, noise, pipeline
 from datadiet.train import ensemble, loop, optim
+from datadiet.train.lookahead import Lookahead
 
 
 def _check_optimizer(config: ml_collections.ConfigDict) -> None:
@@ -49,6 +52,9 @@ def _check_fields(config: ml_collections.ConfigDict) -> None:
                                            'runtime.eval_every_steps', 'data.order_seed',
                                            'data.label_noise_seed', 'runtime.stream_readers'))
   _check_optimizer(config)
+  loop.training_loss(config)  # Label smoothing.
+  Lookahead.from_config(config, 1)
+  optim.param_groups(config)
   try:
     models.compute_dtype(config.model.compute_dtype)
   except errors.InputError as e:
@@ -68,6 +74,8 @@ def _check_input(config: ml_collections.ConfigDict) -> None:
         "config.data.augment='resized_crop_flip' crops each stored image before resizing it to "
         "data.image_size: set --config.runtime.input_pipeline=stream and "
         '--config.data.image_size=<pixels>, or use pad_crop_flip.')
+  pipeline.crop_flip_options(config.data)
+  augment.check_test_augment(config.data.get('test_augment', 'none'))
   feed.resolve(config.runtime.input_pipeline, 0, config.runtime.device_data_max_fraction)
   image_reader.check_workers(config.runtime.stream_workers)
   if not streamed and (config.runtime.stream_workers != 'auto' or config.runtime.stream_readers):
@@ -94,6 +102,16 @@ def _check_batch_memory(config: ml_collections.ConfigDict, data) -> None:
           'larger batch only adds padding).')
 
 
+def _check_model(config: ml_collections.ConfigDict, data) -> None:
+  """The architecture's name and kwargs, that it runs on these images (traced, not computed),
+  and that every parameter group of the recipe names some of its parameters."""
+  model = models.from_config(config, data.num_classes)
+  shape = data.image_shape if data.streamed else data.train['image'].shape[1:]
+  variables = jax.eval_shape(
+      lambda: model.init(jax.random.key(0), jnp.zeros((1, *shape), jnp.float32), train=False))
+  optim.check_param_groups(config, variables['params'])
+
+
 def check(config: ml_collections.ConfigDict) -> None:
   """Raises :class:`~datadiet.errors.InputError` for anything the run could not do."""
   stages = []
@@ -113,7 +131,7 @@ def check(config: ml_collections.ConfigDict) -> None:
   if beyond:
     raise errors.InputError(f'config.runtime.checkpoint_steps {beyond} lie outside the run\'s '
                             f'{num_steps} steps; checkpoint at steps in [0, {num_steps}].')
-  models.from_config(config, data.num_classes)  # The name and its kwargs.
+  _check_model(config, data)
   ensemble.make_mesh(len(config.pretrain.seeds), config.optim.batch_size)  # Does it split?
   if stages:
     from datadiet.stages.context import Context

@@ -16,16 +16,17 @@ os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', tempfile.mkdtemp(prefix='data
 
 @pytest.fixture
 def write_image_folder():
-  """Writes a tiny ``<root>/<split>/<class>/NN.png`` tree; pixel values encode class and index."""
+  """Writes a tiny ``<root>/<split>/<class>/NN.png`` tree of ``size``×``size`` images; pixel
+  values encode class and index."""
 
-  def write(root, classes=('cat', 'dog'), per_class=3):
+  def write(root, classes=('cat', 'dog'), per_class=3, size=6):
     rng = np.random.default_rng(0)
     for split in ('train', 'test'):
       for label, name in enumerate(classes):
         (root / split / name).mkdir(parents=True)
         for i in range(per_class):
-          pixels = np.full((6, 6, 3), 40 * label + i, np.uint8) + rng.integers(
-              0, 3, (6, 6, 3), dtype=np.uint8)
+          pixels = np.full((size, size, 3), 40 * label + i, np.uint8) + rng.integers(
+              0, 3, (size, size, 3), dtype=np.uint8)
           Image.fromarray(pixels).save(root / split / name / f'{i:02d}.png')
 
   return write

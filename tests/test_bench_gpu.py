@@ -11,7 +11,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_smoke_measures_every_path_and_runs_the_mini_figure_1(tmp_path):
+def test_smoke_measures_every_path_and_runs_the_mini_figure_1_and_airbench(tmp_path):
   env = dict(os.environ, JAX_PLATFORMS='cpu')
   subprocess.run([sys.executable, 'bench/gpu.py', '--smoke', f'--out={tmp_path / "out"}',
                   f'--workdir={tmp_path / "work"}', '--min_seconds=0.05'], cwd=ROOT, env=env,
@@ -41,3 +41,13 @@ def test_smoke_measures_every_path_and_runs_the_mini_figure_1(tmp_path):
                                                if r['subset'] == subset]))
   summary = next((tmp_path / 'out').glob('gpu_*_smoke.md')).read_text()
   assert '| GraNd fast path | bfloat16 | 16 |' in summary and '| full |' in summary
+  # airbench: the train job's own test rows, and its training time per seed.
+  (row,) = [r for r in rows if r['measurement'] == 'airbench']
+  metrics = [json.loads(line) for line in
+             (tmp_path / 'work' / 'airbench_smoke' / 'metrics.jsonl').read_text().splitlines()]
+  tested = {r['seed']: r['accuracy'] for r in metrics if r['split'] == 'test'}
+  assert row['test_accuracy'] == [tested[0], tested[1]]
+  np.testing.assert_allclose(row['mean_test_accuracy'], np.mean(row['test_accuracy']))
+  assert row['training_seconds_per_seed'] == row['steps'] * row['batch_size'] / row[
+      'ensemble_images_per_s'] > 0
+  assert 'training seconds per seed' in summary

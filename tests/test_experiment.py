@@ -1,6 +1,8 @@
 """The whole pipeline on tiny data, asserting on its files; interrupted runs finish on relaunch."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -205,3 +207,30 @@ def test_report_has_score_diagnostics(finished):
       scipy.stats.spearmanr(el2n_0, per_seed.mean(0)).statistic)
   assert (workdir / 'score_diagnostics.png').stat().st_size > 0
   assert '## How stable are the scores?' in (workdir / 'summary.md').read_text()
+
+
+def test_the_default_pipeline_with_the_airbench_model_on_an_image_folder(tmp_path,
+                                                                         write_image_folder):
+  """``--config.model.name=airbench`` through launch.py: every stage runs, and GraNd takes its
+  fast path (the whitening bias included)."""
+  write_image_folder(tmp_path / 'images', classes=('cat', 'dog', 'eel'), per_class=8, size=12)
+  workdir = tmp_path / 'run'
+  result = subprocess.run(
+      [sys.executable, 'launch.py', '--config=configs/default.py', f'--workdir={workdir}',
+       f'--config.data.name=image_folder:{tmp_path / "images"}', '--config.model.name=airbench',
+       "--config.model.kwargs={'widths': (4, 8, 8), 'fit_examples': 10}",
+       '--config.optim.batch_size=8', '--config.optim.budget=6', '--config.scores.steps=(0,3)',
+       "--config.scores.names=('el2n','grand')", "--config.prune.by=('el2n','grand')",
+       "--config.prune.methods=('keep_hardest','random')", '--config.prune.fractions=(0.5,)',
+       '--config.retrain.seeds=(100,)', '--config.pretrain.seeds=(0,1)',
+       '--config.runtime.eval_batch_size=8', '--config.runtime.score_batch_size=8',
+       '--config.runtime.tensorboard=False'],
+      cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert 'falling back to the generic path' not in result.stderr
+  results = json.loads((workdir / 'results.json').read_text())
+  assert {r['subset'] for r in results} == {'full', 'keep_hardest-el2n@3-p0.5',
+                                            'keep_hardest-grand@3-p0.5', 'random-p0.5'}
+  grand = score_files.load_scores(workdir / 'scores' / 'grand@3.npz')
+  assert grand.per_seed.shape == (2, 24) and np.all(np.isfinite(grand.per_seed))
+  assert np.all(grand.per_seed > 0)

@@ -98,6 +98,32 @@ def augmentation_of(augment) -> str:
   return augment
 
 
+def crop_flip_options(data_config) -> dict:
+  """``config.data``'s ``max_translate`` and ``flip`` (pad-crop-flip's draws), checked, as
+  :class:`TrainOrder` takes them; the paper's (4, 'random') in configs without them.
+
+  Raises:
+    InputError: a translation outside 0..4 pixels, an unknown flip, or either set away from the
+      paper's with an augmentation other than pad_crop_flip.
+  """
+  max_translate = data_config.get('max_translate', augmentation.PAD_PIXELS)
+  flip = data_config.get('flip', 'random')
+  if (isinstance(max_translate, bool) or not isinstance(max_translate, int)
+      or not 0 <= max_translate <= augmentation.PAD_PIXELS):
+    raise errors.InputError(f'config.data.max_translate must be an integer number of pixels in '
+                            f'[0, {augmentation.PAD_PIXELS}] (airbench: 2), got {max_translate!r}.')
+  if flip not in augmentation.FLIPS:
+    raise errors.InputError(f'config.data.flip must be one of {", ".join(augmentation.FLIPS)}; '
+                            f'got {flip!r}.')
+  if ((max_translate, flip) != (augmentation.PAD_PIXELS, 'random')
+      and augmentation_of(data_config.augment) != 'pad_crop_flip'):
+    raise errors.InputError(
+        f"config.data.max_translate and flip shape the pad_crop_flip augmentation, but "
+        f"config.data.augment is {data_config.augment!r}: set --config.data.augment=pad_crop_flip, "
+        f"or leave them at {augmentation.PAD_PIXELS} and 'random'.")
+  return dict(max_translate=max_translate, flip=flip)
+
+
 def epoch_permutation(positions: np.ndarray, data_seed: int, seed: int, epoch: int) -> np.ndarray:
   """The order in which ``seed`` visits ``positions`` during ``epoch``."""
   return positions[np.random.default_rng([data_seed, seed, epoch]).permutation(len(positions))]
@@ -113,7 +139,8 @@ class TrainOrder:
   """
 
   def __init__(self, positions: np.ndarray, seeds: Sequence[int], batch_size: int,
-               data_seed: int, augment: bool = False):
+               data_seed: int, augment: bool = False, max_translate: int = augmentation.PAD_PIXELS,
+               flip: str = 'random'):
     self.kept = np.asarray(positions, np.int64)
     if self.kept.shape[-1] == 0:
       raise errors.InputError('Cannot train on an empty subset.')
@@ -123,6 +150,8 @@ class TrainOrder:
     self.batch_size = batch_size
     self.data_seed = data_seed
     self.augment = augment
+    self.max_translate = max_translate
+    self.flip = flip
     self._epochs: dict[tuple[int, int], np.ndarray] = {}
 
   def _epoch(self, index: int, epoch: int) -> np.ndarray:
@@ -147,14 +176,27 @@ class TrainOrder:
       rows.append(stream[offset:offset + self.batch_size])
     return np.stack(rows).astype(np.int32)
 
+  def epochs(self, step: int) -> np.ndarray:
+    """``(batch_size,)``: the epoch each example of ``step``'s batch belongs to (a batch may
+    straddle two), the same for every seed."""
+    num = self.kept.shape[-1]
+    return (step * self.batch_size + np.arange(self.batch_size)) // num
+
   def batch(self, step: int) -> dict[str, np.ndarray]:
     """``index`` ``(K, B)``, and with augmentation ``offset`` ``(K, B, 2)`` and ``flip``
     ``(K, B)`` (see :mod:`datadiet.data.augment`)."""
-    out = {'index': self.positions(step)}
+    positions = self.positions(step)
+    out = {'index': positions}
     if self.augment:
-      draws = [augmentation.draw(self.data_seed, s, step, self.batch_size) for s in self.seeds]
+      draws = [augmentation.draw(self.data_seed, s, step, self.batch_size, self.max_translate)
+               for s in self.seeds]
       out['offset'] = np.stack([offsets for offsets, _ in draws])
-      out['flip'] = np.stack([flips for _, flips in draws])
+      if self.flip == 'alternating':
+        epochs = self.epochs(step)
+        out['flip'] = np.stack([augmentation.alternating_flips(self.data_seed, s, row, epochs)
+                                for s, row in zip(self.seeds, positions)])
+      else:
+        out['flip'] = np.stack([flips for _, flips in draws])
     return out
 
   def batches(self, start_step: int, num_steps: int) -> Iterator[dict[str, np.ndarray]]:

@@ -33,8 +33,10 @@ def interpolate(params: Any, other: Any, alpha: float) -> Any:
   return jax.tree.map(lambda a, b: alpha * a + (1.0 - alpha) * b, params, other)
 
 
-def batch_statistics(model: nn.Module, params: Any, batch_stats: Any, images: jax.Array) -> Any:
-  """Every BatchNorm layer's mean and variance over ``images`` (one batch, training mode).
+def batch_statistics(model: nn.Module, params: Any, batch_stats: Any, images: jax.Array,
+                     constants: Any = None) -> Any:
+  """Every BatchNorm layer's mean and variance over ``images`` (one batch, training mode), the
+  model's ``constants`` (airbench's whitening) held as they are.
 
   Flax updates running statistics as ``m · old + (1 − m) · batch``; running the batch from
   all-zero and from all-one statistics gives ``(1 − m) · batch`` and ``m + (1 − m) · batch``,
@@ -42,8 +44,8 @@ def batch_statistics(model: nn.Module, params: Any, batch_stats: Any, images: ja
   """
 
   def updated(start):
-    _, state = model.apply({'params': params, 'batch_stats': start}, images, train=True,
-                           mutable=['batch_stats'])
+    variables = {'params': params, 'batch_stats': start, 'constants': constants or {}}
+    _, state = model.apply(variables, images, train=True, mutable=['batch_stats'])
     return state['batch_stats']
 
   from_zeros = updated(jax.tree.map(jnp.zeros_like, batch_stats))
@@ -57,12 +59,12 @@ _batch_statistics_jit = jax.jit(batch_statistics, static_argnums=0)
 
 
 def recompute_batch_stats(model: nn.Module, params: Any, batch_stats: Any,
-                          image_batches: Iterable[np.ndarray]) -> Any:
+                          image_batches: Iterable[np.ndarray], constants: Any = None) -> Any:
   """BatchNorm statistics for ``params``: the average of :func:`batch_statistics` over the
   batches (pass equal-sized batches of training data)."""
   total, count = None, 0
   for images in image_batches:
-    stats = _batch_statistics_jit(model, params, batch_stats, images)
+    stats = _batch_statistics_jit(model, params, batch_stats, images, constants)
     total = stats if total is None else jax.tree.map(jnp.add, total, stats)
     count += 1
   if count == 0:

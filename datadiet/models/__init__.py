@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from jax.typing import DTypeLike
 
 from datadiet import errors
+from datadiet.models.airbench import AirbenchNet
 from datadiet.models.resnet import ResNet18, ResNet20, ResNet50
 from datadiet.models.small import MLP, SmallCNN
 
@@ -26,6 +27,7 @@ MODELS = {
     'resnet20': ResNet20,
     'resnet18': ResNet18,
     'resnet50': ResNet50,
+    'airbench': AirbenchNet,
 }
 # Compute dtypes a model may run in; parameters are float32 in every case. float16 would need
 # loss scaling, which the training step does not do.
@@ -55,6 +57,13 @@ def arguments(name: str) -> tuple[str, ...]:
   while isinstance(module, functools.partial):
     module = module.func
   return tuple(f.name for f in dataclasses.fields(module) if f.name not in _RESERVED_ARGUMENTS)
+
+
+def fits_to_data(model: nn.Module) -> bool:
+  """Whether ``model`` has constants fitted to the run's training images (airbench's whitening):
+  it then has ``fit_examples`` (how many) and ``fit_constants(images)`` (normalised images → its
+  ``constants`` collection)."""
+  return callable(getattr(model, 'fit_constants', None))
 
 
 def check(name: str) -> None:

@@ -14,9 +14,10 @@ Per layer:
 * ``nn.Dense`` / ``nn.Conv`` (ungrouped, no input dilation): ghost norm or materialised
   gradient (:mod:`datadiet.scores.layer_norms`), chosen per layer by FLOPs on a CPU and by
   measured time on a GPU/TPU (:mod:`datadiet.scores.norm_tuning`).
-* ``nn.BatchNorm`` (evaluation mode only), ``nn.LayerNorm``, ``nn.GroupNorm``, ``nn.RMSNorm``:
-  the layer's own ``apply`` differentiated per example with ``vmap`` (cheap: their parameters
-  are per-channel vectors).
+* ``nn.BatchNorm`` (evaluation mode only), ``nn.LayerNorm``, ``nn.GroupNorm``, ``nn.RMSNorm``,
+  and any layer whose class sets ``grand_per_example_apply = True`` (airbench's whitening, whose
+  one parameter is a bias): the layer's own ``apply`` differentiated per example with ``vmap``
+  (cheap: their parameters are per-channel vectors).
 * Layers without parameters (activations, pooling, reshapes, residual sums) need nothing.
 
 Anything else that owns parameters, a supported layer called more than once (shared weights), a
@@ -178,6 +179,11 @@ def _norm_layer_sq_norm_fn(module: nn.Module, args: tuple, kwargs: dict) -> SqNo
   return sq_norms
 
 
+def _per_example_apply(module: nn.Module) -> bool:
+  """Whether the layer asks for its own ``apply`` to be differentiated per example."""
+  return bool(getattr(type(module), 'grand_per_example_apply', False))
+
+
 def _leaf_paths(tree: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
   paths = set()
   for key, value in tree.items():
@@ -201,7 +207,7 @@ class _Probe:
 
   def intercept(self, next_fun, args, kwargs, context):
     module = context.module
-    if type(module) not in SUPPORTED_LAYERS:
+    if type(module) not in SUPPORTED_LAYERS and not _per_example_apply(module):
       return next_fun(*args, **kwargs)
     name = '/'.join(module.path) or '<root>'
     if context.method_name != '__call__':

@@ -29,3 +29,17 @@ def softmax_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
   # and a valid one's stays clean (where's unchosen NaN branch would leak NaN into every
   # gradient, as 0 × NaN).
   return losses * jnp.where(valid, 1.0, jnp.nan).astype(losses.dtype)
+
+
+def label_smoothed_cross_entropy(logits: jax.Array, labels: jax.Array,
+                                 smoothing: float) -> jax.Array:
+  """Cross-entropy against the smoothed target ``(1 − smoothing)·onehot + smoothing / classes``
+  (PyTorch's ``label_smoothing``, airbench's 0.2), one value per example; an invalid label
+  gives NaN as in :func:`softmax_cross_entropy`. A training loss only: scores read the plain
+  one."""
+  classes = logits.shape[-1]
+  valid = checks.valid_labels(labels, classes, None, what='label_smoothed_cross_entropy')
+  logits = logits.astype(jnp.result_type(jnp.float32, logits.dtype))
+  targets = optax.smooth_labels(jax.nn.one_hot(labels, classes, dtype=logits.dtype), smoothing)
+  losses = optax.softmax_cross_entropy(logits, targets)
+  return losses * jnp.where(valid, 1.0, jnp.nan).astype(losses.dtype)

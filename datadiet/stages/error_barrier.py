@@ -40,7 +40,7 @@ from datadiet.reporting import tables
 from datadiet.stages import pretrain_and_score
 from datadiet.stages.protocol import Stage
 from datadiet.stages.context import Context
-from datadiet.train import checkpoints, loop, optim
+from datadiet.train import checkpoints, ensemble, loop, optim
 
 NAME = 'error_barrier'
 SUBSETS = presentation.SUBSETS
@@ -94,16 +94,20 @@ def _bn_images(ctx: Context) -> list[np.ndarray]:
 
 
 @functools.partial(jax.jit, static_argnums=0)  # Compiled once per model, not per spawn step.
-def _wrong_and_loss(model, params, batch_stats, images, labels):
-  logits = model.apply({'params': params, 'batch_stats': batch_stats}, images, train=False)
+def _wrong_and_loss(model, params, batch_stats, constants, images, labels):
+  logits = model.apply(ensemble.variables(params, batch_stats, constants), images, train=False)
   return (jnp.sum(jnp.argmax(logits, -1) != labels),
           jnp.sum(softmax_cross_entropy(logits, labels)))
 
 
 def along_line(ctx: Context, params: list, batch_stats: list,
-               subsets: dict[str, np.ndarray]) -> dict[str, dict[str, list[float]]]:
+               subsets: dict[str, np.ndarray],
+               constants: Any = None) -> dict[str, dict[str, list[float]]]:
   """Training error and mean loss on each subset of every network ``α·params[0] + (1 − α)·
-  params[1]`` for α in the config's grid: ``{subset: {'error': [...], 'loss': [...]}}``."""
+  params[1]`` for α in the config's grid: ``{subset: {'error': [...], 'loss': [...]}}``.
+  ``constants`` (the model's, fitted to data) are the two children's, which they share with
+  their parent."""
+  constants = constants or {}
   config = ctx.config
   # Statistics are recomputed outside the training mesh: the model normalises per batch.
   model = models.from_config(config, num_classes=ctx.data.num_classes)
@@ -114,14 +118,14 @@ def along_line(ctx: Context, params: list, batch_stats: list,
     if config.analyses.error_barrier.recompute_batch_stats:
       stats = batch_stats[0]
       if jax.tree.leaves(stats):  # Models without BatchNorm have nothing to recompute.
-        stats = lmc.recompute_batch_stats(model, mixed, stats, bn_images)
+        stats = lmc.recompute_batch_stats(model, mixed, stats, bn_images, constants)
     else:  # The naive line: running statistics interpolated like the weights.
       stats = lmc.interpolate(batch_stats[0], batch_stats[1], float(alpha))
     for name, positions in subsets.items():
       wrong = loss = 0.0
       for start in range(0, len(positions), config.runtime.eval_batch_size):
         chunk = positions[start:start + config.runtime.eval_batch_size]
-        chunk_wrong, chunk_loss = _wrong_and_loss(model, mixed, stats,
+        chunk_wrong, chunk_loss = _wrong_and_loss(model, mixed, stats, constants,
                                                   ctx.normalized_train_images[chunk],
                                                   ctx.train_labels[chunk])
         wrong, loss = wrong + float(chunk_wrong), loss + float(chunk_loss)
@@ -169,7 +173,8 @@ def _train_children(ctx: Context, spawn_step: int, directory: Path, parent_like:
                                labels=ctx.train_labels, initial_state=twins)
   host = multihost.to_host(result.state)
   unstack = lambda tree: [jax.tree.map(lambda x, k=k: x[k], tree) for k in range(2)]  # noqa: E731
-  along = along_line(ctx, unstack(host.params), unstack(host.batch_stats), subsets)
+  along = along_line(ctx, unstack(host.params), unstack(host.batch_stats), subsets,
+                     unstack(host.constants)[0])
   alphas = [float(a) for a in analysis.alphas]
   record = dict(spawn_step=spawn_step, seeds=list(analysis.child_seeds), alphas=alphas,
                 child_test_accuracy=result.test['accuracy'].tolist(), subsets={},

@@ -37,7 +37,7 @@ from datadiet.reporting import tables
 from datadiet.stages import pretrain_and_score
 from datadiet.stages.protocol import Stage
 from datadiet.stages.context import Context
-from datadiet.train import checkpoints, loop, optim
+from datadiet.train import checkpoints, ensemble, loop, optim
 
 NAME = 'ntk_velocity'
 
@@ -88,10 +88,11 @@ def gram_path(ctx: Context, step: int):
 
 @functools.partial(jax.jit, static_argnames=('model', 'method', 'chunk_size',
                                              'max_jacobian_bytes'))
-def _block_gram(params, batch_stats, images, *, model, method, chunk_size, max_jacobian_bytes):
+def _block_gram(params, batch_stats, constants, images, *, model, method, chunk_size,
+                max_jacobian_bytes):
   """One block's Gram matrix in evaluation mode; compiled once per model and block shape (the
   statistics are an argument, so every checkpoint reuses the program)."""
-  logits_fn = lambda p, x: model.apply({'params': p, 'batch_stats': batch_stats}, x,  # noqa: E731
+  logits_fn = lambda p, x: model.apply(ensemble.variables(p, batch_stats, constants), x,  # noqa: E731
                                        train=False)
   return ntk.block_gram(logits_fn, params, images, method=method, chunk_size=chunk_size,
                         max_jacobian_bytes=max_jacobian_bytes)
@@ -113,10 +114,11 @@ def _grams(ctx: Context, step: int, block_positions: np.ndarray, like: Any) -> n
   host = multihost.to_host(state)
   params = jax.tree.map(lambda x: x[0], host.params)
   batch_stats = jax.tree.map(lambda x: x[0], host.batch_stats)
+  constants = jax.tree.map(lambda x: x[0], host.constants)
   model = models.from_config(ctx.config, num_classes=ctx.data.num_classes)
   images = ctx.normalized_train_images
   grams = np.stack([np.asarray(_block_gram(
-      params, batch_stats, images[block], model=model, method=analysis.method,
+      params, batch_stats, constants, images[block], model=model, method=analysis.method,
       chunk_size=analysis.chunk_size, max_jacobian_bytes=int(analysis.max_jacobian_mb * 2**20)))
                     for block in block_positions])
   atomic_files.write_npz(path, gram=grams, positions=block_positions, step=np.array(step))

@@ -41,10 +41,12 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from datadiet import errors, multihost
 from datadiet import seeds as seeds_axis
-from datadiet.data import feed
+from datadiet.data import augment, feed
 from datadiet.data.pipeline import ChannelStats
 from datadiet.scores import softmax_cross_entropy
+from datadiet.scores.losses import LogitLossFn
 from datadiet.scores.trackers import Tracker
+from datadiet.train.lookahead import Lookahead
 
 STRATEGIES = seeds_axis.STRATEGIES
 STRATEGY_CHOICES = STRATEGIES + ('auto',)
@@ -60,6 +62,14 @@ class EnsembleState:
   batch_stats: Any
   opt_state: Any
   trackers: dict[str, Any]  # Training-time statistics by tracker name; empty unless asked for.
+  # The model's constants fitted to data (airbench's whitening kernel): read, never trained.
+  constants: Any
+  lookahead: dict  # Lookahead's slow copy of params and batch_stats; empty when off.
+
+
+def variables(params: Any, batch_stats: Any, constants: Any) -> dict[str, Any]:
+  """One model's Flax variables from its state's parts (every collection the model reads)."""
+  return {'params': params, 'batch_stats': batch_stats, 'constants': constants}
 
 
 def make_mesh(num_seeds: int, batch_size: int | None = None,
@@ -138,47 +148,61 @@ def eval_sharding(mesh: Mesh) -> NamedSharding:
 
 def init_ensemble(model: nn.Module, optimizer: optax.GradientTransformation,
                   seeds: Sequence[int], sample_image: np.ndarray, num_train: int,
-                  mesh: Mesh, trackers: Sequence[Tracker] = ()) -> EnsembleState:
+                  mesh: Mesh, trackers: Sequence[Tracker] = (),
+                  constants: Sequence[Any] | None = None,
+                  lookahead: Lookahead | None = None) -> EnsembleState:
   """Initialises K models from ``jax.random.key(seed)``, sharded over ``mesh``, with fresh
-  ``trackers`` over the ``num_train`` training examples."""
+  ``trackers`` over the ``num_train`` training examples; ``constants`` (one per seed) replace
+  the ``constants`` collection that ``init`` fits to ``sample_image`` (airbench's whitening,
+  refitted to the run's training images); ``lookahead`` starts its slow copy when on."""
+  lookahead = lookahead or Lookahead.off()
 
-  def init_one(seed):
+  def init_one(seed, fitted):
     variables = model.init(jax.random.key(seed), jnp.asarray(sample_image)[None], train=False)
-    params = variables['params']
-    return EnsembleState(step=jnp.zeros((), jnp.int32), params=params,
-                         batch_stats=variables.get('batch_stats', {}),
+    params, batch_stats = variables['params'], variables.get('batch_stats', {})
+    return EnsembleState(step=jnp.zeros((), jnp.int32), params=params, batch_stats=batch_stats,
                          opt_state=optimizer.init(params),
-                         trackers={t.name: t.init(num_train) for t in trackers})
+                         trackers={t.name: t.init(num_train) for t in trackers},
+                         constants=variables.get('constants', {}) if fitted is None else fitted,
+                         lookahead=lookahead.init(params, batch_stats))
 
-  seeds = multihost.to_device(np.asarray(seeds, np.uint32), NamedSharding(mesh, P()))
-  return jax.jit(jax.vmap(init_one), out_shardings=NamedSharding(mesh, P(SEEDS)))(seeds)
+  replicated = NamedSharding(mesh, P())
+  seeds = multihost.to_device(np.asarray(seeds, np.uint32), replicated)
+  fitted = (None if constants is None else
+            multihost.to_device(jax.tree.map(lambda *c: np.stack(c), *constants), replicated))
+  return jax.jit(jax.vmap(init_one), out_shardings=NamedSharding(mesh, P(SEEDS)))(seeds, fitted)
 
 
 def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation, mesh: Mesh,
                     strategy: str, stats: ChannelStats,
-                    trackers: Sequence[Tracker] = ()) -> Callable:
+                    trackers: Sequence[Tracker] = (),
+                    loss_fn: LogitLossFn = softmax_cross_entropy,
+                    lookahead: Lookahead | None = None) -> Callable:
   """``(state, batch, table) -> (state, metrics)`` for all seeds; batch leaves are
   ``(K, B, ...)``: uint8 images and labels, or positions (and augmentation draws) into the
   device copy ``table`` (see :func:`datadiet.data.feed.model_inputs`); ``stats`` normalise.
 
-  ``trackers`` (those of ``init_ensemble``) observe every batch's logits. Metrics per seed:
-  ``loss`` (mean cross-entropy) and ``accuracy`` on the training batch. The
+  ``trackers`` (those of ``init_ensemble``) observe every batch's logits; ``loss_fn`` is the
+  per-example training loss (e.g. label-smoothed); ``lookahead`` (that of ``init_ensemble``)
+  moves its slow copy after the optimizer's update. Metrics per seed:
+  ``loss`` (mean training loss) and ``accuracy`` on the training batch. The
   model must average its BatchNorm statistics over the ``data`` axis (build it with
   ``batch_norm_axis_name=DATA``) when that axis has more than one device.
   """
   if mesh.shape[DATA] > 1 and getattr(model, 'batch_norm_axis_name', DATA) != DATA:
     raise errors.InputError(f'The batch is split over {mesh.shape[DATA]} devices but the model '
                             f'normalises per device; build it with batch_norm_axis_name={DATA!r}.')
+  lookahead = lookahead or Lookahead.off()
 
   def seed_step(state: EnsembleState, batch: dict, table: dict) -> tuple[EnsembleState, dict]:
     images, labels = feed.model_inputs(batch, table, stats)
 
-    def loss_fn(params):
-      logits, updates = model.apply({'params': params, 'batch_stats': state.batch_stats},
+    def mean_loss(params):
+      logits, updates = model.apply(variables(params, state.batch_stats, state.constants),
                                     images, train=True, mutable=['batch_stats'])
-      return softmax_cross_entropy(logits, labels).mean(), (logits, updates)
+      return loss_fn(logits, labels).mean(), (logits, updates)
 
-    (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    (loss, (logits, updates)), grads = jax.value_and_grad(mean_loss, has_aux=True)(state.params)
     # This device holds 1/|data| of the seed's batch: average as over the whole batch.
     grads, loss = jax.lax.pmean((grads, loss), DATA)
     param_updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
@@ -187,11 +211,15 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation, m
     # Every data shard keeps the full trackers, so each applies every shard's observations.
     all_indices, all_correct, all_observed = jax.lax.all_gather(
         (batch['index'], correct, observed), DATA, tiled=True)
+    step = state.step + 1
+    slow, params, batch_stats = lookahead.update(
+        state.lookahead, optax.apply_updates(state.params, param_updates),
+        updates.get('batch_stats', state.batch_stats), step)
     new_state = EnsembleState(
-        step=state.step + 1, params=optax.apply_updates(state.params, param_updates),
-        batch_stats=updates.get('batch_stats', state.batch_stats), opt_state=opt_state,
+        step=step, params=params, batch_stats=batch_stats, opt_state=opt_state,
         trackers={t.name: t.update(state.trackers[t.name], all_indices, all_observed[t.name])
-                  for t in trackers})
+                  for t in trackers},
+        constants=state.constants, lookahead=slow)
     return new_state, {'loss': loss, 'accuracy': jnp.mean(all_correct)}
 
   def local_step(state, batch, table):  # The table is shared by the local seeds.
@@ -202,23 +230,29 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation, m
   return jax.jit(sharded, donate_argnums=0)
 
 
-def make_eval_step(model: nn.Module, mesh: Mesh, strategy: str, stats: ChannelStats) -> Callable:
-  """``(params, batch_stats, batch, table) -> {loss_sum, correct}`` per seed for one batch that
-  every seed evaluates (raw, as in :func:`make_train_step`, with a ``mask``), its examples
-  split over the ``data`` axis (:func:`eval_sharding`)."""
+def make_eval_step(model: nn.Module, mesh: Mesh, strategy: str, stats: ChannelStats,
+                   test_augment: str = 'none') -> Callable:
+  """``(state, batch, table) -> {loss_sum, correct}`` per seed for one batch that every seed
+  evaluates (raw, as in :func:`make_train_step`, with a ``mask``), its examples split over the
+  ``data`` axis (:func:`eval_sharding`); ``test_augment`` averages the logits over test-time
+  views (:func:`datadiet.data.augment.test_views`)."""
 
-  def seed_eval(params, batch_stats, images, labels, mask):
-    logits = model.apply({'params': params, 'batch_stats': batch_stats}, images, train=False)
+  def seed_eval(params, batch_stats, constants, images, labels, mask):
+    apply = lambda x: model.apply(variables(params, batch_stats, constants), x,  # noqa: E731
+                                  train=False)
+    logits = sum(weight * apply(view) for weight, view in augment.test_views(images,
+                                                                             test_augment))
     losses = softmax_cross_entropy(logits, labels)
     correct = (jnp.argmax(logits, -1) == labels) & mask
     return {'loss_sum': jnp.sum(jnp.where(mask, losses, 0.0)), 'correct': jnp.sum(correct)}
 
-  def local_eval(params, batch_stats, batch, table):
+  def local_eval(state, batch, table):
     images, labels = feed.model_inputs(batch, table, stats)
     per_seed = seeds_axis.map_over_seeds(
-        lambda p, s: seed_eval(p, s, images, labels, batch['mask']), strategy)
-    return jax.lax.psum(per_seed(params, batch_stats), DATA)  # Over this seed's data shards.
+        lambda p, s, c: seed_eval(p, s, c, images, labels, batch['mask']), strategy)
+    # Summed over this seed's data shards.
+    return jax.lax.psum(per_seed(state.params, state.batch_stats, state.constants), DATA)
 
-  sharded = jax.shard_map(local_eval, mesh=mesh, in_specs=(P(SEEDS), P(SEEDS), P(DATA), P()),
+  sharded = jax.shard_map(local_eval, mesh=mesh, in_specs=(P(SEEDS), P(DATA), P()),
                           out_specs=P(SEEDS), check_vma=False)
   return jax.jit(sharded)

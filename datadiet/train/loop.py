@@ -10,6 +10,7 @@ train, evaluate.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,8 +23,10 @@ from absl import logging
 
 from datadiet import atomic_files, errors, models, multihost
 from datadiet.data import feed, image_reader, noise, pipeline, sources
+from datadiet.scores.losses import label_smoothed_cross_entropy, softmax_cross_entropy
 from datadiet.scores.trackers import Tracker
 from datadiet.train import checkpoints, ensemble, metrics, optim
+from datadiet.train.lookahead import Lookahead
 
 
 class NonFiniteLossError(errors.DatadietError, FloatingPointError):
@@ -52,8 +55,7 @@ def evaluate(eval_step, state: ensemble.EnsembleState, examples: feed.Examples,
   data = mesh.shape[ensemble.DATA]
   batch_size = -(-batch_size // data) * data  # Splits over the data axis (padding is masked).
   for batch in examples.batches(batch_size, sharding=sharding):
-    out = eval_step(state.params, state.batch_stats, examples.place(batch, sharding),
-                    examples.table)
+    out = eval_step(state, examples.place(batch, sharding), examples.table)
     loss_sum = loss_sum + out['loss_sum']
     correct = correct + out['correct']
   count = len(examples)
@@ -83,6 +85,7 @@ class Setup:
   strategy: str
   input_pipeline: str  # 'device', 'tf_data' or 'stream'.
   data: sources.Dataset
+  lookahead: Lookahead
 
   def examples(self, split: dict[str, np.ndarray]):
     """``split`` (of :attr:`data`, or a subset of one) as this run's evaluation and scoring
@@ -115,11 +118,47 @@ def setup(config: ml_collections.ConfigDict, data: sources.Dataset, seeds: list[
   # Initialisation reads only the input's shape.
   sample = (np.zeros((1, *data.image_shape), np.uint8) if data.streamed
             else data.train['image'][:1])
+  lookahead = Lookahead.from_config(config, num_steps)
+  constants = None
+  if models.fits_to_data(model):  # One fit per distinct kept set (per-seed subsets: each own).
+    kept = positions if positions.ndim == 2 else positions[None]
+    fitted = [model.fit_constants(fit_images(data, row, model.fit_examples, stats))
+              for row in kept]
+    constants = fitted if len(fitted) == len(seeds) else fitted * len(seeds)
   state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(sample, stats)[0],
-                                 len(data.train['label']), mesh, trackers)
+                                 len(data.train['label']), mesh, trackers, constants, lookahead)
   return Setup(model, stats, positions, num_steps, optimizer, mesh, state,
                ensemble.resolve_strategy(config.runtime.seed_strategy, state.params),
-               input_pipeline(config, data), data)
+               input_pipeline(config, data), data, lookahead)
+
+
+def fit_images(data: sources.Dataset, positions: np.ndarray, count: int,
+               stats: pipeline.ChannelStats) -> np.ndarray:
+  """``count`` training images among ``positions``, spread evenly over them in dataset order,
+  normalised: what a model fitted to data (airbench's whitening) is fitted to; read from disk
+  when streamed. (airbench takes CIFAR-10's first 5,000, whose classes come in random order; an
+  image folder lists its classes one after another.)"""
+  kept = np.sort(np.asarray(positions))
+  chosen = kept[np.arange(min(count, len(kept))) * len(kept) // max(count, 1)]
+  if data.streamed:
+    from datadiet.data import streaming  # pylint: disable=g-import-not-at-top
+    images = streaming.read_all(streaming.reader_for(data), data.train['location'][chosen])
+  else:
+    images = data.train['image'][chosen]
+  return pipeline.normalize(images, stats)
+
+
+def training_loss(config: ml_collections.ConfigDict):
+  """The per-example training loss: cross-entropy, label-smoothed by
+  ``config.optim.label_smoothing`` when set (evaluation and every score use the plain one)."""
+  smoothing = config.optim.get('label_smoothing', 0.0)
+  if (isinstance(smoothing, bool) or not isinstance(smoothing, (int, float))
+      or not 0 <= smoothing < 1):
+    raise errors.InputError(f'config.optim.label_smoothing must be in [0, 1), got '
+                            f'{smoothing!r}.')
+  if not smoothing:
+    return softmax_cross_entropy
+  return functools.partial(label_smoothed_cross_entropy, smoothing=float(smoothing))
 
 
 def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
@@ -191,8 +230,10 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
                             config.runtime.checkpoint_every_steps))
   save_steps -= set(saved)  # Never a step twice (a repair passes steps saved already).
 
-  train_step = ensemble.make_train_step(model, optimizer, mesh, strategy, stats, trackers)
-  eval_step = ensemble.make_eval_step(model, mesh, strategy, stats)
+  train_step = ensemble.make_train_step(model, optimizer, mesh, strategy, stats, trackers,
+                                        training_loss(config), run.lookahead)
+  eval_step = ensemble.make_eval_step(model, mesh, strategy, stats,
+                                      config.data.get('test_augment', 'none'))
   writer = metrics.MetricWriter(workdir, tensorboard=config.runtime.tensorboard,
                                 enabled=multihost.is_writer() and not repair,
                                 resume_step=start_step if resumed else None)
@@ -200,7 +241,8 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
                               label=f'[{workdir.name}] ')
   augmentation = pipeline.augmentation_of(config.data.augment)
   order = pipeline.TrainOrder(positions, seeds, config.optim.batch_size, config.data.order_seed,
-                              augment=augmentation == 'pad_crop_flip')
+                              augment=augmentation == 'pad_crop_flip',
+                              **pipeline.crop_flip_options(config.data))
   if start_step < num_steps:
     readers = ''
     if run.input_pipeline == 'stream':

@@ -4,7 +4,15 @@ The paper's recipe: SGD with Nesterov momentum 0.9, weight decay 5e-4, learning 
 multiplied by 0.2 at epochs 60, 120 and 160 of 200 (``schedule='piecewise'``). Decay points are
 given as fractions of the run (0.3, 0.6, 0.8), so under a fixed *step* budget a pruned subset
 decays at the same steps as the full set (23,400, 46,800 and 62,400 of 78,000), as in the paper.
-Also available: ``cosine`` decay and ``onecycle``, and ``constant``.
+Also available: ``cosine`` decay, ``onecycle``, ``linear`` decay to ``final_lr_factor`` of the
+rate (airbench's, after a warm-up from ``warmup_init_factor`` of it), and ``constant``.
+
+Parameter groups (``config.optim.param_groups``, airbench's recipe) give the parameters whose
+``/``-joined path matches a regular expression their own gradient multiplier (airbench: the
+BatchNorm biases' 64× learning rate, which leaves their weight decay as it is) and a fraction of
+the run after which they stop training (airbench: the whitening bias after 3 of its 9.9 epochs).
+Like the decay points, the stop is a fraction of the run, so a pruned subset trained for the same
+steps stops it at the same step.
 
 The training budget is set in ``steps`` or ``epochs`` (``config.optim.budget_unit``); the paper
 keeps 78,000 steps for every subset size, so a 50% subset sees twice the epochs.
@@ -13,13 +21,16 @@ keeps 78,000 steps for every subset size, so a 50% subset sees twice the epochs.
 from __future__ import annotations
 
 import math
+import re
+from typing import Any
 
+import jax
 import ml_collections
 import optax
 
 from datadiet import errors
 
-SCHEDULES = ('piecewise', 'cosine', 'onecycle', 'constant')
+SCHEDULES = ('piecewise', 'cosine', 'onecycle', 'linear', 'constant')
 BUDGET_UNITS = ('steps', 'epochs')
 
 
@@ -40,18 +51,26 @@ def total_steps(config: ml_collections.ConfigDict, num_examples: int) -> int:
 
 def make_schedule(config: ml_collections.ConfigDict, num_steps: int) -> optax.Schedule:
   """The learning-rate schedule named by ``config.optim.schedule`` over a run of ``num_steps``,
-  after a linear warm-up from 0 over ``config.optim.warmup_fraction`` of the run (if any)."""
+  after a linear warm-up from ``warmup_init_factor`` × the rate over
+  ``config.optim.warmup_fraction`` of the run (if any)."""
   fraction = config.optim.get('warmup_fraction', 0.0)  # Configs of their own may omit it.
-  if not (isinstance(fraction, (int, float)) and not isinstance(fraction, bool)
-          and 0 <= fraction < 1):
-    raise errors.InputError(f'config.optim.warmup_fraction must be in [0, 1), got '
-                            f'{fraction!r}.')
+  _check_fraction('warmup_fraction', fraction, upper_open=True)
+  start = config.optim.get('warmup_init_factor', 0.0)
+  _check_fraction('warmup_init_factor', start)
   warmup = int(round(fraction * num_steps))
   if not warmup:
     return _decay_schedule(config, num_steps)
+  rate = config.optim.learning_rate
   return optax.join_schedules(
-      [optax.linear_schedule(0.0, config.optim.learning_rate, warmup),
+      [optax.linear_schedule(start * rate, rate, warmup),
        _decay_schedule(config, num_steps - warmup)], [warmup])
+
+
+def _check_fraction(field: str, value, upper_open: bool = False) -> None:
+  if not (isinstance(value, (int, float)) and not isinstance(value, bool)
+          and 0 <= value and (value < 1 if upper_open else value <= 1)):
+    raise errors.InputError(f'config.optim.{field} must be in [0, 1{")" if upper_open else "]"}, '
+                            f'got {value!r}.')
 
 
 def _decay_schedule(config: ml_collections.ConfigDict, num_steps: int) -> optax.Schedule:
@@ -64,6 +83,10 @@ def _decay_schedule(config: ml_collections.ConfigDict, num_steps: int) -> optax.
     return optax.cosine_decay_schedule(lr, max(num_steps, 1))
   if config.optim.schedule == 'onecycle':
     return optax.cosine_onecycle_schedule(max(num_steps, 2), lr)
+  if config.optim.schedule == 'linear':
+    final = config.optim.get('final_lr_factor', 0.0)
+    _check_fraction('final_lr_factor', final)
+    return optax.linear_schedule(lr, final * lr, max(num_steps, 1))
   if config.optim.schedule == 'constant':
     return optax.constant_schedule(lr)
   raise errors.InputError(
@@ -72,9 +95,87 @@ def _decay_schedule(config: ml_collections.ConfigDict, num_steps: int) -> optax.
 
 def make_optimizer(config: ml_collections.ConfigDict,
                    num_steps: int) -> optax.GradientTransformation:
-  """SGD (Nesterov momentum) with decoupled-from-schedule L2 weight decay, as in the paper."""
-  return optax.chain(
+  """SGD (Nesterov momentum) with decoupled-from-schedule L2 weight decay, as in the paper; with
+  ``config.optim.param_groups``, each group's gradient multiplier and stop (see the module
+  docstring)."""
+  sgd = optax.chain(
       optax.add_decayed_weights(config.optim.weight_decay),
       optax.sgd(make_schedule(config, num_steps), momentum=config.optim.momentum,
                 nesterov=config.optim.nesterov),
   )
+  groups = param_groups(config)
+  if not groups:
+    return sgd
+  transforms = {DEFAULT_GROUP: sgd}
+  for name, group in groups.items():
+    stop = int(round(group['train_fraction'] * num_steps))
+    transforms[name] = optax.chain(
+        optax.scale(group['lr_multiplier']), sgd,
+        # Zero once the group stops: its parameters then stay as they are (momentum included).
+        optax.scale_by_schedule(lambda count, stop=stop: (count < stop).astype('float32')))
+  return optax.multi_transform(transforms, lambda params: group_labels(config, params))
+
+
+DEFAULT_GROUP = 'default'
+_GROUP_FIELDS = {'params': str, 'lr_multiplier': (int, float), 'train_fraction': (int, float)}
+
+
+def param_groups(config: ml_collections.ConfigDict) -> dict[str, dict[str, Any]]:
+  """``config.optim.param_groups`` checked: ``{name: {params (regex), lr_multiplier,
+  train_fraction}}`` in their order ({} in configs without groups).
+
+  Raises:
+    InputError: a group without all three fields, a regex that does not compile, a multiplier
+      that is not positive, or a train fraction outside (0, 1].
+  """
+  groups = config.optim.get('param_groups', None)
+  groups = {} if groups is None else groups.to_dict()
+  for name, group in groups.items():
+    where = f'config.optim.param_groups.{name}'
+    if name == DEFAULT_GROUP or not isinstance(group, dict) or set(group) != set(_GROUP_FIELDS):
+      raise errors.InputError(
+          f'{where} must be dict(params=<regex over parameter paths>, lr_multiplier=<float>, '
+          f'train_fraction=<fraction of the run>), named other than {DEFAULT_GROUP!r}; got '
+          f'{group!r}.')
+    try:
+      re.compile(group['params'])
+    except (re.error, TypeError) as e:
+      raise errors.InputError(f'{where}.params {group["params"]!r} is not a regular '
+                              f'expression ({e}).') from e
+    multiplier, fraction = group['lr_multiplier'], group['train_fraction']
+    if isinstance(multiplier, bool) or not isinstance(multiplier, (int, float)) or multiplier <= 0:
+      raise errors.InputError(f'{where}.lr_multiplier must be a positive number, got '
+                              f'{multiplier!r}.')
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+      raise errors.InputError(f'{where}.train_fraction must be in (0, 1] (1: the whole run), got '
+                              f'{fraction!r}.')
+  return groups
+
+
+def parameter_path(path: tuple) -> str:
+  """A parameter's path in its pytree as ``'group1/norm1/bias'``."""
+  return '/'.join(str(getattr(key, 'key', key)) for key in path)
+
+
+def group_labels(config: ml_collections.ConfigDict, params: Any) -> Any:
+  """The pytree of ``params`` with each leaf's group name: the first group whose ``params``
+  regex matches the leaf's path (``re.search``), else ``'default'``."""
+  groups = param_groups(config)
+
+  def label(path, _):
+    text = parameter_path(path)
+    return next((name for name, g in groups.items() if re.search(g['params'], text)),
+                DEFAULT_GROUP)
+  return jax.tree_util.tree_map_with_path(label, params)
+
+
+def check_param_groups(config: ml_collections.ConfigDict, params: Any) -> None:
+  """Raises an InputError for a group that matches none of the model's parameters (a typo would
+  otherwise leave the recipe silently without it), listing the parameter paths."""
+  labels = jax.tree.leaves(group_labels(config, params))
+  empty = [name for name in param_groups(config) if name not in labels]
+  if empty:
+    paths = [parameter_path(p) for p, _ in jax.tree_util.tree_leaves_with_path(params)]
+    raise errors.InputError(
+        f'config.optim.param_groups {empty} match no parameter of {config.model.name}; its '
+        f'parameters: {", ".join(paths)}.')

@@ -1,5 +1,7 @@
-"""Training order: exactly the kept ids each epoch, per-seed orders, pure in (seed, step)."""
+"""Training order: exactly the kept ids each epoch, per-seed orders, pure in (seed, step); the
+alternating flip across epochs."""
 
+import ml_collections
 import numpy as np
 import pytest
 
@@ -68,3 +70,32 @@ def test_per_seed_kept_sets_give_each_seed_the_batches_of_its_own_set():
       assert set(batch['index'][k]) <= set(per_seed[k])
   with pytest.raises(errors.InputError, match='2 per-seed subsets for 3 seeds'):
     pipeline.TrainOrder(per_seed, [0, 1, 2], 8, data_seed=0)
+
+
+def test_alternating_flip_turns_every_image_each_epoch_across_straddling_batches():
+  kept = np.arange(3, 15)  # 12 kept, batches of 8: batches straddle epochs.
+  order = pipeline.TrainOrder(kept, [0, 1], 8, 0, augment=True, max_translate=2,
+                              flip='alternating')
+  flip_by_epoch = {}  # (seed, position, epoch) -> flipped
+  for step in range(6):  # 48 examples: 4 epochs per seed.
+    batch = order.batch(step)
+    assert batch['offset'].min() >= 2 and batch['offset'].max() <= 6
+    epochs = (step * 8 + np.arange(8)) // 12
+    np.testing.assert_array_equal(order.epochs(step), epochs)
+    for k in range(2):
+      for position, epoch, flip in zip(batch['index'][k], epochs, batch['flip'][k]):
+        flip_by_epoch[k, int(position), int(epoch)] = bool(flip)
+  for k in range(2):
+    for position in kept:
+      flips = [flip_by_epoch[k, position, epoch] for epoch in range(4)]
+      assert flips[1::2] == [not f for f in flips[0::2]] and flips[2] == flips[0]
+
+
+@pytest.mark.parametrize('data, message', [
+    (dict(augment='pad_crop_flip', max_translate=5, flip='random'), r'in \[0, 4\]'),
+    (dict(augment='pad_crop_flip', max_translate=2, flip='sometimes'), 'random, alternating'),
+    (dict(augment='none', max_translate=2, flip='random'), 'set --config.data.augment='
+     'pad_crop_flip')])
+def test_crop_flip_options_are_checked(data, message):
+  with pytest.raises(errors.InputError, match=message):
+    pipeline.crop_flip_options(ml_collections.ConfigDict(data))

@@ -6,7 +6,9 @@ import jax
 import numpy as np
 import pytest
 
-from datadiet.data import sources
+from configs import cifar10_airbench
+from datadiet import models
+from datadiet.data import pipeline, sources
 from datadiet.scores import forgetting
 from datadiet.train import loop
 
@@ -147,3 +149,70 @@ def test_seeds_on_their_own_subsets_train_as_each_would_alone(tiny_config, digit
     for together, single in zip(jax.tree.leaves(jax.device_get(both.state.params)),
                                 jax.tree.leaves(jax.device_get(alone.state.params))):
       np.testing.assert_allclose(together[k], single[0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture
+def airbench_folder(tmp_path, write_image_folder):
+  write_image_folder(tmp_path / 'images', classes=('cat', 'dog', 'eel'), per_class=8, size=12)
+  return sources.load(f'image_folder:{tmp_path / "images"}')
+
+
+def _airbench_config(data):
+  config = cifar10_airbench.get_config('smoke')
+  config.data.name = data.name
+  config.model.kwargs = dict(widths=(4, 8, 8), fit_examples=10)
+  config.optim.batch_size = 8
+  config.optim.budget = 12
+  config.runtime.tensorboard = False
+  return config
+
+
+@pytest.mark.parametrize('input_pipeline', ['device', 'tf_data'])
+def test_airbench_recipe_resumes_bit_identically(airbench_folder, tmp_path, monkeypatch,
+                                                 input_pipeline):
+  """Killed mid-run and relaunched, airbench's recipe (lookahead's slow copy, the stopped
+  whitening bias, the alternating flip) ends exactly where an uninterrupted run ends."""
+  config = _airbench_config(airbench_folder)
+  config.runtime.checkpoint_every_steps = 5
+  config.runtime.input_pipeline = input_pipeline
+  uninterrupted = loop.train_ensemble(config, tmp_path / 'a', airbench_folder, seeds=[0, 1])
+  real_make = loop.ensemble.make_train_step
+
+  def make_crashing(*args, **kwargs):
+    step_fn, calls = real_make(*args, **kwargs), []
+
+    def crashing(*args):
+      calls.append(1)
+      if len(calls) == 8:
+        raise KeyboardInterrupt('simulated preemption')
+      return step_fn(*args)
+    return crashing
+
+  monkeypatch.setattr(loop.ensemble, 'make_train_step', make_crashing)
+  with pytest.raises(KeyboardInterrupt):
+    loop.train_ensemble(config, tmp_path / 'b', airbench_folder, seeds=[0, 1])
+  monkeypatch.setattr(loop.ensemble, 'make_train_step', real_make)
+  resumed = loop.train_ensemble(config, tmp_path / 'b', airbench_folder, seeds=[0, 1])
+  assert resumed.start_step == 5
+  a, b = jax.device_get(uninterrupted.state), jax.device_get(resumed.state)
+  assert a.lookahead and a.constants
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    np.testing.assert_array_equal(x, y)
+  np.testing.assert_array_equal(uninterrupted.test['accuracy'], resumed.test['accuracy'])
+
+
+def test_airbench_whitening_is_fitted_to_the_run_s_own_examples(airbench_folder, tmp_path):
+  config = _airbench_config(airbench_folder)
+  config.optim.budget = 1
+  subset = np.arange(0, 24, 2)  # Every other training image.
+  trained = loop.train_ensemble(config, tmp_path, airbench_folder, seeds=[0],
+                                keep_positions=subset)
+  model = models.from_config(config, 3)
+  stats = pipeline.channel_stats(airbench_folder.train['image'])
+  images = loop.fit_images(airbench_folder, subset, 10, stats)
+  # 10 of the 12 kept, spread evenly: positions 0, 2, 4, 6, 8, 12, 14, 16, 18, 20 of 24.
+  np.testing.assert_array_equal(
+      images, pipeline.normalize(airbench_folder.train['image'][
+          [0, 2, 4, 6, 8, 12, 14, 16, 18, 20]], stats))
+  np.testing.assert_array_equal(jax.device_get(trained.state.constants)['whiten']['kernel'][0],
+                                model.fit_constants(images)['whiten']['kernel'])
