@@ -17,9 +17,9 @@ same start, and what the engine computed:
   step, and the parameters and BatchNorm statistics after the steps in ``--snapshots``;
 * ``test_images`` and the final network's ``test_logits`` with test-time augmentation.
 
-The comparison (``bench/results/airbench_reference_cpu.md``) loads this file next to airbench's
-network, optimizer groups, schedule and ``LookaheadState``, copies the initial weights into it
-and feeds it the same batches.
+The comparison (``bench/results/airbench_reference_cpu.json``; ``docs/fast_recipe.md`` says how
+it was made) loads this file next to airbench's network, optimizer groups, schedule and
+``LookaheadState``, copies the initial weights into it and feeds it the same batches.
 """
 
 from __future__ import annotations
@@ -68,13 +68,13 @@ def main(argv):
   table, batches = feed.train_batches('device', data, data.train['label'], order, 0,
                                       _STEPS.value, ensemble.batch_sharding(run.mesh))
   step_fn = ensemble.make_train_step(run.model, run.optimizer, run.mesh, run.strategy, run.stats,
-                                     loss_fn=loop.training_loss(config), lookahead=run.lookahead)
+                                     loss_fn=optim.training_loss(config), lookahead=run.lookahead)
   inputs = jax.jit(lambda b, t: feed.model_inputs(b, t, run.stats))
   host = jax.device_get(state)
   out = {**_flat(jax.tree.map(lambda x: x[0], host.params), 'params'),
          **_flat(jax.tree.map(lambda x: x[0], host.batch_stats), 'batch_stats'),
          'whitening_kernel': np.asarray(host.constants['whiten']['kernel'][0]),
-         'fit_images': loop.fit_images(data, run.positions, run.model.fit_examples, run.stats)}
+         'fit_images': feed.fit_images(data, run.positions, run.model.fit_examples, run.stats)}
   schedule = optim.make_schedule(config, _STEPS.value)
   images, labels, losses = [], [], []
   snapshots = {int(s) for s in _SNAPSHOTS.value}
@@ -91,11 +91,11 @@ def main(argv):
                        f'after_{step}/batch_stats'))
     print(f'step {step}: loss {losses[-1]:.5f}', flush=True)
   final = jax.device_get(state)
-  variables = jax.tree.map(lambda x: x[0], ensemble.variables(final.params, final.batch_stats,
+  variables = jax.tree.map(lambda x: x[0], ensemble.model_variables(final.params, final.batch_stats,
                                                               final.constants))
   test = pipeline.normalize(data.test['image'][:_TEST.value], run.stats)
-  logits = sum(w * run.model.apply(variables, view, train=False)
-               for w, view in augment.test_views(test, 'flip_translate'))
+  logits = augment.averaged_logits(lambda x: run.model.apply(variables, x, train=False), test,
+                                   'flip_translate')
   out.update(images=np.stack(images), labels=np.stack(labels), losses=np.array(losses),
              lr=np.array([float(schedule(s)) for s in range(_STEPS.value)]),
              test_images=test, test_logits=np.asarray(logits),

@@ -19,8 +19,10 @@
     time after its first, compiling, step, divided by the seeds), against the issue's targets
     (≥ 93.8% mean, ≤ 3 s per seed on one H100 in bfloat16).
 
-``--figure1_timeout_s`` and ``--deadline_s`` fit it to a lease of fixed length: the result files
-are rewritten after every measurement, so whatever finished is kept.
+``--figure1_timeout_s``, ``--airbench_timeout_s`` and ``--deadline_s`` fit it to a lease of fixed
+length: the result files are rewritten after every measurement, so whatever finished is kept.
+Each launch.py run goes to a new ``<--workdir>/<part>_<time>`` (a rerun measures afresh), beside
+the shared compilation cache and the unpacked images.
 
 Prints JSON lines and a markdown summary, and writes both to ``--out``
 (``gpu_<device>.jsonl`` / ``.md``). Needs jax (with CUDA on a GPU), flax, optax,
@@ -44,7 +46,6 @@ import functools  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -77,6 +78,9 @@ _MICRO = flags.DEFINE_list('micro', ['steps', 'ensemble'],
 _TAG = flags.DEFINE_string('tag', '', 'Appended to the result files\' names (a second lease).')
 _SMOKE = flags.DEFINE_bool('smoke', False, 'Tiny model and data on a CPU (the test suite).')
 _MIN_SECONDS = flags.DEFINE_float('min_seconds', 2.0, 'Time each micro-benchmark this long.')
+_AIRBENCH_TIMEOUT = flags.DEFINE_float(
+    'airbench_timeout_s', None, 'Stop the airbench run after this many seconds (reported as not '
+    'finished; the benchmark goes on).')
 _FIGURE1_TIMEOUT = flags.DEFINE_float(
     'figure1_timeout_s', None, 'Stop the Figure 1 run after this many seconds and report the '
     'stages it finished (a lease of fixed length).')
@@ -143,8 +147,8 @@ def micro(on_row) -> list[dict]:
       step, state, raw, table, images, labels, stats = _engine(
           model_name, dtype, [0], batch, 'unroll', image_shape)
       # Seed 0's variables, copied out before the training step donates the state.
-      variables = jax.tree.map(lambda x: jnp.copy(x[0]), {'params': state.params,
-                                                          'batch_stats': state.batch_stats})
+      variables = jax.tree.map(lambda x: jnp.copy(x[0]), ensemble.model_variables(
+          state.params, state.batch_stats, state.constants))
       record(_time_engine_step('train_step', step, state, raw, table, batch), dtype=dtype)
       model = models.get_model(model_name, num_classes=10, dtype=dtype)
       x = jnp.asarray(pipeline.normalize(images[:batch], stats))
@@ -216,11 +220,14 @@ def _smoke_folder(root: Path) -> Path:
   return root
 
 
-def _data_folder(scratch: Path) -> Path:
+def _data_folder() -> Path:
+  """The image folder the launch.py parts read: under --workdir when made here (the smoke's
+  digits, or a packed file unpacked once), so a rerun names the same dataset."""
+  scratch = Path(_WORKDIR.value) / 'data'
   if _SMOKE.value:
     return _smoke_folder(scratch / 'digits_16px')
   data = Path(_DATA.value)
-  if data.is_file():  # Packed: unpack once next to the run.
+  if data.is_file():  # Packed: unpack once next to the runs.
     folder = scratch / data.stem
     if not (folder / 'train').is_dir():
       image_folder_pack.unpack(data, folder)
@@ -230,8 +237,10 @@ def _data_folder(scratch: Path) -> Path:
 
 def _launch_command(config_file: str, name: str, folder: Path) -> tuple[list[str], str, Path]:
   """``(launch.py command, config, workdir)`` for ``config_file`` (its ``:smoke`` setting with
-  --smoke) on the image ``folder``, into ``<--workdir>/<name>[_smoke]``."""
-  workdir = Path(_WORKDIR.value) / (f'{name}_smoke' if _SMOKE.value else name)
+  --smoke) on the image ``folder``, into a new ``<--workdir>/<name>[_smoke]_<time>``: a rerun
+  measures afresh instead of resuming a finished run (the compilation cache is shared)."""
+  stamp = time.strftime('%Y%m%d-%H%M%S')
+  workdir = Path(_WORKDIR.value) / f'{name}{"_smoke" if _SMOKE.value else ""}_{stamp}'
   config = config_file + (':smoke' if _SMOKE.value else '')
   command = [sys.executable, 'launch.py', f'--config={config}', f'--workdir={workdir}',
              f'--config.data.name=image_folder:{folder.resolve()}',
@@ -240,9 +249,9 @@ def _launch_command(config_file: str, name: str, folder: Path) -> tuple[list[str
   return command, config, workdir
 
 
-def figure1(scratch: Path) -> tuple[list[dict], list[str]]:
+def figure1() -> tuple[list[dict], list[str]]:
   """Runs the mini Figure 1 through launch.py; returns its stage rows and markdown lines."""
-  folder = _data_folder(scratch)
+  folder = _data_folder()
   command, config, workdir = _launch_command('configs/cifar10_resnet18_mini.py', 'figure1',
                                              folder)
   start = time.perf_counter()
@@ -255,7 +264,8 @@ def figure1(scratch: Path) -> tuple[list[dict], list[str]]:
   seconds = time.perf_counter() - start
   config_values = json.loads((workdir / 'config.json').read_text())
   num_train = sum(1 for p in (folder / 'train').glob('*/*') if p.is_file())
-  rows = [dict(measurement='figure1_total', seconds=seconds, finished=finished)]
+  rows = [dict(measurement='figure1_total', seconds=seconds, finished=finished,
+               workdir=str(workdir))]
   for stage in ('pretrain', 'score', 'prune', 'retrain', 'report'):
     done_file = workdir / 'stages' / f'{stage}.done'
     if not done_file.exists():
@@ -301,12 +311,24 @@ def figure1(scratch: Path) -> tuple[list[dict], list[str]]:
   return rows, lines
 
 
-def airbench(scratch: Path) -> tuple[list[dict], list[str]]:
-  """Runs configs/cifar10_airbench.py through launch.py; returns its rows and markdown lines."""
+def airbench() -> tuple[list[dict], list[str]]:
+  """Runs configs/cifar10_airbench.py through launch.py; returns its rows and markdown lines (a
+  run that failed or ran out of --airbench_timeout_s is reported as such, and the benchmark goes
+  on)."""
   command, config, workdir = _launch_command('configs/cifar10_airbench.py', 'airbench',
-                                             _data_folder(scratch))
+                                             _data_folder())
   start = time.perf_counter()
-  subprocess.run(command, cwd=ROOT, check=True, env=_CHILD_ENV)
+  try:
+    subprocess.run(command, cwd=ROOT, check=True, env=_CHILD_ENV,
+                   timeout=_AIRBENCH_TIMEOUT.value)
+  except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+    row = dict(measurement='airbench', finished=False, workdir=str(workdir),
+               seconds=time.perf_counter() - start,
+               why=('timed out' if isinstance(e, subprocess.TimeoutExpired)
+                    else f'exit status {e.returncode}'))
+    print(json.dumps(row), flush=True)
+    return [row], [f'airbench94 ({config}) did not finish ({row["why"]} after '
+                   f'{row["seconds"]:.0f} s): not measured.']
   seconds = time.perf_counter() - start
   values = json.loads((workdir / 'config.json').read_text())
   seeds, batch, steps = (values['pretrain']['seeds'], values['optim']['batch_size'],
@@ -315,7 +337,8 @@ def airbench(scratch: Path) -> tuple[list[dict], list[str]]:
   accuracy = {r['seed']: r['accuracy'] for r in metrics if r['split'] == 'test'}
   rate = _training_rate(workdir)  # Images/s of the whole ensemble, its first step excluded.
   per_seed = steps * batch / rate if rate else None
-  row = dict(measurement='airbench', seeds=len(seeds), steps=steps, batch_size=batch,
+  row = dict(measurement='airbench', finished=True, workdir=str(workdir), seeds=len(seeds),
+             steps=steps, batch_size=batch,
              compute_dtype=values['model']['compute_dtype'], job_seconds=seconds,
              ensemble_images_per_s=rate, training_seconds_per_seed=per_seed,
              test_accuracy=[accuracy[s] for s in seeds],
@@ -373,21 +396,20 @@ def main(argv):
   name = (f'gpu_{device.replace(" ", "_")}' + ('_smoke' if _SMOKE.value else '')
           + (f'_{_TAG.value}' if _TAG.value else ''))
   rows, lines = [], [f'# bench/gpu.py on {device} (jax {jax.__version__})', '']
-  with tempfile.TemporaryDirectory() as scratch:
-    # Figure 1 first, while this process holds no device memory; then the micro-benchmarks.
-    if 'figure1' in _PARTS.value:
-      figure_rows, figure_lines = figure1(Path(scratch))
-      rows += figure_rows
-      lines += figure_lines + ['']
-      _write(out, name, rows, lines)
-    if 'airbench' in _PARTS.value:
-      airbench_rows, airbench_lines = airbench(Path(scratch))
-      rows += airbench_rows
-      lines += airbench_lines + ['']
-      _write(out, name, rows, lines)
-    if 'micro' in _PARTS.value:
-      micro(lambda micro_rows: _write(out, name, rows + micro_rows,
-                                      lines + micro_summary(micro_rows)))
+  # Figure 1 first, while this process holds no device memory; then the micro-benchmarks.
+  if 'figure1' in _PARTS.value:
+    figure_rows, figure_lines = figure1()
+    rows += figure_rows
+    lines += figure_lines + ['']
+    _write(out, name, rows, lines)
+  if 'airbench' in _PARTS.value:
+    airbench_rows, airbench_lines = airbench()
+    rows += airbench_rows
+    lines += airbench_lines + ['']
+    _write(out, name, rows, lines)
+  if 'micro' in _PARTS.value:
+    micro(lambda micro_rows: _write(out, name, rows + micro_rows,
+                                    lines + micro_summary(micro_rows)))
   print((out / f'{name}.md').read_text())
 
 

@@ -46,8 +46,8 @@ def get_config() -> ml_collections.ConfigDict:
       # (input_pipeline='stream' with image_size).
       augment='pad_crop_flip',
       # pad_crop_flip's draws: the crop moves at most max_translate pixels (0-4; airbench: 2);
-      # flip 'random' (each step) or 'alternating' (airbench: a draw per image in its first
-      # epoch, the opposite in each later one).
+      # flip 'random' (each step) or 'alternating' (airbench: a draw per image in epoch 0, then
+      # the opposite way in odd epochs, as in epoch 0 in even ones).
       max_translate=4, flip='random',
       # Test accuracy averaged over test-time views: 'none', 'flip' or 'flip_translate'
       # (airbench's: mirror and 1-pixel shifts). Scores never use them.
@@ -78,8 +78,8 @@ def get_config() -> ml_collections.ConfigDict:
       momentum=0.9, nesterov=True, weight_decay=5e-4,
       label_smoothing=0.0,  # Of the training loss only; evaluation and scores use plain CE.
       # Named groups of parameters, dict(params=<regex over 'a/b/c' paths>, lr_multiplier=<of
-      # the gradient, not the weight decay>, train_fraction=<of the run, then frozen>); see
-      # configs/cifar10_airbench.py.
+      # the gradient, not the weight decay>, train_fraction=<of the run, then frozen>), each
+      # checked to match some of model.name's parameters; see configs/cifar10_airbench.py.
       param_groups={},
       # A slow copy of params and BatchNorm statistics: every every_steps steps (0: off) it moves
       # 1 − decay·(t/T)^power of the way to the network, which restarts from it; the run ends on

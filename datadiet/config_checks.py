@@ -54,3 +54,17 @@ def non_negative_ints(config: ml_collections.ConfigDict, fields) -> None:
     value = field_value(config, field)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
       raise errors.InputError(f'config.{field} must be an integer >= 0, got {value!r}.')
+
+
+def in_interval(field: str, value, low: float, high: float, *, open_low: bool = False,
+                open_high: bool = False, hint: str = '') -> float:
+  """``value`` of ``config.<field>`` as a float, if it is a number in the interval from ``low``
+  to ``high`` (each end closed unless ``open_low``/``open_high``); ``hint`` follows the message
+  (e.g. ``' (airbench: 0.2)'``)."""
+  number = not isinstance(value, bool) and isinstance(value, (int, float))
+  inside = number and (low < value if open_low else low <= value) and (
+      value < high if open_high else value <= high)
+  if not inside:
+    interval = f'{"(" if open_low else "["}{low:g}, {high:g}{")" if open_high else "]"}'
+    raise errors.InputError(f'config.{field} must be in {interval}{hint}, got {value!r}.')
+  return float(value)

@@ -52,7 +52,7 @@ def _check_fields(config: ml_collections.ConfigDict) -> None:
                                            'runtime.eval_every_steps', 'data.order_seed',
                                            'data.label_noise_seed', 'runtime.stream_readers'))
   _check_optimizer(config)
-  loop.training_loss(config)  # Label smoothing.
+  optim.training_loss(config)  # Label smoothing.
   Lookahead.from_config(config, 1)
   optim.param_groups(config)
   try:

@@ -119,7 +119,7 @@ def score_split(model, state: ensemble.EnsembleState, examples: feed.Examples, i
 
   results = {}
   if batch_names:
-    variables = ensemble.variables(state.params, state.batch_stats, state.constants)
+    variables = ensemble.model_variables(state.params, state.batch_stats, state.constants)
     num_batches = -(-len(ids) // batch_size)
     signature = np.array(json.dumps(dict(names=batch_names, batch_size=batch_size,
                                          num_examples=len(ids),

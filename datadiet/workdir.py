@@ -114,6 +114,20 @@ def changed_fields(found: dict, wanted: dict, reads_of: ReadsFn) -> list[str]:
   return sorted(k for k in set(old) | set(new) if old.get(k, missing) != new.get(k, missing))
 
 
+# Blocks whose fields a config file chooses (an architecture's arguments, parameter groups): a
+# field inside them that an old config lacks is a change, not a field added since.
+_USER_BLOCKS = ('model.kwargs', 'optim.param_groups')
+
+
+def newer_fields(found: dict, changed: Iterable[str]) -> list[str]:
+  """The ``changed`` fields that ``found`` (an older run's config) lacks although it has the
+  block around them: fields this version added to its configs since that run."""
+  old = flatten(found)
+  blocks = {k.rsplit('.', 1)[0] for k in old if '.' in k}
+  return [k for k in changed if k not in old and '.' in k and k.rsplit('.', 1)[0] in blocks
+          and not any(k.startswith(f'{b}.') for b in _USER_BLOCKS)]
+
+
 DATASET_FILE = 'dataset.json'
 
 
@@ -193,6 +207,11 @@ def claim(workdir: str | Path, config: ml_collections.ConfigDict, reads_of: Read
   changed = changed_fields(found, wanted, reads_of)
   if not changed:
     return workdir
+  newer = newer_fields(found, changed)
+  if newer:  # Fields this version has and the run's never had: its state lacks them too.
+    raise WorkdirConfigMismatchError(
+        f'{workdir} holds a run of an older datadiet, whose config has no {newer} (fields added '
+        'since): this version cannot resume it. Use a new --workdir.')
   altering = [k for k in changed if not _within(k, ADDITIVE_FIELDS)]
   if allow_config_change and wanted.get('job') == 'pipeline' and altering:
     raise WorkdirConfigMismatchError(

@@ -31,7 +31,8 @@ def test_smoke_measures_every_path_and_runs_the_mini_figure_1_and_airbench(tmp_p
   assert list(stages) == ['pretrain', 'score', 'prune', 'retrain', 'report']
   assert stages['pretrain']['images_per_s'] > 0 and stages['score']['examples_scored_per_s'] > 0
   # The accuracy table is the run's own results, averaged over its two retraining seeds.
-  results = json.loads((tmp_path / 'work' / 'figure1_smoke' / 'results.json').read_text())
+  (total,) = [r for r in rows if r['measurement'] == 'figure1_total']
+  results = json.loads((Path(total['workdir']) / 'results.json').read_text())
   accuracy = {r['subset']: r['test_accuracy'] for r in rows
               if r['measurement'] == 'figure1_accuracy'}
   assert set(accuracy) == {'full', 'keep_hardest-el2n@8-p0.5', 'keep_hardest-grand@8-p0.5',
@@ -43,11 +44,24 @@ def test_smoke_measures_every_path_and_runs_the_mini_figure_1_and_airbench(tmp_p
   assert '| GraNd fast path | bfloat16 | 16 |' in summary and '| full |' in summary
   # airbench: the train job's own test rows, and its training time per seed.
   (row,) = [r for r in rows if r['measurement'] == 'airbench']
+  assert row['finished'] and Path(row['workdir']).parent == tmp_path / 'work'
   metrics = [json.loads(line) for line in
-             (tmp_path / 'work' / 'airbench_smoke' / 'metrics.jsonl').read_text().splitlines()]
+             (Path(row['workdir']) / 'metrics.jsonl').read_text().splitlines()]
   tested = {r['seed']: r['accuracy'] for r in metrics if r['split'] == 'test'}
   assert row['test_accuracy'] == [tested[0], tested[1]]
   np.testing.assert_allclose(row['mean_test_accuracy'], np.mean(row['test_accuracy']))
   assert row['training_seconds_per_seed'] == row['steps'] * row['batch_size'] / row[
       'ensemble_images_per_s'] > 0
   assert 'training seconds per seed' in summary
+
+
+def test_an_airbench_run_that_does_not_finish_is_reported_and_the_bench_goes_on(tmp_path):
+  env = dict(os.environ, JAX_PLATFORMS='cpu')
+  subprocess.run([sys.executable, 'bench/gpu.py', '--smoke', '--parts=airbench',
+                  '--airbench_timeout_s=0.5', f'--out={tmp_path / "out"}',
+                  f'--workdir={tmp_path / "work"}'], cwd=ROOT, env=env, check=True,
+                 capture_output=True)
+  (jsonl,) = (tmp_path / 'out').glob('gpu_*_smoke.jsonl')
+  (row,) = [json.loads(line) for line in jsonl.read_text().splitlines()]
+  assert row['measurement'] == 'airbench' and not row['finished'] and row['why'] == 'timed out'
+  assert 'did not finish (timed out' in next((tmp_path / 'out').glob('gpu_*_smoke.md')).read_text()

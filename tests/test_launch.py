@@ -97,3 +97,25 @@ def test_a_workdir_in_use_by_another_run_is_refused(tmp_path):
   config.optim.budget = 1
   config.runtime.tensorboard = False
   assert 'Trained seeds' in jobs.run(config, tmp_path)  # ... the workdir is this run's.
+
+
+def test_a_workdir_of_a_config_without_todays_fields_is_refused_as_older(tmp_path):
+  config = train.get_config()
+  config.optim.budget = 1
+  config.runtime.tensorboard = False
+  jobs.run(config, tmp_path)
+  found = json.loads((tmp_path / 'config.json').read_text())
+  del found['optim']['label_smoothing'], found['optim']['lookahead']  # As datadiet before them.
+  (tmp_path / 'config.json').write_text(json.dumps(found))
+  with pytest.raises(ValueError, match=r"holds a run of an older datadiet, whose config has no "
+                                       r"\['optim.label_smoothing'\] \(fields added since\)"):
+    jobs.run(config, tmp_path)
+  # A model argument the old run did not set is a change of config, not a newer field.
+  changed = train.get_config()
+  changed.update_from_flattened_dict({'optim.budget': 1, 'runtime.tensorboard': False})
+  changed.model.kwargs = {'widths': (8, 16)}
+  found['optim'] = json.loads(changed.to_json())['optim']
+  (tmp_path / 'config.json').write_text(json.dumps(found))
+  with pytest.raises(ValueError, match=r"different config \(differs in \['model.kwargs', "
+                                       r"'model.kwargs.widths'\]"):
+    jobs.run(changed, tmp_path)

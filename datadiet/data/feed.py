@@ -105,6 +105,23 @@ def channel_stats_for(config, data: sources.Dataset) -> ChannelStats:
   return pipeline.channel_stats(data.train['image'])
 
 
+def fit_images(data: sources.Dataset, positions: np.ndarray, count: int,
+               stats: ChannelStats) -> np.ndarray:
+  """``min(count, len(positions))`` training images among ``positions``, spread evenly over them
+  in dataset order, normalised: what a model fitted to data (airbench's whitening) is fitted to;
+  read from disk when streamed. (airbench takes CIFAR-10's first 5,000, whose classes come in
+  random order; an image folder lists its classes one after another.)"""
+  kept = np.sort(np.asarray(positions))
+  take = min(count, len(kept))
+  chosen = kept[np.arange(take) * len(kept) // take]
+  if data.streamed:
+    from datadiet.data import streaming  # pylint: disable=g-import-not-at-top
+    images = streaming.read_all(streaming.reader_for(data), data.train['location'][chosen])
+  else:
+    images = data.train['image'][chosen]
+  return normalize(images, stats)
+
+
 def device_table(images: np.ndarray, labels: np.ndarray, mesh: Mesh) -> dict[str, jax.Array]:
   """A split's uint8 images and int32 labels, one copy on every device of ``mesh``."""
   arrays = {'image': images, 'label': np.asarray(labels, np.int32)}

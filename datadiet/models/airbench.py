@@ -27,6 +27,7 @@ width for CPUs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import flax.linen as nn
@@ -100,7 +101,9 @@ class Whitening(nn.Module):
   kernel_size: int = WHITENING_KERNEL_SIZE
   eps: float = 5e-4
   dtype: DTypeLike | None = None
-  grand_per_example_apply = True  # Read by datadiet.scores.grand_linen.
+  # A flag the fast path reads (datadiet.scores.grand_linen) rather than a registry there: the
+  # scorer then knows no model, and a layer of one's own opts in where it is defined.
+  grand_per_example_apply = True
 
   @nn.compact
   def __call__(self, x):
@@ -125,6 +128,11 @@ def identity_then_torch_init(key, shape, dtype=jnp.float32):
   return drawn.at[..., :identity].set(eye)
 
 
+def _gelu(x):
+  """GELU in its exact (erf) form, PyTorch's default and airbench's; Flax's default is tanh's."""
+  return nn.gelu(x, approximate=False)
+
+
 class ConvGroup(nn.Module):
   """conv → max-pool → BatchNorm → GELU → conv → BatchNorm → GELU."""
   features: int
@@ -135,17 +143,17 @@ class ConvGroup(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool):
-    conv = lambda name: nn.Conv(self.features, (3, 3), padding='SAME', use_bias=False,  # noqa: E731
-                                kernel_init=identity_then_torch_init, dtype=self.dtype, name=name)
-    norm = lambda name: nn.BatchNorm(use_running_average=not train,  # noqa: E731
-                                     momentum=self.batch_norm_momentum,
-                                     epsilon=self.batch_norm_epsilon,
-                                     use_scale=False, axis_name=self.batch_norm_axis_name,
-                                     dtype=self.dtype, name=name)
-    gelu = lambda v: nn.gelu(v, approximate=False)  # noqa: E731  (PyTorch's GELU, erf form)
-    x = nn.max_pool(conv('conv1')(x), (2, 2), strides=(2, 2))
-    x = gelu(norm('norm1')(x))
-    return gelu(norm('norm2')(conv('conv2')(x)))
+    conv = functools.partial(nn.Conv, self.features, (3, 3), padding='SAME', use_bias=False,
+                             kernel_init=identity_then_torch_init, dtype=self.dtype)
+    # Two-pass variance (not Flax's default E[x²] − E[x]²), as PyTorch computes it: with
+    # ε = 1e-12 a cancelled variance is not rescued by ε.
+    norm = functools.partial(nn.BatchNorm, use_running_average=not train,
+                             momentum=self.batch_norm_momentum, epsilon=self.batch_norm_epsilon,
+                             use_scale=False, use_fast_variance=False,
+                             axis_name=self.batch_norm_axis_name, dtype=self.dtype)
+    x = nn.max_pool(conv(name='conv1')(x), (2, 2), strides=(2, 2))
+    x = _gelu(norm(name='norm1')(x))
+    return _gelu(norm(name='norm2')(conv(name='conv2')(x)))
 
 
 class AirbenchNet(nn.Module):
@@ -179,8 +187,7 @@ class AirbenchNet(nn.Module):
                               f'{MIN_IMAGE_SIZE} pixels (three 2×2 pools follow its 2×2 '
                               f'whitening), got {x.shape[1]}×{x.shape[2]}; set '
                               '--config.data.image_size, or use another model.')
-    x = Whitening(eps=self.whitening_eps, dtype=self.dtype, name='whiten')(x)
-    x = nn.gelu(x, approximate=False)
+    x = _gelu(Whitening(eps=self.whitening_eps, dtype=self.dtype, name='whiten')(x))
     for index, width in enumerate(self.widths):
       x = ConvGroup(width, self.batch_norm_momentum, self.batch_norm_epsilon,
                     self.batch_norm_axis_name, self.dtype, name=f'group{index + 1}')(x, train)

@@ -152,8 +152,9 @@ def _conv_sq_norm_fn(module: nn.Conv, geometry: dict[str, Any], form: str) -> Sq
   return sq_norms
 
 
-def _norm_layer_sq_norm_fn(module: nn.Module, args: tuple, kwargs: dict) -> SqNormFn:
-  """Per-example gradients of a normalisation layer's own ``apply``, vmapped over examples."""
+def _own_apply_sq_norm_fn(module: nn.Module, args: tuple, kwargs: dict) -> SqNormFn:
+  """Per-example gradients of a layer's own ``apply`` (a normalisation layer, or one that asks
+  for it), vmapped over examples."""
   if isinstance(module, nn.BatchNorm):
     if not merge_param('use_running_average', module.use_running_average,
                        kwargs.get('use_running_average', args[1] if len(args) > 1 else None)):
@@ -231,7 +232,7 @@ class _Probe:
         kernel_inputs = math.prod(geometry['kernel_size']) * x.shape[-1]
         forms = norm_tuning.CONV_FORMS
       else:  # Checked before running the layer: BatchNorm in training mode would fail inside.
-        sq_norm_fn = _norm_layer_sq_norm_fn(module, args, kwargs)
+        sq_norm_fn = _own_apply_sq_norm_fn(module, args, kwargs)
     except UnsupportedModelError as e:
       self.problems.append(f'{name}: {e}')
       return next_fun(*args, **kwargs)

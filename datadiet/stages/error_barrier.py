@@ -95,7 +95,7 @@ def _bn_images(ctx: Context) -> list[np.ndarray]:
 
 @functools.partial(jax.jit, static_argnums=0)  # Compiled once per model, not per spawn step.
 def _wrong_and_loss(model, params, batch_stats, constants, images, labels):
-  logits = model.apply(ensemble.variables(params, batch_stats, constants), images, train=False)
+  logits = model.apply(ensemble.model_variables(params, batch_stats, constants), images, train=False)
   return (jnp.sum(jnp.argmax(logits, -1) != labels),
           jnp.sum(softmax_cross_entropy(logits, labels)))
 

@@ -92,7 +92,7 @@ def _block_gram(params, batch_stats, constants, images, *, model, method, chunk_
                 max_jacobian_bytes):
   """One block's Gram matrix in evaluation mode; compiled once per model and block shape (the
   statistics are an argument, so every checkpoint reuses the program)."""
-  logits_fn = lambda p, x: model.apply(ensemble.variables(p, batch_stats, constants), x,  # noqa: E731
+  logits_fn = lambda p, x: model.apply(ensemble.model_variables(p, batch_stats, constants), x,  # noqa: E731
                                        train=False)
   return ntk.block_gram(logits_fn, params, images, method=method, chunk_size=chunk_size,
                         max_jacobian_bytes=max_jacobian_bytes)

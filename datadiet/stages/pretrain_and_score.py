@@ -192,8 +192,9 @@ def _score_model(ctx: Context, model: str) -> None:
       by_step.setdefault(step, []).append(name)
   if not by_step:
     return
+  # As pretraining saved it; every state scored is a checkpoint's, constants included.
   run = loop.setup(config, data, list(config.pretrain.seeds), model_name=model,
-                   trackers=registry.trackers_for(config.scores.names))  # As pretraining saved it.
+                   trackers=registry.trackers_for(config.scores.names), fit_to_data=False)
   # The trained parameters (float32 whatever the compute dtype) scored in score_dtype.
   score_model = models.from_config(config, data.num_classes, model, dtype=config.scores.dtype,
                                    batch_norm_axis_name=ensemble.DATA)

@@ -8,6 +8,7 @@ the end").
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,26 @@ def _abstract(state: Any) -> Any:
       lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state)
 
 
+def _check_written_by_this_version(mngr: ocp.CheckpointManager, step: int, like: Any) -> None:
+  """Raises a CheckpointError naming the fields a checkpoint of an older datadiet lacks (a state
+  that gained fields since: restoring it would fail as if it were damaged)."""
+  if not dataclasses.is_dataclass(like):
+    return
+  try:
+    saved = mngr.item_metadata(step)
+    saved = getattr(saved, 'tree', saved)
+  except Exception:  # pylint: disable=broad-except  (Unreadable: restore says how to repair it.)
+    return
+  if not isinstance(saved, dict):
+    return
+  missing = [f.name for f in dataclasses.fields(like) if f.name not in saved]
+  if missing:
+    raise CheckpointError(
+        f'Checkpoint for step {step} in {mngr.directory} was written by an older datadiet: its '
+        f'state has no {", ".join(missing)}. This version cannot resume it; use a new '
+        '--workdir.')
+
+
 def restore(mngr: ocp.CheckpointManager, step: int, like: Any) -> Any:
   """Restores ``step`` with the structure and shardings of ``like``.
 
@@ -54,6 +75,7 @@ def restore(mngr: ocp.CheckpointManager, step: int, like: Any) -> Any:
   if step not in available:
     raise CheckpointError(f'No checkpoint for step {step} in {mngr.directory}; saved steps: '
                           f'{available or "none"}.')
+  _check_written_by_this_version(mngr, step, like)
   try:
     state = mngr.restore(step, args=ocp.args.StandardRestore(_abstract(like)))
   except Exception as e:  # Orbax raises many types for a damaged checkpoint.

@@ -67,7 +67,7 @@ class EnsembleState:
   lookahead: dict  # Lookahead's slow copy of params and batch_stats; empty when off.
 
 
-def variables(params: Any, batch_stats: Any, constants: Any) -> dict[str, Any]:
+def model_variables(params: Any, batch_stats: Any, constants: Any) -> dict[str, Any]:
   """One model's Flax variables from its state's parts (every collection the model reads)."""
   return {'params': params, 'batch_stats': batch_stats, 'constants': constants}
 
@@ -198,7 +198,7 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation, m
     images, labels = feed.model_inputs(batch, table, stats)
 
     def mean_loss(params):
-      logits, updates = model.apply(variables(params, state.batch_stats, state.constants),
+      logits, updates = model.apply(model_variables(params, state.batch_stats, state.constants),
                                     images, train=True, mutable=['batch_stats'])
       return loss_fn(logits, labels).mean(), (logits, updates)
 
@@ -237,11 +237,12 @@ def make_eval_step(model: nn.Module, mesh: Mesh, strategy: str, stats: ChannelSt
   ``data`` axis (:func:`eval_sharding`); ``test_augment`` averages the logits over test-time
   views (:func:`datadiet.data.augment.test_views`)."""
 
+  augment.check_test_augment(test_augment)  # Before training, not at its end.
+
   def seed_eval(params, batch_stats, constants, images, labels, mask):
-    apply = lambda x: model.apply(variables(params, batch_stats, constants), x,  # noqa: E731
-                                  train=False)
-    logits = sum(weight * apply(view) for weight, view in augment.test_views(images,
-                                                                             test_augment))
+    variables = model_variables(params, batch_stats, constants)
+    logits = augment.averaged_logits(lambda x: model.apply(variables, x, train=False), images,
+                                     test_augment)
     losses = softmax_cross_entropy(logits, labels)
     correct = (jnp.argmax(logits, -1) == labels) & mask
     return {'loss_sum': jnp.sum(jnp.where(mask, losses, 0.0)), 'correct': jnp.sum(correct)}

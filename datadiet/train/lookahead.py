@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from datadiet import errors
+from datadiet import config_checks, errors
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +73,7 @@ class Lookahead:
 
   @classmethod
   def off(cls) -> Lookahead:
+    """No slow copy: :meth:`update` returns the network as it is."""
     return cls(0, 0.0, 0.0, 1)
 
   @classmethod
@@ -83,19 +84,13 @@ class Lookahead:
       InputError: a cadence that is not a non-negative integer, a decay outside [0, 1], or a
         negative power.
     """
-    return _from_config(config, total_steps)
-
-
-def _from_config(config: ml_collections.ConfigDict, total_steps: int) -> Lookahead:
-  options = config.optim.get('lookahead', None)
-  if options is None:
-    return Lookahead.off()
-  every, decay, power = options.every_steps, options.decay, options.power
-  if isinstance(every, bool) or not isinstance(every, int) or every < 0:
-    raise errors.InputError(f'config.optim.lookahead.every_steps must be an integer >= 0 (0: '
-                            f'off), got {every!r}.')
-  if not isinstance(decay, (int, float)) or not 0 <= decay <= 1:
-    raise errors.InputError(f'config.optim.lookahead.decay must be in [0, 1], got {decay!r}.')
-  if not isinstance(power, (int, float)) or power < 0:
-    raise errors.InputError(f'config.optim.lookahead.power must be >= 0, got {power!r}.')
-  return Lookahead(every, float(decay), float(power), total_steps)
+    options = config.optim.get('lookahead', None)
+    if options is None:
+      return cls.off()
+    every = options.every_steps
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+      raise errors.InputError(f'config.optim.lookahead.every_steps must be an integer >= 0 (0: '
+                              f'off), got {every!r}.')
+    decay = config_checks.in_interval('optim.lookahead.decay', options.decay, 0, 1)
+    power = config_checks.in_interval('optim.lookahead.power', options.power, 0, float('inf'))
+    return cls(every, decay, power, total_steps)

@@ -10,7 +10,6 @@ train, evaluate.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +22,6 @@ from absl import logging
 
 from datadiet import atomic_files, errors, models, multihost
 from datadiet.data import feed, image_reader, noise, pipeline, sources
-from datadiet.scores.losses import label_smoothed_cross_entropy, softmax_cross_entropy
 from datadiet.scores.trackers import Tracker
 from datadiet.train import checkpoints, ensemble, metrics, optim
 from datadiet.train.lookahead import Lookahead
@@ -104,9 +102,11 @@ def input_pipeline(config: ml_collections.ConfigDict, data: sources.Dataset) -> 
 
 def setup(config: ml_collections.ConfigDict, data: sources.Dataset, seeds: list[int],
           keep_positions: np.ndarray | None = None, model_name: str | None = None,
-          trackers: Sequence[Tracker] = ()) -> Setup:
+          trackers: Sequence[Tracker] = (), fit_to_data: bool = True) -> Setup:
   """Model, optimizer (its schedule spans the whole budget), mesh, initial state (carrying
-  ``trackers``), input path."""
+  ``trackers``), input path. A model fitted to data (airbench's whitening) is fitted to the
+  run's training images unless ``fit_to_data`` is False: for a state that a checkpoint will
+  replace, whose constants it holds."""
   model = models.from_config(config, data.num_classes, model_name,
                              dtype=config.model.compute_dtype, batch_norm_axis_name=ensemble.DATA)
   stats = feed.channel_stats_for(config, data)
@@ -115,50 +115,24 @@ def setup(config: ml_collections.ConfigDict, data: sources.Dataset, seeds: list[
   num_steps = optim.total_steps(config, positions.shape[-1])
   optimizer = optim.make_optimizer(config, num_steps)
   mesh = ensemble.make_mesh(len(seeds), config.optim.batch_size)
-  # Initialisation reads only the input's shape.
+  # Initialisation reads only the input's shape (a model fitted to data fits it to this sample
+  # unless refitted below).
   sample = (np.zeros((1, *data.image_shape), np.uint8) if data.streamed
             else data.train['image'][:1])
   lookahead = Lookahead.from_config(config, num_steps)
   constants = None
-  if models.fits_to_data(model):  # One fit per distinct kept set (per-seed subsets: each own).
+  if fit_to_data and models.fits_to_data(model):  # Per-seed subsets: each seed its own fit.
     kept = positions if positions.ndim == 2 else positions[None]
-    fitted = [model.fit_constants(fit_images(data, row, model.fit_examples, stats))
+    fitted = [model.fit_constants(feed.fit_images(data, row, model.fit_examples, stats))
               for row in kept]
     constants = fitted if len(fitted) == len(seeds) else fitted * len(seeds)
   state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(sample, stats)[0],
                                  len(data.train['label']), mesh, trackers, constants, lookahead)
+  if model_name in (None, config.model.name):  # The recipe's groups are its model's.
+    optim.check_param_groups(config, state.params)
   return Setup(model, stats, positions, num_steps, optimizer, mesh, state,
                ensemble.resolve_strategy(config.runtime.seed_strategy, state.params),
                input_pipeline(config, data), data, lookahead)
-
-
-def fit_images(data: sources.Dataset, positions: np.ndarray, count: int,
-               stats: pipeline.ChannelStats) -> np.ndarray:
-  """``count`` training images among ``positions``, spread evenly over them in dataset order,
-  normalised: what a model fitted to data (airbench's whitening) is fitted to; read from disk
-  when streamed. (airbench takes CIFAR-10's first 5,000, whose classes come in random order; an
-  image folder lists its classes one after another.)"""
-  kept = np.sort(np.asarray(positions))
-  chosen = kept[np.arange(min(count, len(kept))) * len(kept) // max(count, 1)]
-  if data.streamed:
-    from datadiet.data import streaming  # pylint: disable=g-import-not-at-top
-    images = streaming.read_all(streaming.reader_for(data), data.train['location'][chosen])
-  else:
-    images = data.train['image'][chosen]
-  return pipeline.normalize(images, stats)
-
-
-def training_loss(config: ml_collections.ConfigDict):
-  """The per-example training loss: cross-entropy, label-smoothed by
-  ``config.optim.label_smoothing`` when set (evaluation and every score use the plain one)."""
-  smoothing = config.optim.get('label_smoothing', 0.0)
-  if (isinstance(smoothing, bool) or not isinstance(smoothing, (int, float))
-      or not 0 <= smoothing < 1):
-    raise errors.InputError(f'config.optim.label_smoothing must be in [0, 1), got '
-                            f'{smoothing!r}.')
-  if not smoothing:
-    return softmax_cross_entropy
-  return functools.partial(label_smoothed_cross_entropy, smoothing=float(smoothing))
 
 
 def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
@@ -198,16 +172,16 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
       Such a repair logs no metrics (the original run's rows stand) and saves no step twice.
   """
   workdir = Path(workdir)
-  run = setup(config, data, seeds, keep_positions, model_name, trackers)
-  model, stats, positions, optimizer, mesh, state, strategy = (
-      run.model, run.stats, run.positions, run.optimizer, run.mesh, run.state, run.strategy)
-  num_steps = run.num_steps if stop_step is None else min(stop_step, run.num_steps)
-
   mngr = checkpoints.manager(workdir / 'checkpoints')
   saved = sorted(mngr.all_steps())
   missing = sorted(set(required_steps or ()) - set(saved))
   # Resume from the latest checkpoint, or, to re-create a missing one, from the last before it.
   resume_from = [s for s in saved if not missing or s < missing[0]]
+  run = setup(config, data, seeds, keep_positions, model_name, trackers,
+              fit_to_data=not resume_from and initial_state is None)
+  model, stats, positions, optimizer, mesh, state, strategy = (
+      run.model, run.stats, run.positions, run.optimizer, run.mesh, run.state, run.strategy)
+  num_steps = run.num_steps if stop_step is None else min(stop_step, run.num_steps)
   repair = bool(missing) and bool(saved) and (not resume_from or resume_from[-1] < saved[-1])
   if repair:
     num_steps = missing[-1]
@@ -231,7 +205,7 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
   save_steps -= set(saved)  # Never a step twice (a repair passes steps saved already).
 
   train_step = ensemble.make_train_step(model, optimizer, mesh, strategy, stats, trackers,
-                                        training_loss(config), run.lookahead)
+                                        optim.training_loss(config), run.lookahead)
   eval_step = ensemble.make_eval_step(model, mesh, strategy, stats,
                                       config.data.get('test_augment', 'none'))
   writer = metrics.MetricWriter(workdir, tensorboard=config.runtime.tensorboard,

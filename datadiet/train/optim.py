@@ -20,6 +20,7 @@ keeps 78,000 steps for every subset size, so a 50% subset sees twice the epochs.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any
@@ -28,10 +29,14 @@ import jax
 import ml_collections
 import optax
 
-from datadiet import errors
+from datadiet import config_checks, errors
+from datadiet.scores.losses import (LogitLossFn, label_smoothed_cross_entropy,
+                                    softmax_cross_entropy)
 
 SCHEDULES = ('piecewise', 'cosine', 'onecycle', 'linear', 'constant')
 BUDGET_UNITS = ('steps', 'epochs')
+DEFAULT_GROUP = 'default'  # The parameters no group of config.optim.param_groups matches.
+_GROUP_FIELDS = ('params', 'lr_multiplier', 'train_fraction')
 
 
 def steps_per_epoch(num_examples: int, batch_size: int) -> int:
@@ -53,10 +58,10 @@ def make_schedule(config: ml_collections.ConfigDict, num_steps: int) -> optax.Sc
   """The learning-rate schedule named by ``config.optim.schedule`` over a run of ``num_steps``,
   after a linear warm-up from ``warmup_init_factor`` × the rate over
   ``config.optim.warmup_fraction`` of the run (if any)."""
-  fraction = config.optim.get('warmup_fraction', 0.0)  # Configs of their own may omit it.
-  _check_fraction('warmup_fraction', fraction, upper_open=True)
-  start = config.optim.get('warmup_init_factor', 0.0)
-  _check_fraction('warmup_init_factor', start)
+  fraction = config_checks.in_interval(  # Configs of their own may omit these.
+      'optim.warmup_fraction', config.optim.get('warmup_fraction', 0.0), 0, 1, open_high=True)
+  start = config_checks.in_interval('optim.warmup_init_factor',
+                                    config.optim.get('warmup_init_factor', 0.0), 0, 1)
   warmup = int(round(fraction * num_steps))
   if not warmup:
     return _decay_schedule(config, num_steps)
@@ -65,12 +70,6 @@ def make_schedule(config: ml_collections.ConfigDict, num_steps: int) -> optax.Sc
       [optax.linear_schedule(start * rate, rate, warmup),
        _decay_schedule(config, num_steps - warmup)], [warmup])
 
-
-def _check_fraction(field: str, value, upper_open: bool = False) -> None:
-  if not (isinstance(value, (int, float)) and not isinstance(value, bool)
-          and 0 <= value and (value < 1 if upper_open else value <= 1)):
-    raise errors.InputError(f'config.optim.{field} must be in [0, 1{")" if upper_open else "]"}, '
-                            f'got {value!r}.')
 
 
 def _decay_schedule(config: ml_collections.ConfigDict, num_steps: int) -> optax.Schedule:
@@ -84,13 +83,24 @@ def _decay_schedule(config: ml_collections.ConfigDict, num_steps: int) -> optax.
   if config.optim.schedule == 'onecycle':
     return optax.cosine_onecycle_schedule(max(num_steps, 2), lr)
   if config.optim.schedule == 'linear':
-    final = config.optim.get('final_lr_factor', 0.0)
-    _check_fraction('final_lr_factor', final)
+    final = config_checks.in_interval('optim.final_lr_factor',
+                                      config.optim.get('final_lr_factor', 0.0), 0, 1)
     return optax.linear_schedule(lr, final * lr, max(num_steps, 1))
   if config.optim.schedule == 'constant':
     return optax.constant_schedule(lr)
   raise errors.InputError(
       f'Unknown schedule {config.optim.schedule!r}; valid: {", ".join(SCHEDULES)}.')
+
+
+def training_loss(config: ml_collections.ConfigDict) -> LogitLossFn:
+  """The per-example training loss: cross-entropy, label-smoothed by
+  ``config.optim.label_smoothing`` when set (evaluation and every score use the plain one)."""
+  smoothing = config_checks.in_interval('optim.label_smoothing',
+                                        config.optim.get('label_smoothing', 0.0), 0, 1,
+                                        open_high=True, hint=' (airbench: 0.2)')
+  if not smoothing:
+    return softmax_cross_entropy
+  return functools.partial(label_smoothed_cross_entropy, smoothing=smoothing)
 
 
 def make_optimizer(config: ml_collections.ConfigDict,
@@ -116,8 +126,6 @@ def make_optimizer(config: ml_collections.ConfigDict,
   return optax.multi_transform(transforms, lambda params: group_labels(config, params))
 
 
-DEFAULT_GROUP = 'default'
-_GROUP_FIELDS = {'params': str, 'lr_multiplier': (int, float), 'train_fraction': (int, float)}
 
 
 def param_groups(config: ml_collections.ConfigDict) -> dict[str, dict[str, Any]]:
@@ -142,13 +150,13 @@ def param_groups(config: ml_collections.ConfigDict) -> dict[str, dict[str, Any]]
     except (re.error, TypeError) as e:
       raise errors.InputError(f'{where}.params {group["params"]!r} is not a regular '
                               f'expression ({e}).') from e
-    multiplier, fraction = group['lr_multiplier'], group['train_fraction']
+    multiplier = group['lr_multiplier']
     if isinstance(multiplier, bool) or not isinstance(multiplier, (int, float)) or multiplier <= 0:
       raise errors.InputError(f'{where}.lr_multiplier must be a positive number, got '
                               f'{multiplier!r}.')
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
-      raise errors.InputError(f'{where}.train_fraction must be in (0, 1] (1: the whole run), got '
-                              f'{fraction!r}.')
+    config_checks.in_interval(f'optim.param_groups.{name}.train_fraction',
+                              group['train_fraction'], 0, 1, open_low=True,
+                              hint=' (1: the whole run)')
   return groups
 
 

@@ -2,6 +2,8 @@
 JAX, TensorFlow and NumPy appliers agree exactly. airbench's translate-by-2, alternating flip and
 test-time views."""
 
+import warnings
+
 import jax
 import numpy as np
 import pytest
@@ -73,6 +75,10 @@ def test_alternating_flips_flip_each_image_the_other_way_every_epoch():
   for epoch in range(1, 5):
     flips = augment.alternating_flips(0, 3, positions, np.full(2000, epoch))
     np.testing.assert_array_equal(flips, first ^ (epoch % 2 == 1))
+  with warnings.catch_warnings():
+    warnings.simplefilter('error')  # Large seeds hash without overflow warnings.
+    large = augment.alternating_flips(2**31, 2**32 - 1, positions, np.zeros(2000, int))
+  assert 0.4 < large.mean() < 0.6
   other_seed = augment.alternating_flips(0, 4, positions, np.zeros(2000, int))
   other_data_seed = augment.alternating_flips(1, 3, positions, np.zeros(2000, int))
   assert 0.4 < np.mean(first != other_seed) < 0.6

@@ -86,3 +86,16 @@ def test_examples_read_every_example_once_from_either_copy():
       np.testing.assert_array_equal(a, b)
   np.testing.assert_array_equal(np.concatenate([b[0][1] for b in seen['device']]), labels)
   np.testing.assert_array_equal(np.concatenate([b[1] for b in seen['device']]), np.arange(NUM))
+
+
+def test_fit_images_spread_over_the_kept_and_read_alike_from_disk(tmp_path, write_image_folder):
+  write_image_folder(tmp_path / 'images', classes=('a', 'b', 'c'), per_class=5, size=9)
+  loaded = sources.load(f'image_folder:{tmp_path / "images"}')
+  streamed = sources.index(f'image_folder:{tmp_path / "images"}')
+  stats = pipeline.channel_stats(loaded.train['image'])
+  kept = np.array([13, 1, 4, 7, 9, 11])  # Any order: taken in dataset order.
+  for count, expected in ((3, [1, 7, 11]), (6, [1, 4, 7, 9, 11, 13]), (50, [1, 4, 7, 9, 11, 13])):
+    images = feed.fit_images(loaded, kept, count, stats)
+    np.testing.assert_array_equal(images, pipeline.normalize(loaded.train['image'][expected],
+                                                             stats))
+    np.testing.assert_array_equal(feed.fit_images(streamed, kept, count, stats), images)

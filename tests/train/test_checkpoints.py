@@ -52,3 +52,19 @@ def test_out_of_memory_while_restoring_is_not_called_damage(tmp_path, monkeypatc
   with pytest.raises(raised) as caught:
     checkpoints.restore(mngr, 0, state)
   assert (caught.value is error) == (raised is not checkpoints.CheckpointError)
+
+
+def test_a_checkpoint_of_an_older_state_is_named_as_such(tmp_path):
+  """A state that has gained fields since a checkpoint was written (constants and lookahead):
+  the restore names them instead of calling the checkpoint damaged."""
+  model = models.get_model('mlp', num_classes=3, hidden=(4,))
+  state = ensemble.init_ensemble(model, optax.sgd(0.1), [0], np.zeros((2, 2, 1), np.float32), 5,
+                                 ensemble.make_mesh(1))
+  older = {'step': state.step, 'params': state.params, 'batch_stats': state.batch_stats,
+           'opt_state': state.opt_state, 'trackers': state.trackers}
+  mngr = checkpoints.manager(tmp_path)
+  checkpoints.save(mngr, 0, older)
+  with pytest.raises(checkpoints.CheckpointError, match=r'written by an older datadiet: its '
+                                                        r'state has no constants, lookahead\. '
+                                                        r'.*use a new --workdir'):
+    checkpoints.restore(mngr, 0, state)

@@ -9,7 +9,7 @@ import pytest
 from configs import cifar10_airbench
 from datadiet import models
 from datadiet.data import augment, pipeline
-from datadiet.train import ensemble, loop, optim
+from datadiet.train import ensemble, optim
 from datadiet.train.lookahead import Lookahead
 
 
@@ -75,7 +75,7 @@ def _airbench_run(seeds, steps=6):
   state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(images[0, 0, 0], STATS),
                                  6, mesh, constants=fitted, lookahead=lookahead)
   step_fn = ensemble.make_train_step(model, optimizer, mesh, 'unroll', STATS,
-                                     loss_fn=loop.training_loss(config), lookahead=lookahead)
+                                     loss_fn=optim.training_loss(config), lookahead=lookahead)
   for t in range(steps):
     batch = {'image': images[seeds, t], 'label': labels[seeds, t],
              'index': np.tile(np.arange(6, dtype=np.int32), (len(seeds), 1))}
@@ -105,7 +105,7 @@ def test_eval_step_averages_the_test_views_logits():
       variables = {'params': jax.tree.map(lambda a, k=k: a[k], host.params),
                    'batch_stats': jax.tree.map(lambda a, k=k: a[k], host.batch_stats)}
       x = pipeline.normalize(images, STATS)
-      logits = sum(w * model.apply(variables, v, train=False)
+      logits = sum(w * model.apply(variables, v, train=False)  # The views, weighted by hand.
                    for w, v in augment.test_views(x, test_augment))
       correct = (np.argmax(logits, -1) == labels)[:4].sum()
       assert int(out['correct'][k]) == correct

@@ -59,7 +59,7 @@ def test_early_moves_jump_to_the_network_and_off_changes_nothing():
 
 @pytest.mark.parametrize('field, value, message', [
     ('every_steps', -1, 'an integer >= 0'), ('every_steps', 2.5, 'an integer >= 0'),
-    ('decay', 1.5, r'in \[0, 1\]'), ('power', -1.0, '>= 0')])
+    ('decay', 1.5, r'in \[0, 1\]'), ('power', -1.0, r'in \[0, inf\]')])
 def test_bad_options_are_refused(field, value, message):
   options = dict(every_steps=5, decay=0.5, power=3.0)
   options[field] = value

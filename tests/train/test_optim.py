@@ -6,6 +6,7 @@ import numpy as np
 import optax
 import pytest
 
+from datadiet.scores.losses import label_smoothed_cross_entropy, softmax_cross_entropy
 from datadiet.train import optim
 
 
@@ -106,3 +107,13 @@ def test_param_groups_are_checked():
   for group, message in bad:
     with pytest.raises(ValueError, match=message):
       optim.param_groups(_groups_config(g=group))
+
+
+def test_training_loss_is_smoothed_when_asked_and_checked():
+  assert optim.training_loss(_config()) is softmax_cross_entropy  # Configs without the field.
+  logits, labels = np.array([[2.0, 0.0, -1.0]], np.float32), np.array([0])
+  smoothed = optim.training_loss(_config(label_smoothing=0.2))(logits, labels)
+  np.testing.assert_allclose(smoothed, label_smoothed_cross_entropy(logits, labels, 0.2))
+  with pytest.raises(ValueError, match=r'label_smoothing must be in \[0, 1\) \(airbench: 0.2\), '
+                                       'got 1.5'):
+    optim.training_loss(_config(label_smoothing=1.5))
