@@ -69,7 +69,8 @@ _DATA = flags.DEFINE_string('data', '../shared/datasets/cifar10_jpeg',
                             'CIFAR-10 as an image folder, or packed into one .npz file.')
 _WORKDIR = flags.DEFINE_string('workdir', '/tmp/datadiet_bench_gpu',
                                'Where the Figure 1 run and the compilation cache go.')
-_OUT = flags.DEFINE_string('out', str(ROOT / 'bench' / 'results'), 'Where results are written.')
+_OUT = flags.DEFINE_string('out', None, 'Where results are written (default: bench/results/, or '
+                           '<--workdir>/results with --smoke).')
 _PARTS = flags.DEFINE_list('parts', ['micro', 'figure1', 'airbench'],
                            'Any of micro, figure1, airbench.')
 _MICRO = flags.DEFINE_list('micro', ['steps', 'ensemble'],
@@ -390,7 +391,8 @@ def _write(out: Path, name: str, rows: list[dict], lines: list[str]) -> None:
 def main(argv):
   del argv
   _check_data()
-  out = Path(_OUT.value)
+  out = Path(_OUT.value or (Path(_WORKDIR.value) / 'results' if _SMOKE.value
+                            else ROOT / 'bench' / 'results'))
   out.mkdir(parents=True, exist_ok=True)
   device = jax.devices()[0].device_kind
   name = (f'gpu_{device.replace(" ", "_")}' + ('_smoke' if _SMOKE.value else '')

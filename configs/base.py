@@ -79,7 +79,8 @@ def get_config() -> ml_collections.ConfigDict:
       label_smoothing=0.0,  # Of the training loss only; evaluation and scores use plain CE.
       # Named groups of parameters, dict(params=<regex over 'a/b/c' paths>, lr_multiplier=<of
       # the gradient, not the weight decay>, train_fraction=<of the run, then frozen>), each
-      # checked to match some of model.name's parameters; see configs/cifar10_airbench.py.
+      # checked to match some of model.name's parameters and none another group matches; see
+      # configs/cifar10_airbench.py.
       param_groups={},
       # A slow copy of params and BatchNorm statistics: every every_steps steps (0: off) it moves
       # 1 − decay·(t/T)^power of the way to the network, which restarts from it; the run ends on

@@ -17,7 +17,8 @@ is a lossy JPEG re-encode, a few points harder). ``docs/fast_recipe.md`` has the
 
 airbench writes its hyperparameters per 1,024 examples of a *summed* loss; this engine averages
 the loss over the batch, so its learning rate is airbench's ``lr`` / (1 + 1/(1 − momentum)) =
-11.5 / 7.667 = 1.5 and its weight decay airbench's ``weight_decay / lr`` = 0.0153 / 11.5.
+11.5 / 7.667 = 1.5 at batch 1,024 (× batch / 1,024 at another batch size) and its weight decay
+airbench's ``weight_decay / lr`` = 0.0153 / 11.5 at any.
 
 ``:smoke`` is the same recipe in miniature for a CPU (quarter width, float32, 2 seeds, a few
 steps; point ``data.name`` at a folder of 32×32 images):
@@ -51,7 +52,9 @@ def get_config(setting: str = 'gpu') -> ml_collections.ConfigDict:
   config.optim.budget_unit = 'steps'
   config.optim.budget = STEPS
   config.optim.schedule = 'linear'
-  config.optim.learning_rate = 1.5  # 11.5 / (1 + 1 / (1 - 0.85)): see the docstring.
+  # 11.5 / (1 + 1 / (1 - 0.85)) at batch 1,024 (see the docstring); airbench's rate is per
+  # example, so it scales with the batch (set below for each setting).
+  config.optim.learning_rate = 1.5
   config.optim.warmup_fraction = 0.23
   config.optim.warmup_init_factor = 0.2
   config.optim.final_lr_factor = 0.07
@@ -75,6 +78,7 @@ def get_config(setting: str = 'gpu') -> ml_collections.ConfigDict:
     config.model.compute_dtype = 'float32'
     config.pretrain.seeds = (0, 1)
     config.optim.batch_size = 16
+    config.optim.learning_rate = 1.5 * 16 / 1024
     config.optim.budget = 12
     config.runtime.eval_batch_size = 64
     config.runtime.score_batch_size = 64

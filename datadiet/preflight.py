@@ -53,7 +53,6 @@ def _check_fields(config: ml_collections.ConfigDict) -> None:
                                            'data.label_noise_seed', 'runtime.stream_readers'))
   _check_optimizer(config)
   optim.training_loss(config)  # Label smoothing.
-  Lookahead.from_config(config, 1)
   optim.param_groups(config)
   try:
     models.compute_dtype(config.model.compute_dtype)
@@ -102,6 +101,15 @@ def _check_batch_memory(config: ml_collections.ConfigDict, data) -> None:
           'larger batch only adds padding).')
 
 
+def _shortest_run(config: ml_collections.ConfigDict, num_train: int) -> int:
+  """The steps of the shortest run the config trains: a budget in epochs gives the most pruned
+  subset the fewest (its size from the largest fraction pruned)."""
+  sizes = [num_train]
+  if config.job == 'pipeline' and 'retrain' in config.stages and config.prune.fractions:
+    sizes.append(max(1, int(num_train * (1 - max(config.prune.fractions)))))
+  return min(optim.total_steps(config, size) for size in sizes)
+
+
 def _check_model(config: ml_collections.ConfigDict, data) -> None:
   """The architecture's name and kwargs, that it runs on these images (traced, not computed),
   and that every parameter group of the recipe names some of its parameters."""
@@ -127,6 +135,7 @@ def check(config: ml_collections.ConfigDict) -> None:
   num_train = len(data.train['label'])
   num_steps = optim.total_steps(config, num_train)
   optim.make_optimizer(config, num_steps)  # Budget unit, schedule.
+  Lookahead.from_config(config, _shortest_run(config, num_train))
   beyond = [s for s in config.runtime.checkpoint_steps if not 0 <= s <= num_steps]
   if beyond:
     raise errors.InputError(f'config.runtime.checkpoint_steps {beyond} lie outside the run\'s '

@@ -93,6 +93,18 @@ CONFIG_CASES = {
     'unknown schedule': ({'optim.schedule': 'step'},
                          r"Unknown schedule 'step'; valid: piecewise"),
     'no retraining seeds': ({'retrain.seeds': ()}, r'config.retrain.seeds is empty'),
+    'lookahead beyond the run': ({'optim.lookahead.every_steps': 1000},
+                                 r"lookahead.every_steps 1000 exceeds the run's 30 steps: the "
+                                 r'slow copy would never move'),
+    'alternating flip without the crop': ({'data.flip': 'alternating'},
+                                          r"config.data.augment is 'none': set "
+                                          r'--config.data.augment=pad_crop_flip'),
+    'unknown test-time augmentation': ({'data.test_augment': 'tta'},
+                                       r'test_augment must be one of none, flip, flip_translate'),
+    'label smoothing of 1': ({'optim.label_smoothing': 1.0},
+                             r'label_smoothing must be in \[0, 1\) \(airbench: 0.2\), got 1.0'),
+    'airbench on 8×8 digits': ({'model.name': 'airbench'},
+                               r'airbench needs images of at least 9×9 pixels'),
     'image_folder path missing': ({'data.name': 'image_folder:/no/such/dir'},
                                   r"image_folder: no directory at '/no/such/dir'"),
     'offset window past the end': (

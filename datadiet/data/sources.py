@@ -166,8 +166,10 @@ def _folder_listing(root: str) -> tuple[dict[str, list[str]], tuple[str, ...]]:
   layout checked."""
   root_path = Path(root)
   if not root_path.is_dir():
-    raise errors.MissingInputError(f'image_folder: no directory at {root!r}; expected '
-                                   '<path>/<split>/<class>/<image files>.')
+    where = '' if root_path.is_absolute() else f' (from {Path.cwd()})'
+    raise errors.MissingInputError(f'image_folder: no directory at {root!r}{where}; expected '
+                                   '<path>/<split>/<class>/<image files> (give it as '
+                                   '--config.data.name=image_folder:<path>).')
   files = {}
   for split in ('train', 'test'):
     files[split] = _split_listing(root_path / split)

@@ -185,8 +185,8 @@ class AirbenchNet(nn.Module):
     if min(x.shape[1:3]) < MIN_IMAGE_SIZE:
       raise errors.InputError(f'airbench needs images of at least {MIN_IMAGE_SIZE}×'
                               f'{MIN_IMAGE_SIZE} pixels (three 2×2 pools follow its 2×2 '
-                              f'whitening), got {x.shape[1]}×{x.shape[2]}; set '
-                              '--config.data.image_size, or use another model.')
+                              f'whitening), got {x.shape[1]}×{x.shape[2]}; resize the images '
+                              '(config.data.image_size), or use another model.')
     x = _gelu(Whitening(eps=self.whitening_eps, dtype=self.dtype, name='whiten')(x))
     for index, width in enumerate(self.widths):
       x = ConvGroup(width, self.batch_norm_momentum, self.batch_norm_epsilon,

@@ -81,8 +81,9 @@ class Lookahead:
     """``config.optim.lookahead`` over a run of ``total_steps`` (off in configs without it).
 
     Raises:
-      InputError: a cadence that is not a non-negative integer, a decay outside [0, 1], or a
-        negative power.
+      InputError: a cadence that is not a non-negative integer or exceeds the run (the slow
+        copy would never move, and the run would end on its initial weights), a decay outside
+        [0, 1], or a negative power.
     """
     options = config.optim.get('lookahead', None)
     if options is None:
@@ -91,6 +92,11 @@ class Lookahead:
     if isinstance(every, bool) or not isinstance(every, int) or every < 0:
       raise errors.InputError(f'config.optim.lookahead.every_steps must be an integer >= 0 (0: '
                               f'off), got {every!r}.')
+    if every > total_steps:
+      raise errors.InputError(
+          f'config.optim.lookahead.every_steps {every} exceeds the run\'s {total_steps} steps: '
+          'the slow copy would never move and the run would end on its initial weights; use at '
+          f'most {total_steps} (airbench: 5), or 0 for no lookahead.')
     decay = config_checks.in_interval('optim.lookahead.decay', options.decay, 0, 1)
     power = config_checks.in_interval('optim.lookahead.power', options.power, 0, float('inf'))
     return cls(every, decay, power, total_steps)

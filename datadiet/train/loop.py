@@ -255,6 +255,7 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
     if step in save_steps:
       checkpoints.save(mngr, step, state)
   del table, batches  # Frees the device copy of the training set before evaluating.
+  training_rate = progress.rate(step)  # Training alone: evaluation and compilation left out.
   test = evaluate(eval_step, state, test_examples, config.runtime.eval_batch_size)
   extra = {name: evaluate(eval_step, state, run.examples(split), config.runtime.eval_batch_size)
            for name, split in (eval_splits or {}).items()}
@@ -266,7 +267,7 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
       writer.write(num_steps, name, seeds, values)
   writer.close()
   return TrainResult(state=state, seeds=list(seeds), num_steps=num_steps, start_step=start_step,
-                     test=test, images_per_second=progress.rate(step), evaluations=extra)
+                     test=test, images_per_second=training_rate, evaluations=extra)
 
 
 def _placed_like(state: ensemble.EnsembleState,

@@ -148,7 +148,7 @@ def param_groups(config: ml_collections.ConfigDict) -> dict[str, dict[str, Any]]
     try:
       re.compile(group['params'])
     except (re.error, TypeError) as e:
-      raise errors.InputError(f'{where}.params {group["params"]!r} is not a regular '
+      raise errors.InputError(f"{where}.params '{group['params']}' is not a regular "
                               f'expression ({e}).') from e
     multiplier = group['lr_multiplier']
     if isinstance(multiplier, bool) or not isinstance(multiplier, (int, float)) or multiplier <= 0:
@@ -166,8 +166,9 @@ def parameter_path(path: tuple) -> str:
 
 
 def group_labels(config: ml_collections.ConfigDict, params: Any) -> Any:
-  """The pytree of ``params`` with each leaf's group name: the first group whose ``params``
-  regex matches the leaf's path (``re.search``), else ``'default'``."""
+  """The pytree of ``params`` with each leaf's group name: the group whose ``params`` regex
+  matches the leaf's path (``re.search``; :func:`check_param_groups` refuses a leaf that two
+  match), else ``'default'``."""
   groups = param_groups(config)
 
   def label(path, _):
@@ -178,12 +179,22 @@ def group_labels(config: ml_collections.ConfigDict, params: Any) -> Any:
 
 
 def check_param_groups(config: ml_collections.ConfigDict, params: Any) -> None:
-  """Raises an InputError for a group that matches none of the model's parameters (a typo would
-  otherwise leave the recipe silently without it), listing the parameter paths."""
-  labels = jax.tree.leaves(group_labels(config, params))
-  empty = [name for name in param_groups(config) if name not in labels]
+  """Raises an InputError for a parameter that two groups match (which group it trains with
+  would depend on their order), or a group that matches none of the model's parameters (a typo
+  would otherwise leave the recipe silently without it), listing the parameter paths."""
+  groups = param_groups(config)
+  paths = [parameter_path(p) for p, _ in jax.tree_util.tree_leaves_with_path(params)]
+  matched = {path: [name for name, g in groups.items() if re.search(g['params'], path)]
+             for path in paths}
+  shared = {path: names for path, names in matched.items() if len(names) > 1}
+  if shared:
+    path, names = next(iter(shared.items()))
+    raise errors.InputError(
+        f'config.optim.param_groups {names} all match {path}'
+        + (f' (and {len(shared) - 1} more parameters)' if len(shared) > 1 else '')
+        + '; a parameter trains in one group: make their params regexes disjoint.')
+  empty = [name for name in groups if not any(name in names for names in matched.values())]
   if empty:
-    paths = [parameter_path(p) for p, _ in jax.tree_util.tree_leaves_with_path(params)]
     raise errors.InputError(
         f'config.optim.param_groups {empty} match no parameter of {config.model.name}; its '
         f'parameters: {", ".join(paths)}.')

@@ -98,6 +98,12 @@ def test_param_groups_are_checked():
     config = _groups_config(typo=dict(params='nrom', lr_multiplier=2.0, train_fraction=1.0))
     config.model = dict(name='resnet18')
     optim.check_param_groups(config, params)
+  overlapping = _groups_config(all=dict(params='bias$', lr_multiplier=2.0, train_fraction=1.0),
+                               norm=dict(params='norm', lr_multiplier=2.0, train_fraction=1.0))
+  overlapping.model = dict(name='resnet18')
+  with pytest.raises(ValueError, match=r"\['all', 'norm'\] all match norm1/bias; a parameter "
+                                       'trains in one group'):
+    optim.check_param_groups(overlapping, params)
   bad = [(dict(params='(', lr_multiplier=2.0, train_fraction=1.0), 'not a regular expression'),
          (dict(params='x', lr_multiplier=0.0, train_fraction=1.0), 'lr_multiplier must be a '
           'positive'),
