@@ -1,4 +1,4 @@
-"""One command on a GPU: the engine's speed, and a miniature Figure 1 through ``launch.py``.
+"""One command on a GPU: the engine's speed, and the paper's Figure 1 through ``launch.py``.
 
   python bench/gpu.py --data=<image folder, or a file packed by bench/image_folder_pack.py>
   python bench/gpu.py --smoke          # the same code on a CPU, tiny model and data (~1 min)
@@ -8,10 +8,12 @@
     128 and 512; forward, EL2N and the GraNd fast path at the same sizes, as ratios to the
     training step; 4 seeds × 128 as one ensemble step with each ``runtime.seed_strategy``,
     against one seed alone (and the MLP's, where ``auto`` picks ``vmap``).
-(b) ``figure1``: ``configs/cifar10_resnet18_mini.py`` through ``launch.py`` on CIFAR-10 (4
-    bfloat16 ResNet18 scoring seeds, EL2N and GraNd after 2 of 8 epochs, 50% kept by each and
-    at random, 2 seeds × 8 full-set epochs per subset): every stage's images/s and seconds, and
-    the test accuracy table.
+(b) ``figure1``: ``configs/cifar10_figure1.py`` through ``launch.py`` on CIFAR-10 (the paper's
+    Figure 1 on the airbench94 recipe: 4 scoring seeds, EL2N, GraNd, forgetting and AUM,
+    10–90% pruned by keep-hardest and CCS and at random, half pruned by scores from five steps,
+    4 seeds × 476 steps per subset), or ``--figure1_config`` (e.g. the ResNet18 miniature
+    ``configs/cifar10_resnet18_mini.py``): the whole job's seconds, every stage's seconds and
+    images/s, and the Figure 1 tables (mean and 16th–84th percentile over the seeds).
 
 (c) ``airbench``: ``configs/cifar10_airbench.py`` through ``launch.py`` (the train job: 4 seeds
     of the airbench94 recipe on the whole CIFAR-10 training set, as one ensemble): each seed's
@@ -62,6 +64,7 @@ sys.path.insert(0, str(ROOT))  # The configs package, as launch.py sees it.
 from configs import train as train_config  # noqa: E402
 from datadiet import models  # noqa: E402
 from datadiet.data import feed, pipeline, sources  # noqa: E402
+from datadiet.reporting.figure1 import figure1_tables  # noqa: E402
 from datadiet.scores import el2n, grand  # noqa: E402
 from datadiet.train import ensemble, optim  # noqa: E402
 
@@ -82,6 +85,8 @@ _MIN_SECONDS = flags.DEFINE_float('min_seconds', 2.0, 'Time each micro-benchmark
 _AIRBENCH_TIMEOUT = flags.DEFINE_float(
     'airbench_timeout_s', None, 'Stop the airbench run after this many seconds (reported as not '
     'finished; the benchmark goes on).')
+_FIGURE1_CONFIG = flags.DEFINE_string('figure1_config', 'configs/cifar10_figure1.py',
+                                      'The pipeline config the figure1 part runs.')
 _FIGURE1_TIMEOUT = flags.DEFINE_float(
     'figure1_timeout_s', None, 'Stop the Figure 1 run after this many seconds and report the '
     'stages it finished (a lease of fixed length).')
@@ -253,7 +258,7 @@ def _launch_command(config_file: str, name: str, folder: Path) -> tuple[list[str
 def figure1() -> tuple[list[dict], list[str]]:
   """Runs the mini Figure 1 through launch.py; returns its stage rows and markdown lines."""
   folder = _data_folder()
-  command, config, workdir = _launch_command('configs/cifar10_resnet18_mini.py', 'figure1',
+  command, config, workdir = _launch_command(_FIGURE1_CONFIG.value, 'figure1',
                                              folder)
   start = time.perf_counter()
   try:
@@ -293,9 +298,9 @@ def figure1() -> tuple[list[dict], list[str]]:
                      test_accuracy=float(np.mean(values))))
   for row in rows:
     print(json.dumps(row), flush=True)
-  lines = [f'Mini Figure 1 ({config}): {seconds:.0f} s in all'
+  lines = [f'Figure 1 ({config}): {seconds:.0f} s in all'
            + ('.' if finished else ', stopped by --figure1_timeout_s before it finished.')
-           + (' Smoke: a small CNN for a few steps on the digits, so the accuracies only show '
+           + (' Smoke: a tiny network for a few steps on the digits, so the accuracies only show '
               'that every stage ran.' if _SMOKE.value else ''), '',
            '| stage | seconds | images/s |', '|---|---:|---:|']
   for row in rows:
@@ -306,9 +311,7 @@ def figure1() -> tuple[list[dict], list[str]]:
     elif row['measurement'] == 'figure1_retrain':
       rate = row['images_per_s']
       lines.append(f'| retrain {row["subset"]} | | {f"{rate:,.0f}" if rate else ""} |')
-  lines += ['', '| subset (50% kept) | test accuracy |', '|---|---:|']
-  lines += [f'| {row["subset"]} | {100 * row["test_accuracy"]:.1f}% |' for row in rows
-            if row['measurement'] == 'figure1_accuracy']
+  lines += figure1_tables(results)
   return rows, lines
 
 

@@ -86,7 +86,11 @@ def get_config() -> ml_collections.ConfigDict:
       # 1 − decay·(t/T)^power of the way to the network, which restarts from it; the run ends on
       # it (airbench: 5, 0.95**5, 3).
       lookahead=dict(every_steps=0, decay=0.95**5, power=3.0))
-  config.pretrain = dict(seeds=tuple(range(10)))
+  config.pretrain = dict(
+      seeds=tuple(range(10)),
+      # The scoring seeds' label smoothing when it differs from optim.label_smoothing (it
+      # flattens the softmax that EL2N reads); None: the same.
+      label_smoothing=placeholder(float))
   config.scores = dict(
       names=('el2n', 'grand', 'forgetting', 'aum', 'input_norm', 'random'),
       steps=(0, 7_800),  # Of the scoring seeds' run; 0 = initialisation.
@@ -101,6 +105,9 @@ def get_config() -> ml_collections.ConfigDict:
       step=placeholder(int),  # Default: the last score step.
       methods=('keep_hardest', 'offset', 'ccs', 'random'),
       fractions=(0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9),
+      # Single subsets beside methods × by × fractions: (method, '<score>[@<step>]' or '' for
+      # a method without scores, fraction pruned), e.g. ('keep_hardest', 'el2n@24', 0.5).
+      extra=(),
       seed=0,
       # Each method's options, from its registration (datadiet.selectors).
       kwargs=selectors.default_kwargs())

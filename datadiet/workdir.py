@@ -30,7 +30,7 @@ from datadiet import atomic_files, errors, multihost
 # model, seeds, recipe, a subset's options) would leave results in the workdir that the new
 # config's report would mislabel. The runtime block never binds a workdir at all.
 ADDITIVE_FIELDS = ('stages', 'scores.steps', 'scores.names', 'scores.compare_models', 'prune.by',
-                   'prune.methods', 'prune.fractions', 'prune.step', 'analyses')
+                   'prune.methods', 'prune.fractions', 'prune.step', 'prune.extra', 'analyses')
 
 # Reads: the blocks (or dotted fields) a config's results depend on, from a plain dict config.
 ReadsFn = Callable[[dict], Iterable[str]]

@@ -11,7 +11,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_smoke_measures_every_path_and_runs_the_mini_figure_1_and_airbench(tmp_path):
+def test_smoke_measures_every_path_and_runs_figure_1_and_airbench(tmp_path):
   env = dict(os.environ, JAX_PLATFORMS='cpu')
   subprocess.run([sys.executable, 'bench/gpu.py', '--smoke', f'--out={tmp_path / "out"}',
                   f'--workdir={tmp_path / "work"}', '--min_seconds=0.05'], cwd=ROOT, env=env,
@@ -33,15 +33,20 @@ def test_smoke_measures_every_path_and_runs_the_mini_figure_1_and_airbench(tmp_p
   # The accuracy table is the run's own results, averaged over its two retraining seeds.
   (total,) = [r for r in rows if r['measurement'] == 'figure1_total']
   results = json.loads((Path(total['workdir']) / 'results.json').read_text())
+  assert (Path(total['workdir']) / 'figure1.png').stat().st_size > 0
   accuracy = {r['subset']: r['test_accuracy'] for r in rows
               if r['measurement'] == 'figure1_accuracy'}
-  assert set(accuracy) == {'full', 'keep_hardest-el2n@8-p0.5', 'keep_hardest-grand@8-p0.5',
-                           'random-p0.5'}
+  # configs/cifar10_figure1.py:smoke: 5 scores × 2 methods × 2 fractions, random at 3, the full
+  # set, and the top panel: keep-hardest by EL2N and GraNd at steps 0, 4, 8, half pruned.
+  assert len(accuracy) == 20 + 3 + 1 + 6
+  assert {'full', 'keep_hardest-el2n@4-p0.3', 'ccs-aum@16-p0.7', 'random-p0.5',
+          'keep_hardest-el2n@8-p0.5', 'keep_hardest-grand@0-p0.5'} <= set(accuracy)
   for subset, value in accuracy.items():
     np.testing.assert_allclose(value, np.mean([r['test_accuracy'] for r in results
                                                if r['subset'] == subset]))
   summary = next((tmp_path / 'out').glob('gpu_*_smoke.md')).read_text()
-  assert '| GraNd fast path | bfloat16 | 16 |' in summary and '| full |' in summary
+  assert '| GraNd fast path | bfloat16 | 16 |' in summary
+  assert '| keep_hardest, el2n | ' in summary and '| random | ' in summary  # Figure 1's tables.
   # airbench: the train job's own test rows, and its training time per seed.
   (row,) = [r for r in rows if r['measurement'] == 'airbench']
   assert row['finished'] and Path(row['workdir']).parent == tmp_path / 'work'

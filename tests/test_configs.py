@@ -101,10 +101,11 @@ def _in_miniature(config, dataset):
 # cifar10_resnet18 in bfloat16 (its smoke setting runs in test_bench_gpu); offset_sweep,
 # error_barrier and ntk_velocity are the stages digits_dynamics runs, and ccs_cutoff_sweep the one
 # tests/stages runs on the digits, at CIFAR sizes that test_analysis_configs_fit_cifar10 checks;
-# cifar10_airbench is a train job whose smoke setting runs through launch.py in test_bench_gpu.
+# cifar10_airbench is a train job whose smoke setting runs through launch.py in test_bench_gpu,
+# as does cifar10_figure1's (every stage, its 30 subsets, figure1.png).
 COVERED_ELSEWHERE = ('base', 'train', 'cifar10_resnet50', 'cifar100_resnet18',
                      'cifar10_resnet18_mini', 'offset_sweep', 'ccs_cutoff_sweep', 'error_barrier',
-                     'ntk_velocity', 'cifar10_airbench')
+                     'ntk_velocity', 'cifar10_airbench', 'cifar10_figure1')
 
 
 @pytest.mark.parametrize('name', [n for n in CONFIGS if n not in COVERED_ELSEWHERE])

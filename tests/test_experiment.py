@@ -10,9 +10,9 @@ import pytest
 import scipy.stats
 
 from configs import default as pipeline_config
-from datadiet import experiment, pruning, score_files, selectors
+from datadiet import experiment, preflight, pruning, score_files, selectors
 from datadiet.data import sources
-from datadiet.stages import prune, report, retrain
+from datadiet.stages import pretrain_and_score, prune, report, retrain
 from datadiet.stages.context import Context
 
 
@@ -234,3 +234,63 @@ def test_the_default_pipeline_with_the_airbench_model_on_an_image_folder(tmp_pat
   grand = score_files.load_scores(workdir / 'scores' / 'grand@3.npz')
   assert grand.per_seed.shape == (2, 24) and np.all(np.isfinite(grand.per_seed))
   assert np.all(grand.per_seed > 0)
+
+
+def test_extra_subsets_join_the_plan_once_each():
+  ctx = Context(_tiny_config({'prune.extra': (
+      ('keep_hardest', 'el2n@0', 0.3), ('keep_hardest', 'el2n', 0.5), ('random', '', 0.3),
+      ('keep_hardest', 'el2n@0', 0.3))}), Path('/nonexistent'))
+  names = [entry['name'] for entry in prune.subset_plan(ctx)]
+  product = [f'{method}-p{f:g}' if method == 'random' else f'{method}-el2n@10-p{f:g}'
+             for f in (0.5, 0.8) for method in ('keep_hardest', 'offset', 'random')]
+  # keep_hardest-el2n@10-p0.5 is in the product already; the repeated entry joins once.
+  assert names == product + ['keep_hardest-el2n@0-p0.3', 'random-p0.3']
+  (extra,) = [e for e in prune.subset_plan(ctx) if e['name'] == 'keep_hardest-el2n@0-p0.3']
+  assert (extra['method'], extra['score'], extra['step'], extra['fraction_pruned']) == (
+      'keep_hardest', 'el2n', 0, 0.3)
+
+
+@pytest.mark.parametrize('extra, message', [
+    (('keep_hardest', 'el2n'), r"entries are \(method, '<score>\[@<step>\]', fraction\)"),
+    (('keep_hardest', '', 0.5), r'keep_hardest keeps by a score: give one'),
+    (('random', 'el2n@0', 0.5), r"random reads no score: give ''"),
+    (('hardest', 'el2n@0', 0.5), r"Unknown pruning methods \['hardest'\]"),
+    (('keep_hardest', 'el2n@0', 1.0), r'fraction'),
+])
+def test_bad_extra_subsets_are_refused(extra, message):
+  ctx = Context(_tiny_config({'prune.extra': (extra,)}), Path('/nonexistent'))
+  with pytest.raises(ValueError, match=message):
+    prune.subset_plan(ctx)
+
+
+def test_an_extra_subset_by_an_uncomputed_step_is_refused_up_front():
+  config = _tiny_config({'prune.extra': (('keep_hardest', 'el2n@5', 0.5),)})
+  with pytest.raises(ValueError, match=r'keep_hardest-el2n@5-p0.5 prunes by el2n at step 5, '
+                                       r'which this run does not compute'):
+    preflight.check(config)
+
+
+def test_scoring_seeds_take_their_own_label_smoothing():
+  config = _tiny_config({'optim.label_smoothing': 0.2})
+  assert pretrain_and_score.scoring_seeds_config(config) is config  # None: the recipe's.
+  config.pretrain.label_smoothing = 0.0
+  scoring = pretrain_and_score.scoring_seeds_config(config)
+  assert scoring.optim.label_smoothing == 0.0 and config.optim.label_smoothing == 0.2
+  assert scoring.optim.to_dict() | {'label_smoothing': 0.2} == config.optim.to_dict()
+  config.pretrain.label_smoothing = 1.0
+  with pytest.raises(ValueError, match=r'config.pretrain.label_smoothing must be in \[0, 1\)'):
+    preflight.check(config)
+
+
+def test_pretraining_trains_with_the_scoring_seeds_label_smoothing(tmp_path, monkeypatch):
+  trained = []
+
+  def capture(config, *args, **kwargs):
+    trained.append(config.optim.label_smoothing)
+    raise KeyboardInterrupt  # Its config is all this test needs.
+
+  monkeypatch.setattr(pretrain_and_score.loop, 'train_ensemble', capture)
+  config = _tiny_config({'optim.label_smoothing': 0.2, 'pretrain.label_smoothing': 0.05})
+  with pytest.raises(KeyboardInterrupt):
+    experiment.run(config, tmp_path)
+  assert trained == [0.05]

@@ -17,6 +17,11 @@ def subplots(*args, **kwargs):
   return plt.subplots(*args, **kwargs)
 
 
+def figure(**kwargs):
+  """``plt.figure`` on the same backend (for layouts ``subplots`` cannot make)."""
+  return plt.figure(**kwargs)
+
+
 def save_figure(fig, path: Path) -> None:
   """Saves and closes a matplotlib figure."""
   atomic_files.commit(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches='tight'))

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import ml_collections
+
 from datadiet import (atomic_files, config_checks, errors, models, multihost, score_files,
                       scoring)
 from datadiet.scores import registry
@@ -65,7 +67,20 @@ def check_trackers(ctx: Context, model: str, record: bool = True) -> None:
       'pretraining that has started. Use a new --workdir, or restore config.scores.names.')
 
 
+def scoring_seeds_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """``config`` as the scoring seeds train: ``optim.label_smoothing`` replaced by
+  ``pretrain.label_smoothing`` when that is set (the retraining seeds keep the recipe's)."""
+  smoothing = config.pretrain.get('label_smoothing', None)
+  if smoothing is None:
+    return config
+  scoring = config.copy_and_resolve_references()
+  with scoring.unlocked():
+    scoring.optim.label_smoothing = smoothing
+  return scoring
+
+
 def pretrain(ctx: Context) -> None:
+  config = scoring_seeds_config(ctx.config)
   for model in ctx.score_models:
     check_trackers(ctx, model)
     missing = missing_checkpoints(ctx, model)
@@ -73,7 +88,7 @@ def pretrain(ctx: Context) -> None:
     # stopped, or ran out of memory, evaluating): the relaunch restores the last one and logs it.
     evaluated = metrics.logged(ctx.pretrain_dir_for(model), pretrain_stop_step(ctx), 'test')
     if missing or not evaluated:
-      loop.train_ensemble(ctx.config, ctx.pretrain_dir_for(model), ctx.data,
+      loop.train_ensemble(config, ctx.pretrain_dir_for(model), ctx.data,
                           seeds=list(ctx.config.pretrain.seeds), labels=ctx.train_labels,
                           checkpoint_steps=tuple(ctx.config.scores.steps),
                           stop_step=pretrain_stop_step(ctx), model_name=model,
@@ -150,6 +165,9 @@ def check_pretrain(ctx: Context, num_train: int) -> None:
         f'{ctx.config.optim.budget} {ctx.config.optim.budget_unit}); score at steps in '
         f'[0, {num_steps}].')
   registry.check(ctx.config.scores.names)  # Which scores decide what pretraining tracks.
+  if ctx.config.pretrain.get('label_smoothing', None) is not None:
+    config_checks.in_interval('pretrain.label_smoothing', ctx.config.pretrain.label_smoothing,
+                              0, 1, open_high=True, hint=' (None: optim.label_smoothing)')
   for model in ctx.score_models:
     models.from_config(ctx.config, ctx.data.num_classes, model)
 

@@ -24,24 +24,61 @@ from datadiet.stages.protocol import Stage
 
 
 def subset_plan(ctx: Context) -> list[dict]:
-  """Every subset the config asks for, as metadata dicts with a unique ``name``."""
+  """Every subset the config asks for, as metadata dicts with a unique ``name``: methods ×
+  scores × fractions, then the ``prune.extra`` subsets that product does not hold already."""
   config = ctx.config
   selectors.check(config.prune.methods)
   default_step = ctx.score_step(config.prune.step)
   prune_by = [_parse_prune_by(entry, default_step, ctx.score_models) for entry in config.prune.by]
   plan = []
   for fraction in config.prune.fractions:
-    pruning.keep_size(len(ctx.data.train['label']), fraction)  # Validates the fraction.
     for method in config.prune.methods:
       if not selectors.get(method).uses_scores:
-        plan.append(dict(name=f'{method}-p{fraction:g}', method=method, score=None, step=None,
-                         score_model=None, fraction_pruned=fraction))
+        plan.append(_entry(ctx, method, None, fraction))
         continue
-      for model, score, step in prune_by:
-        qualified = score if model == config.model.name else f'{model}.{score}'
-        plan.append(dict(name=f'{method}-{qualified}@{step}-p{fraction:g}', method=method,
-                         score=score, step=step, score_model=model, fraction_pruned=fraction))
+      plan += [_entry(ctx, method, by, fraction) for by in prune_by]
+  names = {entry['name'] for entry in plan}
+  for extra in _extra_subsets(ctx, default_step):
+    if extra['name'] not in names:
+      plan.append(extra)
+      names.add(extra['name'])
   return plan
+
+
+def _entry(ctx: Context, method: str, by: tuple[str, str, int] | None, fraction: float) -> dict:
+  """One subset's plan entry: ``method`` keeping by ``by`` = (model, score, step), pruning
+  ``fraction`` of the training set (checked)."""
+  pruning.keep_size(len(ctx.data.train['label']), fraction)  # Validates the fraction.
+  if by is None:
+    return dict(name=f'{method}-p{fraction:g}', method=method, score=None, step=None,
+                score_model=None, fraction_pruned=fraction)
+  model, score, step = by
+  qualified = score if model == ctx.config.model.name else f'{model}.{score}'
+  return dict(name=f'{method}-{qualified}@{step}-p{fraction:g}', method=method, score=score,
+              step=step, score_model=model, fraction_pruned=fraction)
+
+
+def _extra_subsets(ctx: Context, default_step: int) -> list[dict]:
+  """``config.prune.extra``: single subsets ``(method, '<score>[@<step>]', fraction)`` beside
+  the product (e.g. Figure 1's panel of scoring steps at one fraction); ``''`` for a method
+  that reads no score."""
+  entries = []
+  for extra in ctx.config.prune.get('extra', ()):
+    if not (isinstance(extra, (tuple, list)) and len(extra) == 3):
+      raise errors.InputError(
+          f"config.prune.extra entries are (method, '<score>[@<step>]', fraction), e.g. "
+          f"('keep_hardest', 'el2n@24', 0.5); got {extra!r}.")
+    method, by, fraction = extra
+    selectors.check([method])
+    uses_scores = selectors.get(method).uses_scores
+    if uses_scores != bool(by):
+      raise errors.InputError(
+          f'config.prune.extra entry {tuple(extra)!r}: {method} '
+          + ("keeps by a score: give one, e.g. 'el2n@24'." if uses_scores else
+             "reads no score: give ''."))
+    parsed = _parse_prune_by(by, default_step, ctx.score_models) if uses_scores else None
+    entries.append(_entry(ctx, method, parsed, fraction))
+  return entries
 
 
 def _parse_prune_by(entry: str, default_step: int, score_models: list[str]):
@@ -143,10 +180,11 @@ def check(ctx: Context, num_train: int) -> None:
   config = ctx.config
   config_checks.non_negative_ints(config, ('prune.seed',))
   selectors.check(config.prune.methods)
-  for name in config.prune.methods:
+  plan = subset_plan(ctx)  # Methods, prune.by models, fractions, the extra subsets.
+  for name in sorted({entry['method'] for entry in plan} | set(config.prune.methods)):
     method = selectors.get(name)
     method.check_options(method.options(config))
-  for entry in subset_plan(ctx):  # Methods, prune.by models, fractions.
+  for entry in plan:
     method = selectors.get(entry['method'])
     if method.uses_scores:
       pretrain_and_score.check_computed(ctx, f'Subset {entry["name"]} prunes by',

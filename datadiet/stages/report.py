@@ -21,10 +21,11 @@ from datadiet import atomic_files, score_files, selectors
 from datadiet.dynamics import diagnostics
 from datadiet.scores import registry
 from datadiet.score_files import ScoreFile
-from datadiet.reporting import plots, summary, tables
+from datadiet.reporting import figure1, plots, summary, tables
 from datadiet.stages import retrain as retrain_stage
 from datadiet.stages.context import Context
 from datadiet.stages.protocol import Stage
+from datadiet.train import optim
 
 
 def _load_score_files(ctx: Context, model: str | None = None) -> dict[str, ScoreFile]:
@@ -74,6 +75,23 @@ def noise_detection(scores: dict[str, np.ndarray], is_noisy: np.ndarray) -> dict
           for name, values in scores.items()}
 
 
+def _figure1(ctx: Context, rows: list[dict]) -> list[str]:
+  """Draws ``figure1.png`` (the paper's Figure 1 from these results) and returns its section of
+  ``summary.md``; nothing when no score was pruned at two fractions or taken at two steps."""
+  config = ctx.config
+  num_train = len(ctx.data.train['label'])
+  steps = rows[0]['steps']
+  epochs = steps / optim.steps_per_epoch(num_train, config.optim.batch_size)
+  title = (f'{ctx.data.name}, {retrain_stage.model_name(ctx)}: {steps} steps of '
+           f'{config.optim.batch_size} per run ({epochs:.3g} epochs of the full set), scores '
+           f'from {len(config.pretrain.seeds)} seeds, {len(config.retrain.seeds)} retraining '
+           'seeds per subset')
+  if not figure1.figure1_plot(rows, ctx.workdir / 'figure1.png', title):
+    return []
+  return ['## Figure 1', '', title + '.'] + figure1.figure1_tables(rows) + [
+      '', '![figure 1](figure1.png)']
+
+
 def report(ctx: Context) -> None:
   workdir = ctx.workdir
   rows = retrain_stage.load_results(ctx) if 'retrain' in ctx.config.stages else []
@@ -81,6 +99,7 @@ def report(ctx: Context) -> None:
     tables.write_csv(workdir / 'results.csv', rows)
     atomic_files.write_json(workdir / 'results.json', rows)
     plots.accuracy_plot(rows, workdir / 'accuracy.png')
+  figure_section = _figure1(ctx, rows) if rows else []
   loaded = _load_score_files(ctx)
   scores = {name: score_file.score for name, score_file in loaded.items()}
   _, is_noisy = ctx.noise
@@ -106,8 +125,9 @@ def report(ctx: Context) -> None:
                                if selectors.get(name).options(ctx.config).get('per_seed')],
              constant_scores=[name for name, values in scores.items() if np.ptp(values) == 0])
   # The analyses that ran wrote their section as <stage>.md.
-  sections = [(workdir / f'{name}.md').read_text() for name in ctx.config.stages
-              if (workdir / f'{name}.md').exists()]
+  sections = ['\n'.join(figure_section)] if figure_section else []
+  sections += [(workdir / f'{name}.md').read_text() for name in ctx.config.stages
+               if (workdir / f'{name}.md').exists()]
   atomic_files.write_text(workdir / 'summary.md', summary.summary_markdown(
       run, rows, spearman, by_architecture, seed_checks, detection, sections))
 
