@@ -15,16 +15,21 @@
     ``configs/cifar10_resnet18_mini.py``): the whole job's seconds, every stage's seconds and
     images/s, and the Figure 1 tables (mean and 16th–84th percentile over the seeds).
 
-(c) ``airbench``: ``configs/cifar10_airbench.py`` through ``launch.py`` (the train job: 4 seeds
+(c) ``budget_sweep`` (asked for, ``--parts=budget_sweep --budgets=2.5``): ``configs/
+    cifar10_budget_sweep.py`` into ``<--workdir>/budget_sweep``, kept across leases: each lease
+    names the budgets so far in ``--budgets`` and trains the new one; prints the phase diagram's
+    tables (each method minus random per budget and fraction, the method chosen on validation).
+(d) ``airbench``: ``configs/cifar10_airbench.py`` through ``launch.py`` (the train job: 4 seeds
     of the airbench94 recipe on the whole CIFAR-10 training set, as one ensemble): each seed's
     test accuracy and their mean, and the seconds of training per seed (the ensemble's training
     time after its first, compiling, step, divided by the seeds), against the issue's targets
     (≥ 93.8% mean, ≤ 3 s per seed on one H100 in bfloat16).
 
-``--figure1_timeout_s``, ``--airbench_timeout_s`` and ``--deadline_s`` fit it to a lease of fixed
-length: the result files are rewritten after every measurement, so whatever finished is kept.
-Each launch.py run goes to a new ``<--workdir>/<part>_<time>`` (a rerun measures afresh), beside
-the shared compilation cache and the unpacked images.
+``--figure1_timeout_s``, ``--budget_sweep_timeout_s``, ``--airbench_timeout_s`` and
+``--deadline_s`` fit it to a lease of fixed length: the result files are rewritten after every
+measurement, so whatever finished is kept. The figure1 and airbench runs each go to a new
+``<--workdir>/<part>_<time>`` (a rerun measures afresh), beside the shared compilation cache and
+the unpacked images.
 
 Prints JSON lines and a markdown summary, and writes both to ``--out``
 (``gpu_<device>.jsonl`` / ``.md``). Needs jax (with CUDA on a GPU), flax, optax,
@@ -75,7 +80,8 @@ _WORKDIR = flags.DEFINE_string('workdir', '/tmp/datadiet_bench_gpu',
 _OUT = flags.DEFINE_string('out', None, 'Where results are written (default: bench/results/, or '
                            '<--workdir>/results with --smoke).')
 _PARTS = flags.DEFINE_list('parts', ['micro', 'figure1', 'airbench'],
-                           'Any of micro, figure1, airbench.')
+                           'Any of micro, figure1, airbench, budget_sweep (asked for: a budget '
+                           'per lease).')
 _MICRO = flags.DEFINE_list('micro', ['steps', 'ensemble'],
                            "micro's groups: 'steps' (training step, forward, EL2N, GraNd per "
                            "dtype and batch), 'ensemble' (4 seeds per seed_strategy).")
@@ -90,6 +96,13 @@ _FIGURE1_CONFIG = flags.DEFINE_string('figure1_config', 'configs/cifar10_figure1
 _FIGURE1_TIMEOUT = flags.DEFINE_float(
     'figure1_timeout_s', None, 'Stop the Figure 1 run after this many seconds and report the '
     'stages it finished (a lease of fixed length).')
+_BUDGETS = flags.DEFINE_list(
+    'budgets', None, 'The budget_sweep part\'s budgets (full-set epochs) up to this lease, e.g. '
+    '2.5,5: those finished by earlier leases in the same --workdir are read back, not retrained; '
+    'default: the config\'s.')
+_BUDGET_TIMEOUT = flags.DEFINE_float(
+    'budget_sweep_timeout_s', None, 'Stop the budget sweep after this many seconds (its finished '
+    'runs are kept for the next lease).')
 _DEADLINE = flags.DEFINE_float(
     'deadline_s', None, 'Start no micro-benchmark after this many seconds from launch; what was '
     'measured by then is written.')
@@ -315,6 +328,46 @@ def figure1() -> tuple[list[dict], list[str]]:
   return rows, lines
 
 
+def budget_sweep() -> tuple[list[dict], list[str]]:
+  """Runs configs/cifar10_budget_sweep.py through launch.py into one workdir kept across leases
+  (``<--workdir>/budget_sweep``: each lease adds its --budgets, the finished runs are read
+  back); returns its rows and the phase diagram's section."""
+  folder = _data_folder()
+  workdir = Path(_WORKDIR.value) / ('budget_sweep_smoke' if _SMOKE.value else 'budget_sweep')
+  config = 'configs/cifar10_budget_sweep.py' + (':smoke' if _SMOKE.value else '')
+  command = [sys.executable, 'launch.py', f'--config={config}', f'--workdir={workdir}',
+             f'--config.data.name=image_folder:{folder.resolve()}',
+             '--config.runtime.compilation_cache_dir='
+             f'{Path(_WORKDIR.value).resolve() / "jax_cache"}']
+  if _BUDGETS.value:
+    budgets = tuple(float(b) for b in _BUDGETS.value)
+    command.append(f'--config.analyses.budget_sweep.budgets={budgets!r}')
+  if (workdir / 'config.json').exists():  # A later lease: more budgets, the same run.
+    command.append('--continue_with_changed_config')
+  start = time.perf_counter()
+  try:
+    subprocess.run(command, cwd=ROOT, check=True, env=_CHILD_ENV, timeout=_BUDGET_TIMEOUT.value)
+    finished, why = True, None
+  except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+    finished = False
+    why = ('timed out' if isinstance(e, subprocess.TimeoutExpired)
+           else f'exit status {e.returncode}')
+  seconds = time.perf_counter() - start
+  sweep_dirs = sorted((workdir / 'budget_sweep').glob('*/*epochs'))
+  runs = {d.name: sum(1 for _ in d.glob('*/result.json')) for d in sweep_dirs}
+  row = dict(measurement='budget_sweep', finished=finished, why=why, seconds=seconds,
+             workdir=str(workdir), runs_per_budget=runs)
+  print(json.dumps(row), flush=True)
+  lines = [f'Budget sweep ({config}): {seconds:.0f} s this time'
+           + ('.' if finished else f', not finished ({why}); its finished runs are kept.')
+           + ' Finished runs per budget: ' + ', '.join(f'{k} {v}' for k, v in runs.items())
+           + '.']
+  section = workdir / 'budget_sweep.md'
+  if finished and section.exists():
+    lines += [''] + section.read_text().splitlines()
+  return [row], lines
+
+
 def airbench() -> tuple[list[dict], list[str]]:
   """Runs configs/cifar10_airbench.py through launch.py; returns its rows and markdown lines (a
   run that failed or ran out of --airbench_timeout_s is reported as such, and the benchmark goes
@@ -372,7 +425,7 @@ def _training_rate(run_dir: Path) -> float | None:
 
 def _check_data() -> None:
   """Refuses a --data that cannot be CIFAR-10 before any benchmark spends device time."""
-  if _SMOKE.value or not {'figure1', 'airbench'} & set(_PARTS.value):
+  if _SMOKE.value or not {'figure1', 'airbench', 'budget_sweep'} & set(_PARTS.value):
     return
   data = Path(_DATA.value)
   if data.is_file() and data.suffix == '.npz':
@@ -406,6 +459,11 @@ def main(argv):
     figure_rows, figure_lines = figure1()
     rows += figure_rows
     lines += figure_lines + ['']
+    _write(out, name, rows, lines)
+  if 'budget_sweep' in _PARTS.value:
+    sweep_rows, sweep_lines = budget_sweep()
+    rows += sweep_rows
+    lines += sweep_lines + ['']
     _write(out, name, rows, lines)
   if 'airbench' in _PARTS.value:
     airbench_rows, airbench_lines = airbench()

@@ -138,6 +138,16 @@ def get_config() -> ml_collections.ConfigDict:
       ccs_cutoff_sweep=dict(
           score='aum', fractions_pruned=(0.5, 0.7, 0.9), hard_cutoffs=(0.0, 0.1, 0.2, 0.3, 0.4),
           validation_fraction=0.1, validation_seed=0),
+      # Budget sweep: at each retraining budget (full-set epochs; every subset trains as many
+      # steps) and fraction pruned, each method's subset of the pool (a validation split held
+      # out) by `by` ('<score>[@<step>]'), retrained with retrain.seeds; the phase diagram of
+      # each method minus random, and the method chosen on validation per cell (ties: the
+      # first listed, simplest first).
+      budget_sweep=dict(
+          budgets=(2.5, 5.0, 10.0, 20.0), by='el2n',
+          methods=('random', 'keep_hardest', 'offset', 'ccs'),
+          fractions_pruned=(0.1, 0.3, 0.5, 0.7, 0.9), validation_fraction=0.1,
+          validation_seed=0),
       # Error barriers: children of parent_seed spawned at spawn_steps (epochs 0–40), trained
       # to the end with child_seeds' data orders; training error along alphas on the
       # num_examples highest-, lowest- and random-score examples, BatchNorm statistics

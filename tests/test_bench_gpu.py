@@ -70,3 +70,27 @@ def test_an_airbench_run_that_does_not_finish_is_reported_and_the_bench_goes_on(
   (row,) = [json.loads(line) for line in jsonl.read_text().splitlines()]
   assert row['measurement'] == 'airbench' and not row['finished'] and row['why'] == 'timed out'
   assert 'did not finish (timed out' in next((tmp_path / 'out').glob('gpu_*_smoke.md')).read_text()
+
+
+def test_budget_sweep_runs_a_budget_per_lease_in_one_workdir(tmp_path):
+  """Two leases: the first trains budget 0.25, the second adds 0.5 and reads 0.25 back."""
+  env = dict(os.environ, JAX_PLATFORMS='cpu')
+  command = [sys.executable, 'bench/gpu.py', '--smoke', '--parts=budget_sweep',
+             f'--out={tmp_path / "out"}', f'--workdir={tmp_path / "work"}']
+  subprocess.run(command + ['--budgets=0.25'], cwd=ROOT, env=env, check=True,
+                 capture_output=True)
+  workdir = tmp_path / 'work' / 'budget_sweep_smoke'
+  first = {p: p.stat().st_mtime_ns for p in workdir.glob('budget_sweep/*/*/*/result.json')}
+  assert sorted(p.parent.parent.name for p in first) == ['0.25epochs'] * 4  # 4 methods, 1 fraction.
+  subprocess.run(command + ['--budgets=0.25,0.5'], cwd=ROOT, env=env, check=True,
+                 capture_output=True)
+  second = {p: p.stat().st_mtime_ns for p in workdir.glob('budget_sweep/*/*/*/result.json')}
+  assert {p: second[p] for p in first} == first  # Read back, not retrained.
+  assert len(second) == 8
+  rows = [json.loads(line) for line in next((tmp_path / 'out').glob('gpu_*_smoke.jsonl')).open()]
+  (row,) = [r for r in rows if r['measurement'] == 'budget_sweep']
+  assert row['finished'] and row['runs_per_budget'] == {'0.25epochs': 4, '0.5epochs': 4}
+  choices = json.loads((workdir / 'budget_sweep_choice.json').read_text())
+  assert [(c['budget_epochs'], c['fraction_pruned']) for c in choices] == [(0.25, 0.5), (0.5, 0.5)]
+  summary = next((tmp_path / 'out').glob('gpu_*_smoke.md')).read_text()
+  assert '## Budget sweep: when keeping the hardest pays' in summary

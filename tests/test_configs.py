@@ -102,10 +102,11 @@ def _in_miniature(config, dataset):
 # error_barrier and ntk_velocity are the stages digits_dynamics runs, and ccs_cutoff_sweep the one
 # tests/stages runs on the digits, at CIFAR sizes that test_analysis_configs_fit_cifar10 checks;
 # cifar10_airbench is a train job whose smoke setting runs through launch.py in test_bench_gpu,
-# as does cifar10_figure1's (every stage, its 30 subsets, figure1.png).
+# as do cifar10_figure1's (every stage, its 30 subsets, figure1.png) and
+# cifar10_budget_sweep's (two budgets, one per launch, in one workdir).
 COVERED_ELSEWHERE = ('base', 'train', 'cifar10_resnet50', 'cifar100_resnet18',
                      'cifar10_resnet18_mini', 'offset_sweep', 'ccs_cutoff_sweep', 'error_barrier',
-                     'ntk_velocity', 'cifar10_airbench', 'cifar10_figure1')
+                     'ntk_velocity', 'cifar10_airbench', 'cifar10_figure1', 'cifar10_budget_sweep')
 
 
 @pytest.mark.parametrize('name', [n for n in CONFIGS if n not in COVERED_ELSEWHERE])
@@ -134,3 +135,15 @@ def test_config_runs_end_to_end_in_miniature(name, tmp_path, write_image_folder,
   expected = 1 + len(config.prune.methods) * len(config.prune.fractions)
   assert len(rows) == expected * len(config.retrain.seeds)
   assert all(r['model'] == (config.retrain.model or config.model.name) for r in rows)
+
+
+def test_budget_sweep_config_fits_cifar10(tmp_path, write_image_folder):
+  """The GPU setting's sweep passes its checks at CIFAR-10's 50,000 images: its shortest budget
+  (2.5 epochs, 122 steps) holds lookahead's cadence, every band fits the pool."""
+  config = importlib.import_module('configs.cifar10_budget_sweep').get_config()
+  write_image_folder(tmp_path / 'images', per_class=5)  # For the class count only.
+  config.data.name = f'image_folder:{tmp_path / "images"}'
+  registry.STAGES['budget_sweep'].check(Context(config, workdir=None), num_train=50_000)
+  config.analyses.budget_sweep.budgets = (0.05,)  # 2 steps: shorter than lookahead's 5.
+  with pytest.raises(ValueError, match=r'lookahead.every_steps 5 exceeds the run\'s 2 steps'):
+    registry.STAGES['budget_sweep'].check(Context(config, workdir=None), num_train=50_000)

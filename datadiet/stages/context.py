@@ -160,6 +160,20 @@ class Context:
     logging.info('Stage %s: done in %.0fs.', name, seconds)
     return True
 
+  def with_budget_steps(self, steps: int) -> 'Context':
+    """The same experiment (workdir, data, labels) training ``steps`` steps per run, for
+    analyses that retrain at other budgets. For retraining only: what derives from the scoring
+    seeds' run (the end of pretraining, where AUM is taken) follows the new budget here, so
+    select subsets in the experiment's own context."""
+    config = self.config.copy_and_resolve_references()
+    with config.unlocked():
+      config.optim.budget, config.optim.budget_unit = int(steps), 'steps'
+    other = Context(config, self.workdir)
+    for cached in ('data', 'noise'):  # What this context has loaded already, not reloaded.
+      if cached in self.__dict__:
+        other.__dict__[cached] = self.__dict__[cached]
+    return other
+
   def with_label_noise(self, fraction: float) -> 'Context':
     """The same experiment with ``fraction`` of the training labels corrupted: this context if
     that is its own noise level, else one in ``<workdir>/label_noise_<fraction>/`` (its own

@@ -96,15 +96,21 @@ def _parse_prune_by(entry: str, default_step: int, score_models: list[str]):
   return model, score, int(step) if step else default_step
 
 
-def select(ctx: Context, entry: dict, scores: np.ndarray | None = None) -> np.ndarray:
+def select(ctx: Context, entry: dict, scores: np.ndarray | None = None,
+           pool: np.ndarray | None = None) -> np.ndarray:
   """Positions into the training split kept by one plan entry: ``(size,)``, or ``(M, size)``
   for a method drawn per retraining seed (one row per ``retrain.seeds``). ``scores``: the
-  entry's scores when the caller has loaded them already."""
-  config, labels = ctx.config, ctx.train_labels
+  entry's scores when the caller has loaded them already. ``pool``: positions to select from
+  (the fraction is of the pool; an analysis holding out a validation split), default all."""
+  config = ctx.config
+  pool = np.arange(len(ctx.train_labels)) if pool is None else np.asarray(pool)
+  labels = ctx.train_labels[pool]
   method = selectors.get(entry['method'])
-  size = pruning.keep_size(len(labels), entry['fraction_pruned'])
+  size = pruning.keep_size(len(pool), entry['fraction_pruned'])
   if scores is None:
     scores = select_scores(ctx, entry)
+  if scores is not None:
+    scores = scores[pool]
   options = method.resolve(method.options(config), entry['fraction_pruned'])
   for name in method.score_options:  # Another score the method reads (CCS's cutoff by AUM).
     if options[name] is not None:
@@ -112,12 +118,13 @@ def select(ctx: Context, entry: dict, scores: np.ndarray | None = None) -> np.nd
       options[name] = score_files.load_scores(
           ctx.score_path(score, step, entry.get('score_model')), ids=ctx.data.train['id'],
           dataset=ctx.data.name, score=score, step=step,
-          model=entry.get('score_model') or config.model.name, seeds=config.pretrain.seeds).score
+          model=entry.get('score_model') or config.model.name,
+          seeds=config.pretrain.seeds).score[pool]
   if options.get('per_seed'):
-    return np.stack([method.select(scores, labels, size,
-                                   selectors.subset_seed(config.prune.seed, seed), **options)
-                     for seed in config.retrain.seeds])
-  return method.select(scores, labels, size, config.prune.seed, **options)
+    return pool[np.stack([method.select(scores, labels, size,
+                                        selectors.subset_seed(config.prune.seed, seed), **options)
+                          for seed in config.retrain.seeds])]
+  return pool[method.select(scores, labels, size, config.prune.seed, **options)]
 
 
 def select_scores(ctx: Context, entry: dict) -> np.ndarray | None:

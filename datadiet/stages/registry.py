@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from datadiet.registries import Registry
-from datadiet.stages import (ccs_cutoff_sweep, error_barrier, ntk_velocity, offset_sweep,
+from datadiet.stages import (budget_sweep, ccs_cutoff_sweep, error_barrier, ntk_velocity, offset_sweep,
                              pretrain_and_score, prune, report, retrain)
 from datadiet.stages.protocol import Stage
 
@@ -24,6 +24,8 @@ register(retrain.STAGE)
 # sections.
 register(offset_sweep.STAGE)
 register(ccs_cutoff_sweep.STAGE)
+# When keeping the hardest pays: the bottom panel at several retraining budgets.
+register(budget_sweep.STAGE)
 register(error_barrier.STAGE)
 register(ntk_velocity.STAGE)
 register(report.STAGE)

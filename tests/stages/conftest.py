@@ -9,8 +9,8 @@ from datadiet import experiment
 # the analyses shrunk to match, with clean labels and with 20% noise. AUM, for the CCS sweep's
 # cutoff as published.
 OVERRIDES = {
-    'stages': ('pretrain', 'score', 'offset_sweep', 'ccs_cutoff_sweep', 'error_barrier',
-               'ntk_velocity', 'report'),
+    'stages': ('pretrain', 'score', 'offset_sweep', 'ccs_cutoff_sweep', 'budget_sweep',
+               'error_barrier', 'ntk_velocity', 'report'),
     'model.name': 'small_cnn', 'pretrain.seeds': (0, 1), 'optim.budget': 40,
     'runtime.log_every_steps': 20,
     'scores.steps': (20,), 'scores.names': ('el2n', 'aum'), 'prune.by': ('el2n',),
@@ -22,6 +22,8 @@ OVERRIDES = {
     'prune.kwargs.ccs.num_strata': 5,
     'analyses.ccs_cutoff_sweep.fractions_pruned': (0.3, 0.7),
     'analyses.ccs_cutoff_sweep.hard_cutoffs': (0.0, 0.2, 0.5),
+    'analyses.budget_sweep.budgets': (0.5, 1.0),
+    'analyses.budget_sweep.fractions_pruned': (0.3, 0.7),
     'analyses.error_barrier.spawn_steps': (0, 20), 'analyses.error_barrier.num_examples': 50,
     'analyses.error_barrier.bn_batches': 2, 'analyses.error_barrier.alphas': (0.0, 0.5, 1.0),
     'analyses.ntk_velocity.checkpoint_steps': (0, 20, 40), 'analyses.ntk_velocity.block_size': 6,

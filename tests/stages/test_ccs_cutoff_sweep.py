@@ -122,6 +122,6 @@ def test_continuing_a_changed_sweep_runs_it_and_the_later_stages_only(dynamics_r
   rerun = sorted(name for name, before in done.items()
                  if (workdir / 'stages' / name).read_bytes() != before)
   # The sweep (its config changed) and the stages after it; not those before.
-  assert rerun == ['ccs_cutoff_sweep.done', 'error_barrier.done', 'ntk_velocity.done',
-                   'report.done']
+  assert rerun == ['budget_sweep.done', 'ccs_cutoff_sweep.done', 'error_barrier.done',
+                   'ntk_velocity.done', 'report.done']
   assert len(list((workdir / 'ccs_cutoff_sweep').glob('*/settings.json'))) == 2

@@ -19,7 +19,8 @@ def _fields(config: dict) -> set[str]:
 
 def test_stages_in_pipeline_order_reading_blocks_of_the_base_config():
   assert list(registry.STAGES) == ['pretrain', 'score', 'prune', 'retrain', 'offset_sweep',
-                                   'ccs_cutoff_sweep', 'error_barrier', 'ntk_velocity', 'report']
+                                   'ccs_cutoff_sweep', 'budget_sweep', 'error_barrier',
+                                   'ntk_velocity', 'report']
   fields = _fields(json.loads(base.get_config().to_json()))
   for stage in registry.STAGES.values():
     for block in stage.reads:

@@ -11,10 +11,12 @@ from datadiet import run_digest
 
 ROOT = Path(__file__).resolve().parents[2]
 # Mid clean sweep, mid noisy sweep (its own pretraining and scores done), after the CCS sweep's
-# first subset, after the first spawn step's barrier, after the first clean Gram file.
+# first subset, mid budget sweep (its first budget done), after the first spawn step's barrier,
+# after the first clean Gram file.
 KILL_WHEN = ['offset_sweep/*/offset-0.2/result.json',
              'label_noise_0.2/offset_sweep/*/offset-0/result.json',
              'ccs_cutoff_sweep/*/p0.3-beta0.0/result.json',
+             'budget_sweep/*/1epochs/random-p0.3/result.json',
              'error_barrier/spawn_0/errors.json', 'ntk_velocity/gram@20-4x6-el2n.npz']
 
 
