@@ -119,12 +119,16 @@ def figure1_plot(rows: list[dict], path: Path, title: str) -> dict:
   methods = list(data['fractions'])
   if not methods and not data['steps']:
     return {}
-  columns = max(1, len(methods))
+  columns = max(1, min(2, len(methods)))  # Two panels a row: readable at the page's width.
+  bottom_rows = -(-len(methods) // columns)
   has_top = bool(data['steps'])
-  fig = figures.figure(figsize=(4.6 * columns + 2.2, 3.6 * (has_top + bool(methods))))
-  grid = fig.add_gridspec(has_top + bool(methods), columns)
-  bottom = [fig.add_subplot(grid[-1, i]) for i in range(len(methods))]
-  for ax, method in zip(bottom, methods):
+  fig = figures.figure(figsize=(5.4 * columns + 2.0, 3.4 * (has_top + bottom_rows)))
+  grid = fig.add_gridspec(has_top + bottom_rows, columns)
+  bottom = []
+  for i, method in enumerate(methods):
+    ax = fig.add_subplot(grid[has_top + i // columns, i % columns],
+                         sharey=bottom[0] if bottom else None)  # One scale to compare on.
+    bottom.append(ax)
     for label, points in data['fractions'][method].items():
       _band(ax, points, label)
     _references(ax, data, random=data['random'])
