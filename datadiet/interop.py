@@ -117,23 +117,51 @@ def export_scores(path: str | os.PathLike, out_prefix: str | os.PathLike,
   atomic_files.write_text(f'{out_prefix}.csv', buffer.getvalue())
 
 
-def export_keep_list(ids: Sequence[Any] | np.ndarray, kept: Sequence[Any] | np.ndarray,
-                     out_prefix: str | os.PathLike, order: str = 'dataset',
-                     labels: np.ndarray | None = None) -> np.ndarray:
-  """Writes the kept examples (one subset, 1-D) as ``<out_prefix>.npy`` (their sorted positions
-  in ``order``, of the split whose ids are ``ids``) and ``<out_prefix>.csv`` (``position,id``);
-  returns the positions. For a per-seed subset file, export each row."""
-  ids, kept = np.asarray(ids), np.asarray(kept)
+def export_keep_list(ids: Sequence[Any] | np.ndarray, out_prefix: str | os.PathLike, *,
+                     kept_positions: Sequence[int] | np.ndarray | None = None,
+                     kept_ids: Sequence[Any] | np.ndarray | None = None,
+                     order: str = 'dataset', labels: np.ndarray | None = None) -> np.ndarray:
+  """Writes one subset of the split whose ids are ``ids`` as ``<out_prefix>.npy`` (its sorted
+  positions in ``order``) and ``<out_prefix>.csv`` (``position,id``); returns the positions.
+
+  Give the subset as exactly one of ``kept_positions`` (positions in ``order``, e.g. what
+  :func:`select` returns for scores from :func:`positional_scores` in the same order) or
+  ``kept_ids`` (example ids, e.g. a run's ``subsets/<name>.npz``). For a per-seed subset file,
+  export each row.
+
+  Example::
+
+    keep = datadiet.select(scores, 0.5)                       # positions into scores
+    interop.export_keep_list(data.train['id'], '/tmp/keep', kept_positions=keep)
+  """
+  if (kept_positions is None) == (kept_ids is None):
+    raise errors.InputError('export_keep_list: give the subset as exactly one of '
+                            'kept_positions= (positions, e.g. datadiet.select\'s) or kept_ids= '
+                            '(example ids).')
+  ids = np.asarray(ids)
+  kept = np.asarray(kept_ids if kept_positions is None else kept_positions)
+  what = 'kept_ids' if kept_positions is None else 'kept_positions'
   if kept.ndim != 1:
-    raise errors.InputError(f'kept must be one subset of ids (1-D), got shape {kept.shape}; '
-                            'for per-seed subsets export each row.')
+    raise errors.InputError(f'{what} must be one subset (1-D), got shape {kept.shape}; for '
+                            'per-seed subsets export each row.')
   ordered = ids[order_of(ids, order, labels)]
-  position = {key: i for i, key in enumerate(ordered.tolist())}
-  unknown = [key for key in kept.tolist() if key not in position]
-  if unknown:
-    raise errors.InputError(f'{len(unknown)} kept ids are not in the split (e.g. '
-                            f'{unknown[:3]}).')
-  positions = np.sort(np.array([position[key] for key in kept.tolist()], dtype=np.int64))
+  if kept_positions is not None:
+    integer = np.issubdtype(kept.dtype, np.integer)
+    if not integer or kept.size and (kept.min() < 0 or kept.max() >= len(ordered)):
+      found = (f'range [{kept.min()}, {kept.max()}]' if integer and kept.size
+               else f'dtype {kept.dtype}')
+      raise errors.InputError(f'kept_positions must be integer positions in [0, {len(ordered)}) '
+                              f'of the split, got {found}; for example ids pass kept_ids=.')
+    positions = np.sort(kept.astype(np.int64))
+  else:
+    position = {key: i for i, key in enumerate(ordered.tolist())}
+    unknown = [key for key in kept.tolist() if key not in position]
+    if unknown:
+      raise errors.InputError(f'{len(unknown)} kept ids are not in the split (e.g. '
+                              f'{unknown[:3]}).')
+    positions = np.sort(np.array([position[key] for key in kept.tolist()], dtype=np.int64))
+  if len(np.unique(positions)) != len(positions):
+    raise errors.InputError(f'{what} repeats an example; a subset holds each once.')
   _write_npy(f'{out_prefix}.npy', positions)
   buffer = io.StringIO()
   csv.writer(buffer).writerows([['position', 'id']] + [[p, ordered[p]] for p in positions])

@@ -56,13 +56,27 @@ def test_importing_a_file_of_another_dataset_or_length_is_refused(tmp_path):
 
 def test_keep_list_positions_in_dataset_order(tmp_path):
   ids = np.array(['dog/1.png', 'cat/2.png', 'cat/10.png', 'ant/3.png'])
-  positions = interop.export_keep_list(ids, ['dog/1.png', 'cat/10.png'], tmp_path / 'keep')
+  positions = interop.export_keep_list(ids, tmp_path / 'keep',
+                                       kept_ids=['dog/1.png', 'cat/10.png'])
   np.testing.assert_array_equal(positions, [1, 3])  # ant/3, cat/10, cat/2, dog/1.
   np.testing.assert_array_equal(np.load(tmp_path / 'keep.npy'), [1, 3])
   assert (tmp_path / 'keep.csv').read_text().splitlines() == [
       'position,id', '1,cat/10.png', '3,dog/1.png']
+  # The same subset by position (what datadiet.select returns), in either order.
+  np.testing.assert_array_equal(
+      interop.export_keep_list(ids, tmp_path / 'again', kept_positions=np.array([3, 1])), [1, 3])
+  assert (tmp_path / 'again.csv').read_text() == (tmp_path / 'keep.csv').read_text()
   with pytest.raises(errors.InputError, match='1 kept ids are not in the split'):
-    interop.export_keep_list(ids, ['fox/1.png'], tmp_path / 'bad')
+    interop.export_keep_list(ids, tmp_path / 'bad', kept_ids=['fox/1.png'])
+  with pytest.raises(errors.InputError, match=r'exactly one of kept_positions= .* or kept_ids='):
+    interop.export_keep_list(ids, tmp_path / 'bad', kept_ids=['dog/1.png'], kept_positions=[0])
+  with pytest.raises(errors.InputError, match=r'kept_positions must be integer positions in '
+                                              r'\[0, 4\) .* for example ids pass kept_ids='):
+    interop.export_keep_list(ids, tmp_path / 'bad', kept_positions=['dog/1.png'])
+  with pytest.raises(errors.InputError, match=r'range \[2, 4\]'):
+    interop.export_keep_list(ids, tmp_path / 'bad', kept_positions=[2, 4])
+  with pytest.raises(errors.InputError, match='repeats an example'):
+    interop.export_keep_list(ids, tmp_path / 'bad', kept_positions=[1, 1])
 
 
 def test_select_is_each_method_as_a_run_applies_it():
@@ -125,8 +139,9 @@ def test_select_takes_a_cutoff_score_as_an_array():
                                cutoff_scores=aum))
   with pytest.raises(errors.InputError, match="give cutoff_score as an array of scores"):
     datadiet.select(scores, 0.8, 'ccs', cutoff_score='aum')
-  with pytest.raises(errors.InputError, match=r'kept must be one subset of ids \(1-D\)'):
-    interop.export_keep_list(np.arange(4), np.array([[0, 1], [2, 3]]), '/nonexistent/keep')
+  with pytest.raises(errors.InputError, match=r'kept_ids must be one subset \(1-D\)'):
+    interop.export_keep_list(np.arange(4), '/nonexistent/keep',
+                             kept_ids=np.array([[0, 1], [2, 3]]))
 
 
 def test_api_mistakes_are_one_clear_error(tmp_path):

@@ -25,9 +25,12 @@ def check_batch(batch_size: int, labels, mask, *, what: str, class_labels: bool 
           f'batch, got shape {jnp.shape(labels)}.')
   elif labels is not None:
     if jnp.shape(labels) != (batch_size,):
+      one_hot = jnp.ndim(labels) == 2 and jnp.shape(labels)[0] == batch_size
       raise errors.InputError(
           f'{what}: labels must have shape ({batch_size},), one integer class per example, '
-          f'got {jnp.shape(labels)}; pass class indices, not one-hot vectors.')
+          f'got {jnp.shape(labels)}'
+          + ('; pass class indices, not one-hot vectors.' if one_hot else
+             f'; give one label per example of the batch of {batch_size}.'))
     if not jnp.issubdtype(jnp.result_type(labels), jnp.integer):
       raise errors.InputError(
           f'{what}: labels must be integer class indices, got dtype {jnp.result_type(labels)}.')
@@ -46,7 +49,9 @@ def valid_labels(labels, num_classes: int, mask, *, what: str) -> jax.Array:
   where ``mask`` is False, is exempt); under ``jit`` returns the flags for the caller to turn
   invalid examples' scores into NaN."""
   valid = (labels >= 0) & (labels < num_classes)
-  if not isinstance(labels, jax.core.Tracer) and not isinstance(mask, jax.core.Tracer):
+  # Concrete only outside every trace: labels closed over by a jitted function are a concrete
+  # array, but what is computed from them inside the trace is not.
+  if not any(isinstance(x, jax.core.Tracer) for x in (valid, labels, mask)):
     bad = ~np.asarray(valid)
     if mask is not None:
       bad &= np.asarray(mask, bool)
