@@ -294,3 +294,17 @@ def test_pretraining_trains_with_the_scoring_seeds_label_smoothing(tmp_path, mon
   with pytest.raises(KeyboardInterrupt):
     experiment.run(config, tmp_path)
   assert trained == [0.05]
+
+
+def test_a_bare_score_name_is_where_the_run_computes_it():
+  """AUM exists at the end of pretraining only: 'aum' means aum@30; EL2N, computed at every
+  scoring step, means the last (or prune.step)."""
+  ctx = Context(_tiny_config({'scores.names': ('el2n', 'aum'), 'prune.by': ('aum', 'el2n'),
+                              'prune.methods': ('keep_hardest',), 'prune.fractions': (0.5,)}),
+                Path('/nonexistent'))
+  assert [e['name'] for e in prune.subset_plan(ctx)] == [
+      'keep_hardest-aum@30-p0.5', 'keep_hardest-el2n@10-p0.5']
+  ctx.config.prune.step = 0
+  assert [e['name'] for e in prune.subset_plan(ctx)] == [
+      'keep_hardest-aum@30-p0.5', 'keep_hardest-el2n@0-p0.5']
+  preflight.check(ctx.config)  # Both are computed: nothing to refuse.

@@ -47,15 +47,13 @@ RANDOM = 'random'
 
 
 def _by(ctx: Context) -> tuple[str, int]:
-  """``analyses.budget_sweep.by`` as (score, step); without a step, the last scoring step."""
+  """``analyses.budget_sweep.by`` as (score, step); without a step, where the run computes it
+  (AUM at the end of pretraining), else the last scoring step."""
   spec = ctx.config.analyses.budget_sweep.by
   if not isinstance(spec, str) or not spec:
     raise errors.InputError(f"{FIELD}.by must name a score, e.g. 'el2n' or 'el2n@48', got "
                             f'{spec!r}.')
-  score, _, step = spec.partition('@')
-  if step and not step.isdigit():
-    raise errors.InputError(f"{FIELD}.by {spec!r} is not of the form <score> or <score>@<step>.")
-  return score, int(step) if step else ctx.score_step()
+  return prune.score_option(ctx, dict(step=ctx.score_step()), spec)
 
 
 def budget_steps(epochs: float, num_train: int, batch_size: int) -> int:

@@ -29,7 +29,7 @@ def subset_plan(ctx: Context) -> list[dict]:
   config = ctx.config
   selectors.check(config.prune.methods)
   default_step = ctx.score_step(config.prune.step)
-  prune_by = [_parse_prune_by(entry, default_step, ctx.score_models) for entry in config.prune.by]
+  prune_by = [_parse_prune_by(ctx, entry, default_step) for entry in config.prune.by]
   plan = []
   for fraction in config.prune.fractions:
     for method in config.prune.methods:
@@ -76,13 +76,16 @@ def _extra_subsets(ctx: Context, default_step: int) -> list[dict]:
           f'config.prune.extra entry {tuple(extra)!r}: {method} '
           + ("keeps by a score: give one, e.g. 'el2n@24'." if uses_scores else
              "reads no score: give ''."))
-    parsed = _parse_prune_by(by, default_step, ctx.score_models) if uses_scores else None
+    parsed = _parse_prune_by(ctx, by, default_step) if uses_scores else None
     entries.append(_entry(ctx, method, parsed, fraction))
   return entries
 
 
-def _parse_prune_by(entry: str, default_step: int, score_models: list[str]):
-  """``'el2n'``, ``'el2n@7800'`` or ``'mlp:el2n@60'`` → ``(model, score, step)``."""
+def _parse_prune_by(ctx: Context, entry: str, default_step: int):
+  """``'el2n'``, ``'el2n@7800'`` or ``'mlp:el2n@60'`` → ``(model, score, step)``. A bare name is
+  the score at ``default_step`` (``prune.step``, else the last scoring step), or at the one step
+  the run computes it when there is one (AUM and forgetting at the end of pretraining)."""
+  score_models = ctx.score_models
   model, _, rest = entry.rpartition(':')
   model = model or score_models[0]
   if model not in score_models:
@@ -93,7 +96,10 @@ def _parse_prune_by(entry: str, default_step: int, score_models: list[str]):
   if not score or (step and not step.isdigit()):
     raise errors.InputError(f'prune_by entry {entry!r} is not of the form <score>, '
                             '<score>@<step> or <model>:<score>[@<step>] (e.g. el2n@7800).')
-  return model, score, int(step) if step else default_step
+  if step:
+    return model, score, int(step)
+  computed = {t for name, t in pretrain_and_score.wanted(ctx) if name == score}
+  return model, score, computed.pop() if len(computed) == 1 else default_step
 
 
 def select(ctx: Context, entry: dict, scores: np.ndarray | None = None,
