@@ -1,9 +1,10 @@
 """Runs a datadiet experiment from an ml_collections config file.
 
-  python launch.py --config configs/default.py --workdir /tmp/datadiet_default \
-      [--config.optim.budget=600 ...]
+  python launch.py --config configs/default.py --workdir /tmp/dd [--config.optim.budget=600]
+  python launch.py --config configs/default.py --print_config   # every field, no work done
 
-Every field, by block, is in ``configs/base.py``.
+Every field, by block, is described in ``configs/base.py``; ``--print_config`` prints a
+config's resolved values (each pruning method's options included) and exits.
 """
 
 import difflib
@@ -25,12 +26,16 @@ from datadiet.data import image_reader  # noqa: E402
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Path to a config file.',
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for all outputs of the run.')
+_PRINT_CONFIG = flags.DEFINE_bool(
+    'print_config', False, 'Print the resolved config (every field, each pruning method\'s '
+    'options) and exit without doing any work; --workdir is not needed.')
 _CONTINUE = flags.DEFINE_bool(
     'continue_with_changed_config', False,
     'Run in a workdir that holds a run of a different config: every result there is kept, and '
     'each stage computes what this config asks for and is missing (the old config is kept as '
     'config.<n>.json).')
-flags.mark_flags_as_required(['config', 'workdir'])
+flags.mark_flags_as_required(['config'])
+_HELP_FLAGS = ('--help', '-help', '-h', '--helpshort', '--helpfull', '-?')
 
 
 class _QuietCheckpointing(py_logging.Filter):
@@ -200,6 +205,14 @@ def _parse_flags(argv: list[str]) -> list[str]:
   """absl's flag parsing; a config file that cannot be loaded (a syntax error, an unknown
   setting, no ``get_config``) or an override that cannot be applied (a misspelt field, say) ends
   in one line instead of a chain of tracebacks."""
+  if any(arg in _HELP_FLAGS for arg in argv[1:]):
+    print(__doc__.strip() + '\n\nFlags:\n' + ''.join(
+        f'  --{name}: {flags.FLAGS[name].help}\n'
+        for name in ('config', 'workdir', 'print_config', 'continue_with_changed_config'))
+          + '  --config.<field>=<value>: override any field of the config.')
+    sys.exit(0)
+  if problem := _missing_config_file(argv):
+    sys.exit(f'datadiet: config: {problem}')
   if problem := _unknown_override(argv):
     sys.exit(f'datadiet: config: {problem}')
   try:
@@ -232,6 +245,29 @@ def _parse_flags(argv: list[str]) -> list[str]:
                  or _unknown_fields(_CONFIG.value)):
     sys.exit(f'datadiet: config: {problem}')
   return args
+
+
+def _missing_config_file(argv: list[str]) -> str | None:
+  """A config path that names no file (ml_collections would only say that the configuration
+  failed to load): say so and list the configs, with the closest first."""
+  given = _config_file(argv)
+  if given == 'the config file':
+    return None
+  path = given.split(':', 1)[0]
+  if os.path.isfile(path):
+    return None
+  folder = os.path.dirname(path) or '.'
+  candidates = sorted(name for name in (os.listdir(folder) if os.path.isdir(folder) else ())
+                      if name.endswith('.py') and not name.startswith('_'))
+  if not candidates:
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs')
+    candidates = sorted(name for name in os.listdir(folder)
+                        if name.endswith('.py') and not name.startswith('_'))
+  close = difflib.get_close_matches(os.path.basename(path), candidates, n=1)
+  shown = os.path.relpath(folder)
+  return (f'no config file {path}'
+          + (f'; did you mean {os.path.join(shown, close[0])}?' if close else '.')
+          + f' Configs in {shown}/: {", ".join(candidates)}.')
 
 
 def _type_hint(text: str) -> str:
@@ -287,6 +323,12 @@ def _quiet_closed_event_loops():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  if _PRINT_CONFIG.value:
+    print(_CONFIG.value)
+    return
+  if not _WORKDIR.value:
+    sys.exit('datadiet: --workdir is required: the directory for the run\'s outputs (e.g. '
+             '--workdir=/tmp/datadiet_run); --print_config shows the config without one.')
   logging.get_absl_handler().addFilter(_QuietCheckpointing())
   _quiet_closed_event_loops()
   try:

@@ -532,7 +532,7 @@ def test_launch_exits_non_zero_with_one_line_and_no_traceback(tmp_path):
      "'1.5'; config.runtime.stream_readers is an int (now 0), e.g. "
      "--config.runtime.stream_readers=0."),
     (('--config', 'configs/no_such_config.py'),
-     "No such file or directory: 'configs/no_such_config.py'"),
+     'no config file configs/no_such_config.py. Configs in configs/: base.py, '),
     (('--config', 'configs/default.py', '--config.pretrain.seeds=4'),
      "--config.pretrain.seeds=4 would be the one seed (4,), not 4 seeds: write "
      "--config.pretrain.seeds='(0, 1, 2, 3)' for 4 seeds, or --config.pretrain.seeds='(4,)' "

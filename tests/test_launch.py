@@ -119,3 +119,43 @@ def test_a_workdir_of_a_config_without_todays_fields_is_refused_as_older(tmp_pat
   with pytest.raises(ValueError, match=r"different config \(differs in \['model.kwargs', "
                                        r"'model.kwargs.widths'\]"):
     jobs.run(changed, tmp_path)
+
+
+def _launch(*args):
+  return subprocess.run([sys.executable, 'launch.py', *args], cwd=ROOT, capture_output=True,
+                        text=True)
+
+
+def test_print_config_shows_every_field_and_does_no_work(tmp_path):
+  result = _launch('--config', 'configs/default.py', '--print_config',
+                   '--config.prune.kwargs.ccs.num_strata=7')
+  assert result.returncode == 0, result.stderr
+  printed = result.stdout
+  # Each method's options, with their defaults and the override.
+  for line in ('num_strata: 7', 'offset_from: hardest', 'per_seed: true', 'budget: 300'):
+    assert line in printed, line
+  assert 'Stage' not in result.stderr and not list(tmp_path.iterdir())
+
+
+def test_help_exits_zero_and_names_the_flags():
+  result = _launch('--help')
+  assert result.returncode == 0
+  for flag in ('--config', '--workdir', '--print_config', '--config.<field>=<value>'):
+    assert flag in result.stdout
+
+
+def test_a_config_path_that_names_no_file_lists_the_configs(tmp_path):
+  result = _launch('--config', 'configs/defualt.py', '--workdir', str(tmp_path / 'run'))
+  assert result.returncode == 1
+  (line,) = result.stderr.strip().splitlines()
+  assert line.startswith('datadiet: config: no config file configs/defualt.py; did you mean '
+                         'configs/default.py? Configs in configs/: base.py, ')
+  assert 'cifar10_figure1.py' in line and not (tmp_path / 'run').exists()
+
+
+def test_a_missing_workdir_is_one_line():
+  result = _launch('--config', 'configs/default.py')
+  assert result.returncode == 1
+  assert result.stderr.strip() == (
+      "datadiet: --workdir is required: the directory for the run's outputs (e.g. "
+      '--workdir=/tmp/datadiet_run); --print_config shows the config without one.')
