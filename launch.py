@@ -15,6 +15,8 @@ import sys
 import threading
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # TensorFlow's C++ start-up chatter.
+# JAX names each accelerator backend it could not open (libtpu on every non-TPU machine).
+py_logging.getLogger('jax._src.xla_bridge').setLevel(py_logging.WARNING)
 
 import ml_collections  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
@@ -320,6 +322,19 @@ def _quiet_closed_event_loops():
   sys.excepthook, threading.excepthook, sys.unraisablehook = hook, thread_hook, unraisable_hook
 
 
+def _exit_with(message: str, code: int) -> None:
+  """Prints ``message`` as the last line on stderr and exits at once."""
+  image_reader.shutdown()  # The stream's reader processes, before the exit that skips it.
+  print(message, file=sys.stderr, flush=True)
+  sys.stdout.flush()
+  # Every result is already committed (atomic writes); exiting at once skips the interpreter's
+  # shutdown, where orbax/TensorStore threads of a checkpoint that failed to load or write would
+  # print tracebacks ("Event loop is closed", the writer's error) after the message. They may
+  # print before the exit too: the message is the last thing that reaches stderr.
+  os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
+  os._exit(code)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
@@ -334,15 +349,16 @@ def main(argv):
   try:
     report = jobs.run(_CONFIG.value, _WORKDIR.value, _CONTINUE.value)
   except errors.DatadietError as e:  # A problem the user can fix: the message says how, once.
-    image_reader.shutdown()  # The stream's reader processes, before the exit that skips it.
-    print(f'datadiet: {type(e).__name__}: {e}', file=sys.stderr, flush=True)
-    sys.stdout.flush()
-    # Every result is already committed (atomic writes); exiting at once skips the interpreter's
-    # shutdown, where orbax/TensorStore threads of a checkpoint that failed to load would print
-    # tracebacks ("Event loop is closed") after the message. They may print before the exit
-    # too: the message is the last thing that reaches stderr.
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
-    os._exit(1)
+    _exit_with(f'datadiet: {type(e).__name__}: {e}', 1)
+  except KeyboardInterrupt:
+    _exit_with('datadiet: interrupted. Every result finished before it is kept; relaunch the '
+               'same command to resume.', 130)
+  except Exception as e:  # pylint: disable=broad-except
+    if not errors.disk_full(e):
+      raise
+    _exit_with(f'datadiet: DiskFullError: the disk filled while writing ({errors.disk_full(e)}). '
+               'Every result finished before it is intact (each is written whole or not at '
+               'all); free some space and relaunch the same command to resume.', 1)
   if multihost.is_writer():
     print(report)
 

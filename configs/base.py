@@ -186,7 +186,9 @@ def get_config() -> ml_collections.ConfigDict:
       # Checkpoints beyond those the stages need: at these steps (the train job) and every
       # checkpoint_every_steps (preemption safety; 0 = off).
       checkpoint_steps=(), checkpoint_every_steps=2_000,
-      tensorboard=True,
+      # TensorBoard event files beside metrics.jsonl (which is always written); they need
+      # TensorFlow, imported only then.
+      tensorboard=False,
       # Compiled programs are cached here (relative to the workdir unless absolute; '' = off),
       # so retraining runs after the first, and relaunches, skip compilation.
       compilation_cache_dir='jax_cache',

@@ -43,3 +43,18 @@ def raise_if_unwritable(error: OSError, path) -> None:
   if code in (errno.EACCES, errno.EPERM, errno.EROFS):
     raise NotWritableError(f'Could not write {path}: {reason}. The {intact}; make the workdir '
                            'writable (or give another --workdir) and relaunch.') from error
+
+
+def disk_full(error: BaseException) -> str | None:
+  """The OS's words when ``error``, or one it was raised from, is a full disk (orbax wraps its
+  writer threads' errors), else None."""
+  seen = set()
+  while error is not None and id(error) not in seen:
+    seen.add(id(error))
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+      return error.strerror or str(error)
+    if 'No space left on device' in str(error):
+      return 'No space left on device'
+    error = error.__cause__ or error.__context__
+  return None
+

@@ -63,6 +63,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path,
   workdir = workdirs.claim(workdir, config, stage_registry.reads,
                            allow_config_change=continue_with_changed_config)
   workdirs.record_dataset(workdir, dataset)
-  logging.info('Config:\n%s', config)  # After the checks: a refusal is not buried under it.
+  # The whole config is in the workdir, not on the terminal (launch.py --print_config shows it).
+  logging.info('Config: %s', Path(workdir) / 'config.json')
   runtime.enable_compilation_cache(runtime.compilation_cache_dir(config, workdir))
   return JOBS[config.job](config, workdir)

@@ -159,3 +159,37 @@ def test_a_missing_workdir_is_one_line():
   assert result.stderr.strip() == (
       "datadiet: --workdir is required: the directory for the run's outputs (e.g. "
       '--workdir=/tmp/datadiet_run); --print_config shows the config without one.')
+
+
+def test_ctrl_c_ends_in_one_line_that_says_a_relaunch_resumes(tmp_path):
+  import signal
+  import time
+  workdir = tmp_path / 'run'
+  proc = subprocess.Popen([sys.executable, 'launch.py', '--config', 'configs/train.py',
+                           '--workdir', str(workdir), '--config.optim.budget=100000'],
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  deadline = time.monotonic() + 120
+  while not (workdir / 'metrics.jsonl').exists():  # Training has started.
+    assert proc.poll() is None and time.monotonic() < deadline
+    time.sleep(0.1)
+  proc.send_signal(signal.SIGINT)
+  _, stderr = proc.communicate(timeout=120)
+  assert proc.returncode == 130
+  assert stderr.strip().splitlines()[-1] == (
+      'datadiet: interrupted. Every result finished before it is kept; relaunch the same '
+      'command to resume.')
+  assert 'Traceback' not in stderr and 'KeyboardInterrupt' not in stderr
+
+
+def test_a_full_disk_inside_a_writer_is_named():
+  import errno
+  from datadiet import errors
+  try:
+    try:
+      raise OSError(errno.ENOSPC, 'No space left on device')
+    except OSError as inner:
+      raise RuntimeError('orbax: save failed') from inner
+  except RuntimeError as wrapped:
+    assert errors.disk_full(wrapped) == 'No space left on device'
+  assert errors.disk_full(RuntimeError('something else')) is None
+  assert errors.disk_full(OSError(errno.EACCES, 'Permission denied')) is None

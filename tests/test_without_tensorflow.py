@@ -27,7 +27,8 @@ sys.argv = ['launch.py', '--config=configs/default.py', f'--workdir={workdir}/pi
             '--config.pretrain.seeds=(0,1)', '--config.retrain.seeds=(100,)',
             '--config.prune.fractions=(0.5,)',
             "--config.prune.methods=('keep_hardest','random')", "--config.prune.by=('el2n',)",
-            "--config.scores.names=('el2n','grand','random')"]
+            "--config.scores.names=('el2n','grand','random')",
+            '--config.runtime.tensorboard=True']  # Asked for: without TensorFlow, a warning.
 try:
   runpy.run_path('launch.py', run_name='__main__')
 except SystemExit as e:

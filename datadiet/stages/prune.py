@@ -174,6 +174,10 @@ def prune(ctx: Context) -> None:
                       'subset follows id order); an accumulated score at step 0, or before '
                       'an example is seen twice, is constant.', entry['name'], entry['score'],
                       entry['step'])
+    if kept.shape[-1] < ctx.config.optim.batch_size:
+      logging.warning('Subset %s keeps %d examples, fewer than one batch of %d: every batch '
+                      'repeats examples.', entry['name'], kept.shape[-1],
+                      ctx.config.optim.batch_size)
     if kept.ndim == 2:  # One subset per retraining seed.
       entry['seeds'] = list(ctx.config.retrain.seeds)
     if ctx.data.name.startswith('image_folder:'):

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from absl import logging
 
 from datadiet import config_checks, errors, models
 from datadiet.data import sources
@@ -75,7 +76,12 @@ def check(ctx: Context, num_train: int) -> None:
 
 
 def retrain(ctx: Context) -> None:
-  for name in runs(ctx):
+  names = runs(ctx)
+  done = sum((ctx.retrain_dir / name / 'result.json').exists() for name in names)
+  if done:
+    logging.info('Retraining: %d of %d subsets done (read back); training the other %d.', done,
+                 len(names), len(names) - done)
+  for name in names:
     ctx.once(ctx.retrain_dir / name / 'result.json', lambda name=name: _train(ctx, name))
 
 

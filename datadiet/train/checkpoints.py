@@ -27,7 +27,10 @@ def manager(directory: str | Path) -> ocp.CheckpointManager:
   """A manager that keeps every checkpoint it is asked to save (saves are explicit)."""
   options = ocp.CheckpointManagerOptions(max_to_keep=None, create=True,
                                          enable_async_checkpointing=False)
-  return ocp.CheckpointManager(Path(directory).absolute(), options=options)
+  # The handler of the one item saved ('default'), named so that a restore knows it (orbax
+  # otherwise warns that the item "could not be restored" on every restore).
+  return ocp.CheckpointManager(Path(directory).absolute(), options=options,
+                               item_handlers=ocp.StandardCheckpointHandler())
 
 
 def save(mngr: ocp.CheckpointManager, step: int, state: Any) -> None:

@@ -44,6 +44,9 @@ class TrainResult:
   evaluations: dict[str, dict[str, np.ndarray]] = dataclasses.field(default_factory=dict)
 
 
+# The input paths this process has named on the terminal (each once).
+_PIPELINES_SAID: set[tuple] = set()
+
 def evaluate(eval_step, state: ensemble.EnsembleState, examples: feed.Examples,
              batch_size: int) -> dict[str, np.ndarray]:
   """Per-seed mean loss and accuracy over every example of ``examples``."""
@@ -224,8 +227,12 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
       readers = (f', read by {reader.readers} '
                  f'{image_reader.resolve_workers(reader.workers)} (config: '
                  f'{config.runtime.stream_readers} {config.runtime.stream_workers!r})')
-    logging.info('[%s] input pipeline: %s (config: %r)%s.', workdir.name, run.input_pipeline,
-                 config.runtime.input_pipeline, readers)
+    # Once per process and choice: a pipeline's many runs take the same path.
+    said = (run.input_pipeline, config.runtime.input_pipeline, readers)
+    if said not in _PIPELINES_SAID:
+      _PIPELINES_SAID.add(said)
+      logging.info('[%s] input pipeline: %s (config: %r)%s.', workdir.name, run.input_pipeline,
+                   config.runtime.input_pipeline, readers)
   table, batches = feed.train_batches(
       run.input_pipeline, data, data.train['label'] if labels is None else labels,
       order, start_step, num_steps - start_step, ensemble.batch_sharding(mesh), augmentation)

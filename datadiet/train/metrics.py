@@ -116,18 +116,23 @@ def _notice_no_tensorboard() -> None:
 
 
 class Progress:
-  """Logs ``step s/N (p%), images/s, ETA`` at each report.
+  """Logs ``step s/N (p%), images/s, ETA`` at a report, at most every ``every_seconds`` (the
+  last step always): a pipeline of many short runs prints a line per run, not one per logged
+  step (``metrics.jsonl`` keeps every one).
 
   Rates count from :meth:`start_clock` (the loop calls it once the first step has run, so that
   compilation is not counted as training time), or from construction.
   """
 
-  def __init__(self, total_steps: int, start_step: int, images_per_step: int, label: str = ''):
+  def __init__(self, total_steps: int, start_step: int, images_per_step: int, label: str = '',
+               every_seconds: float = 10.0):
     self.total = total_steps
     self.start_step = start_step
     self.images_per_step = images_per_step
     self.label = label
+    self.every_seconds = every_seconds
     self.start_time = time.perf_counter()
+    self.last_logged = float('-inf')
 
   def start_clock(self, step: int) -> None:
     """Measures rates and the ETA from ``step``, now."""
@@ -145,5 +150,8 @@ class Progress:
     eta = elapsed / done * (self.total - step) if done else float('nan')
     line = (f'{self.label}step {step}/{self.total} ({100 * step / max(self.total, 1):.0f}%), '
             f'{self.rate(step):.0f} images/s, ETA {eta:.0f}s {extra}').rstrip()
-    logging.info(line)
+    now = time.perf_counter()
+    if step >= self.total or now - self.last_logged >= self.every_seconds:
+      logging.info(line)
+      self.last_logged = now
     return line
