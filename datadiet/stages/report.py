@@ -75,17 +75,23 @@ def noise_detection(scores: dict[str, np.ndarray], is_noisy: np.ndarray) -> dict
           for name, values in scores.items()}
 
 
-def _figure1(ctx: Context, rows: list[dict]) -> list[str]:
-  """Draws ``figure1.png`` (the paper's Figure 1 from these results) and returns its section of
-  ``summary.md``; nothing when no score was pruned at two fractions or taken at two steps."""
+def run_title(ctx: Context, rows: list[dict]) -> str:
+  """The data, the model, the budget (steps and full-set epochs) and the seeds of a run's
+  retraining results: what every figure of them names."""
   config = ctx.config
   num_train = len(ctx.data.train['label'])
   steps = rows[0]['steps']
   epochs = steps / optim.steps_per_epoch(num_train, config.optim.batch_size)
-  title = (f'{ctx.data.name}, {retrain_stage.model_name(ctx)}: {steps} steps of '
-           f'{config.optim.batch_size} per run ({epochs:.3g} epochs of the full set), scores '
-           f'from {len(config.pretrain.seeds)} seeds, {len(config.retrain.seeds)} retraining '
-           'seeds per subset')
+  return (f'{ctx.data.name}, {retrain_stage.model_name(ctx)}: {steps} steps of '
+          f'{config.optim.batch_size} per run ({epochs:.3g} epochs of the full set), scores '
+          f'from {len(config.pretrain.seeds)} seeds, {len(config.retrain.seeds)} retraining '
+          'seeds per subset')
+
+
+def _figure1(ctx: Context, rows: list[dict]) -> list[str]:
+  """Draws ``figure1.png`` (the paper's Figure 1 from these results) and returns its section of
+  ``summary.md``; nothing when no score was pruned at two fractions or taken at two steps."""
+  title = run_title(ctx, rows)
   if not figure1.figure1_plot(rows, ctx.workdir / 'figure1.png', title):
     return []
   return ['## Figure 1', '', title + '.'] + figure1.figure1_tables(rows) + [
@@ -98,7 +104,7 @@ def report(ctx: Context) -> None:
   if rows:
     tables.write_csv(workdir / 'results.csv', rows)
     atomic_files.write_json(workdir / 'results.json', rows)
-    plots.accuracy_plot(rows, workdir / 'accuracy.png')
+    plots.accuracy_plot(rows, workdir / 'accuracy.png', run_title(ctx, rows))
   figure_section = _figure1(ctx, rows) if rows else []
   loaded = _load_score_files(ctx)
   scores = {name: score_file.score for name, score_file in loaded.items()}
@@ -114,7 +120,9 @@ def report(ctx: Context) -> None:
             workdir / 'spearman.png')
   seed_checks = score_diagnostics(loaded)
   atomic_files.write_json(workdir / 'score_diagnostics.json', seed_checks)
-  plots.diagnostics_plot(seed_checks['per_score'], workdir / 'score_diagnostics.png')
+  plots.diagnostics_plot(seed_checks['per_score'], workdir / 'score_diagnostics.png',
+                         constant=tuple(name for name in ctx.config.scores.names
+                                        if registry.get(name).model_free))
   detection = noise_detection(scores, is_noisy) if is_noisy.any() else {}
   if detection:
     atomic_files.write_json(workdir / 'noise_detection.json', detection)
