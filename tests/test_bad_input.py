@@ -167,8 +167,8 @@ CONFIG_CASES = {
         r"records the training-time statistics none for its checkpoints, but "
         r"config.scores.names now needs \['aum'\] \(added \['aum'\], removed \[\]\); a "
         r'training-time score cannot be added'),
-    'pruning by a training-time score at a scoring step': (
-        {'scores.names': ('el2n', 'random', 'aum'), 'prune.by': ('aum',)},
+    'pruning by a training-time score at a scoring step': (  # A bare 'aum' means aum@30.
+        {'scores.names': ('el2n', 'random', 'aum'), 'prune.by': ('aum@10',)},
         r'prunes by aum at step 10, which this run does not compute; .* aum is computed at step '
         r'30: write aum@30\.'),
     'unknown NTK method': ({'stages': ('ntk_velocity',), 'analyses.ntk_velocity.method': 'exact'},
@@ -503,18 +503,18 @@ def test_launch_exits_non_zero_with_one_line_and_no_traceback(tmp_path):
     (('--config', 'configs/default.py', '--config.optim.budgte=2'),
      'datadiet: config: --config.optim.budgte is not a field; did you mean --config.optim.budget? '
      '(every field is in configs/base.py).'),
-    # The flat names of the first configs, now grouped by concern.
+    # A field named without its block, and a block given a value.
     (('--config', 'configs/default.py', '--config.budget=60'),
-     'datadiet: config: --config.budget is now --config.optim.budget: fields are grouped by '
-     'concern (see configs/base.py).'),
+     'datadiet: config: --config.budget is not a field; did you mean --config.optim.budget? '
+     '(every field is in configs/base.py).'),
     (('--config', 'configs/default.py', '--config.seeds=(0,1)'),
-     'datadiet: config: --config.seeds is now --config.pretrain.seeds (the scoring seeds; '
-     'retraining seeds are --config.retrain.seeds)'),
+     'datadiet: config: --config.seeds is not a field; did you mean --config.pretrain.seeds?'),
     (('--config', 'configs/default.py', '--config.model=resnet18'),
-     'datadiet: config: --config.model is now --config.model.name (see configs/base.py).'),
+     'datadiet: config: --config.model is a block of fields (compute_dtype, name): override '
+     'one, e.g. --config.model.name=resnet18'),
     (('--config', 'configs/default.py', '--config.offset_sweep.offsets=(0.1,)'),
-     'datadiet: config: --config.offset_sweep.offsets is now '
-     '--config.analyses.offset_sweep.offsets'),
+     'datadiet: config: --config.offset_sweep.offsets is not a field; did you mean '
+     '--config.analyses.offset_sweep.offsets?'),
     (('--config', 'configs/default.py', '--config.model.kwargs.widths=(8,16)'),
      'datadiet: config: --config.model.kwargs.widths: this config gives the model no such '
      'keyword argument; give them all as one dict, e.g. --config.model.kwargs="{\'widths\': '
