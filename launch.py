@@ -115,7 +115,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   if _PRINT_CONFIG.value:
-    print(_CONFIG.value)
+    print('\n'.join(command_line.config_lines(_CONFIG.value)))
     return
   if _WORKDIR.value is None:
     sys.exit('datadiet: --workdir is required: the directory for the run\'s outputs (e.g. '

@@ -121,7 +121,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.prune.kwargs.ccs.hard_cutoffs = ((0.9, 0.3),)
   config.retrain = dict(
       seeds=(100, 101, 102, 103),  # Fresh seeds, disjoint from the scoring seeds.
-      model=placeholder(str))  # Default: model.name (another one: transfer).
+      model=placeholder(str),  # Default: model.name (another one: transfer).
+      # Steps every retraining run trains (its schedule spans them) when they differ from
+      # optim.budget's (the scoring seeds keep that); e.g. the budget sweep's choice.
+      budget_steps=placeholder(int))
   config.analyses = dict(
       # Offset sweep: windows of `fraction_kept` of the training pool (a validation split held
       # out) after dropping the `offsets` (fractions) hardest by score@step, retrained with

@@ -80,7 +80,7 @@ def _unknown_override(argv: list[str]) -> str | None:
   return None
 
 
-def _missingconfig_file(argv: list[str]) -> str | None:
+def _missing_config_file(argv: list[str]) -> str | None:
   """A config path that names no file (ml_collections would only say that the configuration
   failed to load): say so and list the configs, with the closest first."""
   given = config_file(argv)
@@ -90,12 +90,10 @@ def _missingconfig_file(argv: list[str]) -> str | None:
   if os.path.isfile(path):
     return None
   folder = os.path.dirname(path) or '.'
-  candidates = sorted(name for name in (os.listdir(folder) if os.path.isdir(folder) else ())
-                      if name.endswith('.py') and not name.startswith('_'))
+  candidates = _configs_in(folder)
   if not candidates:
     folder = CONFIGS
-    candidates = sorted(name for name in os.listdir(folder)
-                        if name.endswith('.py') and not name.startswith('_'))
+    candidates = _configs_in(folder)
   close = difflib.get_close_matches(os.path.basename(path), candidates, n=1)
   shown = os.path.relpath(folder)
   return (f'no config file {path}'
@@ -114,9 +112,17 @@ def config_file(argv: list[str]) -> str:
 
 
 def before_parsing(argv: list[str]) -> str | None:
-  """What is wrong with ``argv`` that is knowable before loading the config: a config file that
-  does not exist, an override of a field no config has."""
-  return _missingconfig_file(argv) or _unknown_override(argv)
+  """What is wrong with ``argv`` that is knowable before loading the config: no config named, a
+  config file that does not exist, an override of a field no config has."""
+  if not any(arg == '--config' or arg.startswith('--config=') for arg in argv):
+    return ('--config is required: a config file, e.g. --config configs/default.py '
+            f'(configs: {", ".join(_configs_in(CONFIGS))}).')
+  return _missing_config_file(argv) or _unknown_override(argv)
+
+
+def _configs_in(folder: str) -> list[str]:
+  return sorted(name for name in (os.listdir(folder) if os.path.isdir(folder) else ())
+                if name.endswith('.py') and not name.startswith('_'))
 
 
 def _bare_seed_counts(argv: list[str], config: ml_collections.ConfigDict) -> str | None:
@@ -214,6 +220,9 @@ def load_error(error: BaseException, argv: list[str],
     text = str(error)
     if '--config=None' in text:  # get_config() returned None (absl warned why, above).
       return f'{config_file(argv)}: get_config() returned None; it must return the config.'
+    if 'get_config() takes 0 positional arguments' in text:  # A setting it does not take.
+      path, _, setting = config_file(argv).partition(':')
+      return f'{path} has no settings (it was given {setting!r}): use --config {path}.'
     if 'Traceback' in text:  # get_config() raised: its error is the traceback's last line.
       return f'{config_file(argv)}: {text.strip().splitlines()[-1]}'
     return text + _type_hint(text, config)
@@ -231,3 +240,16 @@ def load_error(error: BaseException, argv: list[str],
   if isinstance(e, KeyError) and (hint := _free_form_hint(argv)):
     return hint
   return f'{type(e).__name__}: {text}'
+
+
+def config_lines(config: ml_collections.ConfigDict, prefix: str = '') -> list[str]:
+  """``field = value`` for every field of ``config``, dotted and in the config's order (what
+  ``--print_config`` prints: each line is also the override that sets it)."""
+  lines = []
+  for key, value in config.items():
+    if isinstance(value, ml_collections.ConfigDict):
+      lines += config_lines(value, f'{prefix}{key}.')
+    else:
+      lines.append(f'{prefix}{key} = {value!r}')
+  return lines
+

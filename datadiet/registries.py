@@ -48,6 +48,13 @@ class Registry(Mapping[str, Entry], Generic[Entry]):
     self.check([name])
     return self._entries[name]
 
+  def __contains__(self, name: object) -> bool:
+    # Mapping's would look the name up, and an unknown name is an error there, not False.
+    return name in self._entries
+
+  def get(self, name: str, default=None):
+    return self._entries.get(name, default)
+
   def __iter__(self) -> Iterator[str]:
     return iter(self._entries)
 

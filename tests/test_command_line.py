@@ -34,3 +34,14 @@ def test_after_parsing_refuses_a_repeat_and_a_bare_seed_count():
 def test_load_error_keeps_the_last_line_of_a_wrapped_error():
   wrapped = ValueError(KeyError('Traceback (most recent call last):\n  ...\nKeyError: "nope"'))
   assert command_line.load_error(wrapped, ['launch.py']) == 'KeyError: "nope"'
+
+
+def test_no_config_and_a_setting_a_config_does_not_take():
+  assert command_line.before_parsing(['launch.py', '--workdir=/tmp/x']).startswith(
+      '--config is required: a config file, e.g. --config configs/default.py (configs: ')
+  from absl import flags
+  error = flags.IllegalFlagValueError(
+      'Traceback ...\nTypeError: get_config() takes 0 positional arguments but 1 was given')
+  assert command_line.load_error(error, ['launch.py', '--config=configs/default.py:nosuch']) == (
+      "configs/default.py has no settings (it was given 'nosuch'): use --config "
+      'configs/default.py.')

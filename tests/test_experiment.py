@@ -308,3 +308,22 @@ def test_a_bare_score_name_is_where_the_run_computes_it():
   assert [e['name'] for e in prune.subset_plan(ctx)] == [
       'keep_hardest-aum@30-p0.5', 'keep_hardest-el2n@0-p0.5']
   preflight.check(ctx.config)  # Both are computed: nothing to refuse.
+
+
+def test_retrain_budget_steps_changes_the_retraining_runs_only(tmp_path, finished):
+  config = _tiny_config({'prune.methods': ('random',), 'prune.fractions': (0.5,),
+                         'retrain.budget_steps': 7})
+  experiment.run(config, tmp_path)
+  rows = json.loads((tmp_path / 'results.json').read_text())
+  assert {r['steps'] for r in rows} == {7} and len(rows) == 2
+  # The scoring seeds trained as without it: the same scores as the run of _tiny_config().
+  reference, _ = finished
+  for name in ('el2n@10.npz', 'grand@10.npz'):
+    np.testing.assert_array_equal(score_files.load_scores(tmp_path / 'scores' / name).per_seed,
+                                  score_files.load_scores(reference / 'scores' / name).per_seed)
+  scoring = retrain.retraining_config(config)
+  assert (scoring.optim.budget, scoring.optim.budget_unit) == (7, 'steps')
+  assert config.optim.budget == 30  # The config itself is untouched.
+  config.retrain.budget_steps = 0
+  with pytest.raises(ValueError, match='retrain.budget_steps'):
+    preflight.check(config)

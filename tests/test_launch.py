@@ -132,7 +132,9 @@ def test_print_config_shows_every_field_and_does_no_work(tmp_path):
   assert result.returncode == 0, result.stderr
   printed = result.stdout
   # Each method's options, with their defaults and the override.
-  for line in ('num_strata: 7', 'offset_from: hardest', 'per_seed: true', 'budget: 300'):
+  for line in ('prune.kwargs.ccs.num_strata = 7', "prune.kwargs.offset.offset_from = 'hardest'",
+               'prune.kwargs.random.per_seed = True', 'optim.budget = 300',
+               "prune.fractions = (0.3, 0.5, 0.7)", 'retrain.budget_steps = None'):
     assert line in printed, line
   assert 'Stage' not in result.stderr and not list(tmp_path.iterdir())
 

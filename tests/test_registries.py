@@ -31,3 +31,9 @@ def test_a_name_once_and_unknown_names_listed():
     things.check(['x', 'keep', 'drop'])
   with pytest.raises(errors.InputError, match=r"Unknown pruning methods \['drop'\]"):
     things['drop']  # pylint: disable=pointless-statement
+
+
+def test_membership_and_get_never_raise():
+  from datadiet.scores import registry
+  assert 'el2n' in registry.SCORES and 'grnd' not in registry.SCORES
+  assert registry.SCORES.get('grnd') is None and registry.SCORES.get('el2n').name == 'el2n'

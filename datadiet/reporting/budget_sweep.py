@@ -95,9 +95,10 @@ def markdown(rows: list[dict], chosen: list[dict], by: str, validation_fraction:
   budgets, fractions, random = grid(rows, RANDOM)
   lines = ['## Budget sweep: when keeping the hardest pays', '',
            f'Subsets of the training pool (after holding out {validation_fraction:g} for '
-           f'validation) by {by}; each run trains the same steps at a budget whatever its size; '
+           f'validation) by {by}; at each budget every run trains the same number of steps, '
+           "whatever its subset's size; "
            f'mean over retraining seeds {list(retrain_seeds)}. Test accuracy minus random '
-           "pruning's, in points (random's own in the last table):", '',
+           "pruning's, in points (random's own accuracy, in %, in its rows):", '',
            '| method | budget (epochs) | ' + ' | '.join(f'{f:g}' for f in fractions) + ' |',
            '|---|---:|' + '---:|' * len(fractions)]
   for method in methods:
@@ -108,12 +109,13 @@ def markdown(rows: list[dict], chosen: list[dict], by: str, validation_fraction:
   for i, budget in enumerate(budgets):
     lines.append(f'| random (test acc. %) | {budget:g} | ' + ' | '.join(
         f'{100 * v:.1f}' if np.isfinite(v) else '' for v in random[i]) + ' |')
-  lines += ['', '| budget (epochs) | fraction pruned | chosen on validation | its test acc. | '
-            "random's | best by test (peeking) | override |", '|---:|---:|---|---:|---:|---|---|']
+  lines += ['', '| budget (epochs) | fraction pruned | chosen on validation | its test acc. (%) | '
+            "random's (%) | best by test (peeking) | override |",
+            '|---:|---:|---|---:|---:|---|---|']
   for c in chosen:
     random_test = ('' if c['random_test_accuracy'] is None
-                   else f'{c["random_test_accuracy"]:.4f}')
+                   else f'{100 * c["random_test_accuracy"]:.1f}')
     lines.append(f'| {c["budget_epochs"]:g} | {c["fraction_pruned"]:g} | {c["chosen"]} | '
-                 f'{c["chosen_test_accuracy"]:.4f} | {random_test} | {c["test_best"]} | '
+                 f'{100 * c["chosen_test_accuracy"]:.1f} | {random_test} | {c["test_best"]} | '
                  f'`{c["override"]}` |')
   return lines + ['', f'![budget sweep]({NAME}.png)']

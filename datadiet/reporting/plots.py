@@ -178,8 +178,8 @@ def diagnostics_plot(per_score: dict, path, constant: tuple[str, ...] = ()) -> N
            width, label=label)
   for i, name in enumerate(names):
     if name.split('@')[0] in constant or name in constant:
-      ax.text(i + width / 2, 1.02, 'seed-free', ha='center', va='bottom', fontsize=6,
-              rotation=90)
+      ax.text(i + width / 2, 0.5, 'seed-free', ha='center', va='center', fontsize=7,
+              rotation=90, color='white')
   ax.set_xticks(np.arange(len(names)) + width / 2, names, rotation=60, fontsize=7)
   ax.set_xlabel('score file (score@step)')
   ax.set_ylabel('Spearman ρ')

@@ -35,11 +35,11 @@ from datadiet import atomic_files, config_checks, errors, pruning, selectors
 from datadiet.data import holdout
 from datadiet.reporting import budget_sweep as presentation
 from datadiet.reporting import tables
+from datadiet.scores import registry as score_registry
 from datadiet.stages import pretrain_and_score, prune, retrain
 from datadiet.stages.context import Context
 from datadiet.stages.protocol import Stage
 from datadiet.train import optim
-from datadiet.train.lookahead import Lookahead
 
 NAME = 'budget_sweep'
 FIELD = f'config.analyses.{NAME}'
@@ -63,8 +63,8 @@ def budget_steps(epochs: float, num_train: int, batch_size: int) -> int:
 
 
 def budget_context(ctx: Context, epochs: float, num_train: int) -> Context:
-  """``ctx`` retraining for ``epochs`` full-set epochs, in steps."""
-  return ctx.with_budget_steps(budget_steps(epochs, num_train, ctx.config.optim.batch_size))
+  """``ctx`` retraining for ``epochs`` full-set epochs, in steps (``retrain.budget_steps``)."""
+  return ctx.with_retrain_budget(budget_steps(epochs, num_train, ctx.config.optim.batch_size))
 
 
 def runs(ctx: Context) -> list[dict]:
@@ -91,7 +91,7 @@ def _check_values(field: str, values, low: float, high: float | None, example: s
   for value in values:
     if (isinstance(value, bool) or not isinstance(value, (int, float)) or value < low
         or (high is not None and value >= high) or (high is None and value <= low)):
-      span = f'[{low:g}, {high:g})' if high is not None else f'> {low:g}'
+      span = f'in [{low:g}, {high:g})' if high is not None else f'> {low:g}'
       raise errors.InputError(f'{FIELD}.{field} must be numbers {span}, got {value!r}; e.g. '
                               f'{example}.')
   if not values or len(set(values)) != len(values):
@@ -124,10 +124,11 @@ def check(ctx: Context, num_train: int) -> None:
     if steps < 1:
       raise errors.InputError(f'{FIELD}.budgets: {epochs:g} epochs of {num_train} examples in '
                               f'batches of {ctx.config.optim.batch_size} is no step; give more.')
-    budget = budget_context(ctx, epochs, num_train).config
-    optim.make_optimizer(budget, steps)
-    Lookahead.from_config(budget, steps)
+    retrain.check_budget(budget_context(ctx, epochs, num_train).config)
   score, step = _by(ctx)
+  if score not in score_registry.SCORES:
+    raise errors.InputError(f'{FIELD}.by names {score!r}, not a score; valid: '
+                            f'{", ".join(score_registry.SCORES)}.')
   for entry in runs(ctx):
     method = selectors.get(entry['method'])
     if method.uses_scores:
@@ -177,14 +178,14 @@ def choices(rows: list[dict], methods: list[str]) -> list[dict]:
 
 def override(choice: dict, by: str) -> str:
   """The launch.py flags that prune ``choice['fraction_pruned']`` with the chosen method (by
-  ``by`` when it reads scores) and retrain for its budget (in steps: a budget in epochs would
-  give a pruned subset fewer)."""
+  ``by`` when it reads scores) and retrain for its budget, in steps (``retrain.budget_steps``:
+  the scoring seeds, and so the scores, stay as they were)."""
   method = choice['chosen']
   flags = [f'--config.prune.methods="(\'{method}\',)"']
   if selectors.get(method).uses_scores:
     flags.append(f'--config.prune.by="(\'{by}\',)"')
   flags += [f'--config.prune.fractions="({choice["fraction_pruned"]!r},)"',
-            f'--config.optim.budget={choice["steps"]}', '--config.optim.budget_unit=steps']
+            f'--config.retrain.budget_steps={choice["steps"]}']
   return ' '.join(flags)
 
 
@@ -204,8 +205,6 @@ def budget_sweep(ctx: Context) -> None:
   rows = []
   for entry in runs(ctx):
     budget = budgets[entry['budget_epochs']]  # Only the retraining runs at this budget.
-    # Selected in the run's own context: a score option without a step resolves against the
-    # scoring seeds' run (AUM at its end), whatever the retraining budget.
     result = retrain.validated(budget, directory / entry['name'], entry,
                                lambda entry=entry: prune.select(ctx, entry, scores, pool),
                                validation_split)
@@ -229,13 +228,15 @@ def budget_sweep(ctx: Context) -> None:
                                 ctx.config.retrain.seeds)
   tables.write_markdown_section(ctx.workdir, NAME, lines)
   for choice in chosen:
-    logging.info('Budget %g epochs, %g pruned: %s (validation %.4f) → %s', choice['budget_epochs'],
+    logging.info('At %g full-set epochs, %g pruned: %s (validation %.4f) → %s',
+                 choice['budget_epochs'],
                  choice['fraction_pruned'], choice['chosen'],
                  choice['chosen_validation_accuracy'], choice['override'])
 
 
 # Reads the methods' options and the prune seed (they decide its subsets), its own block, and
-# the retraining recipe (its budgets replace optim.budget for the retraining only).
+# the retraining recipe (its budgets set retrain.budget_steps; the scoring seeds keep
+# optim.budget).
 STAGE = Stage(NAME, budget_sweep,
               reads=(*pretrain_and_score.READS, 'retrain', 'prune.seed', 'prune.kwargs',
                      f'analyses.{NAME}'), check=check,

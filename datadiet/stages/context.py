@@ -160,14 +160,12 @@ class Context:
     logging.info('Stage %s: done in %.0fs.', name, seconds)
     return True
 
-  def with_budget_steps(self, steps: int) -> 'Context':
-    """The same experiment (workdir, data, labels) training ``steps`` steps per run, for
-    analyses that retrain at other budgets. For retraining only: what derives from the scoring
-    seeds' run (the end of pretraining, where AUM is taken) follows the new budget here, so
-    select subsets in the experiment's own context."""
+  def with_retrain_budget(self, steps: int) -> 'Context':
+    """The same experiment (workdir, data, labels, scores) retraining ``steps`` steps per run
+    (``retrain.budget_steps``), for analyses that retrain at other budgets."""
     config = self.config.copy_and_resolve_references()
     with config.unlocked():
-      config.optim.budget, config.optim.budget_unit = int(steps), 'steps'
+      config.retrain.budget_steps = int(steps)
     other = Context(config, self.workdir)
     for cached in ('data', 'noise'):  # What this context has loaded already, not reloaded.
       if cached in self.__dict__:

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import ml_collections
 import numpy as np
 from absl import logging
 
@@ -20,7 +21,8 @@ from datadiet.reporting import plots
 from datadiet.stages import prune as prune_stage
 from datadiet.stages.context import Context
 from datadiet.stages.protocol import Stage
-from datadiet.train import ensemble, loop
+from datadiet.train import ensemble, loop, optim
+from datadiet.train.lookahead import Lookahead
 
 FULL = plots.FULL  # The run on the whole training set.
 
@@ -50,6 +52,18 @@ def model_name(ctx: Context) -> str:
   return ctx.config.retrain.model or ctx.config.model.name
 
 
+def retraining_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """``config`` as the retraining seeds train: ``optim.budget`` replaced by
+  ``retrain.budget_steps`` steps when that is set (the scoring seeds keep ``optim``'s)."""
+  steps = config.retrain.get('budget_steps', None)
+  if steps is None:
+    return config
+  retraining = config.copy_and_resolve_references()
+  with retraining.unlocked():
+    retraining.optim.budget, retraining.optim.budget_unit = int(steps), 'steps'
+  return retraining
+
+
 def validated(ctx: Context, directory: Path, entry: dict,
               keep_positions: Callable[[], np.ndarray],
               validation_split: dict[str, np.ndarray]) -> dict:
@@ -60,7 +74,7 @@ def validated(ctx: Context, directory: Path, entry: dict,
   def train():
     model = model_name(ctx)
     trained = loop.train_ensemble(
-        ctx.config, directory, ctx.data, seeds=list(ctx.config.retrain.seeds),
+        retraining_config(ctx.config), directory, ctx.data, seeds=list(ctx.config.retrain.seeds),
         keep_positions=keep_positions(), labels=ctx.train_labels, model_name=model,
         eval_splits={'validation': validation_split})
     return dict(entry, model=model, seeds=trained.seeds, steps=trained.num_steps,
@@ -73,6 +87,19 @@ def validated(ctx: Context, directory: Path, entry: dict,
 def check(ctx: Context, num_train: int) -> None:
   del num_train
   check_seeds(ctx)
+  check_budget(ctx.config)
+
+
+def check_budget(config: ml_collections.ConfigDict) -> None:
+  """``retrain.budget_steps``, when set: a positive number of steps that the recipe's
+  fixed-step events (lookahead's cadence) fit in."""
+  steps = config.retrain.get('budget_steps', None)
+  if steps is None:
+    return
+  config_checks.positive(config, ('retrain.budget_steps',))
+  retraining = retraining_config(config)
+  optim.make_optimizer(retraining, steps)
+  Lookahead.from_config(retraining, steps)
 
 
 def retrain(ctx: Context) -> None:
@@ -99,7 +126,7 @@ def _train(ctx: Context, name: str) -> dict:
     positions = (np.stack([sources.positions_of(ctx.data.train, row) for row in ids])
                  if ids.ndim == 2 else sources.positions_of(ctx.data.train, ids))
   model = model_name(ctx)  # Transfer: score with one architecture, train another.
-  result = loop.train_ensemble(ctx.config, ctx.retrain_dir / name, ctx.data,
+  result = loop.train_ensemble(retraining_config(ctx.config), ctx.retrain_dir / name, ctx.data,
                                seeds=list(ctx.config.retrain.seeds), keep_positions=positions,
                                labels=ctx.train_labels, model_name=model)
   return dict(meta, model=model, seeds=result.seeds, steps=result.num_steps,

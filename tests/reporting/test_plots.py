@@ -75,7 +75,7 @@ def test_diagnostics_mark_the_seed_free_scores(drawn):
   (fig,) = drawn
   ax = fig.axes[0]
   assert [t.get_text() for t in ax.texts] == ['seed-free']
-  assert ax.texts[0].get_position()[0] == pytest.approx(1 + 0.2)  # Above random@0's bars.
+  assert ax.texts[0].get_position()[0] == pytest.approx(1 + 0.2)  # On random@0's bars.
   heights = [p.get_height() for p in ax.patches]
   assert heights == pytest.approx([0.9, 1.0, 0.85, 1.0])
   assert ax.get_title() and ax.get_xlabel()

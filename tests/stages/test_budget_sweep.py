@@ -111,8 +111,9 @@ def test_the_runs_choices_and_phase_diagram_against_plain_loops(dynamics_run):
         choice['chosen'],)
     assert ast.literal_eval(ast.literal_eval(flags['--config.prune.fractions'])) == (
         choice['fraction_pruned'],)
-    assert (flags['--config.optim.budget'], flags['--config.optim.budget_unit']) == (
-        str(choice['steps']), 'steps')
+    # Only the retraining budget: the scoring seeds, and so the scores, stay as validated.
+    assert flags['--config.retrain.budget_steps'] == str(choice['steps'])
+    assert not any(flag.startswith('--config.optim.') for flag in flags)
     assert ('--config.prune.by' in flags) == (choice['chosen'] != 'random')
   summary = (workdir / 'summary.md').read_text()
   assert '## Budget sweep: when keeping the hardest pays' in summary
@@ -123,7 +124,8 @@ def test_the_runs_choices_and_phase_diagram_against_plain_loops(dynamics_run):
     ({'analyses.budget_sweep.methods': ('keep_hardest', 'ccs')}, r"must include 'random'"),
     ({'analyses.budget_sweep.budgets': (0.0, 1.0)}, r'budgets must be numbers > 0, got 0.0'),
     ({'analyses.budget_sweep.budgets': (1.0, 1.0)}, r'budgets must list distinct values'),
-    ({'analyses.budget_sweep.fractions_pruned': (1.0,)}, r'fractions_pruned must be numbers'),
+    ({'analyses.budget_sweep.fractions_pruned': (1.0,)}, r'fractions_pruned must be numbers in'),
+    ({'analyses.budget_sweep.by': 'grnd'}, r"budget_sweep.by names 'grnd', not a score; valid: "),
     ({'analyses.budget_sweep.by': 'el2n@7'}, r'by el2n at step 7, which this run does not '),
     ({'analyses.budget_sweep.budgets': (0.01,)}, r'0.01 epochs of .* is no step'),
 ])
