@@ -72,10 +72,11 @@ def _unknown_override(argv: list[str]) -> str | None:
               f'e.g. --config.{field}.{example}={value}')
     if field in known or field in blocks or field.startswith(FREE_FORM):
       continue
-    close = difflib.get_close_matches(field, known, n=1) or [
-        f for f in known if f.rsplit('.', 1)[-1] == field.rsplit('.', 1)[-1]][:1]
+    # The closest name, else every field of that name in another block (a block left out).
+    close = difflib.get_close_matches(field, sorted(known), n=1) or sorted(
+        f for f in known if f.rsplit('.', 1)[-1] == field.rsplit('.', 1)[-1])
     return (f'--config.{field} is not a field'
-            + (f'; did you mean --config.{close[0]}?' if close else '')
+            + (f'; did you mean {" or ".join(f"--config.{c}" for c in close)}?' if close else '')
             + ' (every field is in configs/base.py).')
   return None
 

@@ -68,3 +68,18 @@ def in_interval(field: str, value, low: float, high: float, *, open_low: bool = 
     interval = f'{"(" if open_low else "["}{low:g}, {high:g}{")" if open_high else "]"}'
     raise errors.InputError(f'config.{field} must be in {interval}{hint}, got {value!r}.')
   return float(value)
+
+
+def distinct_numbers(field: str, values, low: float, high: float | None,
+                     example: str) -> None:
+  """``config.<field>`` must list distinct numbers, at least one, each in [``low``, ``high``)
+  (``high`` None: each above ``low``); ``example`` shows a valid value."""
+  span = f'fractions in [{low:g}, {high:g})' if high is not None else f'numbers > {low:g}'
+  for value in values:
+    number = not isinstance(value, bool) and isinstance(value, (int, float))
+    if not number or (value >= high if high is not None else value <= low) or value < low:
+      raise errors.InputError(f'config.{field} must be {span}, got {value!r}; e.g. {example}.')
+  if not values or len(set(values)) != len(values):
+    raise errors.InputError(f'config.{field} must list distinct values (at least one), got '
+                            f'{tuple(values)!r}; e.g. {example}.')
+

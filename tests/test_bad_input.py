@@ -508,7 +508,8 @@ def test_launch_exits_non_zero_with_one_line_and_no_traceback(tmp_path):
      'datadiet: config: --config.budget is not a field; did you mean --config.optim.budget? '
      '(every field is in configs/base.py).'),
     (('--config', 'configs/default.py', '--config.seeds=(0,1)'),
-     'datadiet: config: --config.seeds is not a field; did you mean --config.pretrain.seeds?'),
+     'datadiet: config: --config.seeds is not a field; did you mean --config.pretrain.seeds or '
+     '--config.retrain.seeds?'),
     (('--config', 'configs/default.py', '--config.model=resnet18'),
      'datadiet: config: --config.model is a block of fields (compute_dtype, name): override '
      'one, e.g. --config.model.name=resnet18'),

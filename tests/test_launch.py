@@ -167,15 +167,22 @@ def test_ctrl_c_ends_in_one_line_that_says_a_relaunch_resumes(tmp_path):
   import signal
   import time
   workdir = tmp_path / 'run'
+  # As from a terminal: SIGINT handled (a pytest-xdist worker's children inherit it ignored).
   proc = subprocess.Popen([sys.executable, 'launch.py', '--config', 'configs/train.py',
                            '--workdir', str(workdir), '--config.optim.budget=100000'],
-                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-  deadline = time.monotonic() + 120
-  while not (workdir / 'metrics.jsonl').exists():  # Training has started.
-    assert proc.poll() is None and time.monotonic() < deadline
-    time.sleep(0.1)
-  proc.send_signal(signal.SIGINT)
-  _, stderr = proc.communicate(timeout=120)
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+  try:
+    deadline = time.monotonic() + 120
+    while not (workdir / 'metrics.jsonl').exists():  # Training has started.
+      assert proc.poll() is None and time.monotonic() < deadline
+      time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+  finally:
+    if proc.poll() is None:  # Never leave a 100,000-step run behind.
+      proc.kill()
+      proc.wait()
   assert proc.returncode == 130
   assert stderr.strip().splitlines()[-1] == (
       'datadiet: interrupted. Every result finished before it is kept; relaunch the same '

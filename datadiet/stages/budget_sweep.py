@@ -85,27 +85,15 @@ def runs(ctx: Context) -> list[dict]:
   return plan
 
 
-def _check_values(field: str, values, low: float, high: float | None, example: str) -> None:
-  """Raises an InputError naming ``field`` unless ``values`` are distinct numbers in [low,
-  high) (no upper bound when ``high`` is None), at least one."""
-  for value in values:
-    if (isinstance(value, bool) or not isinstance(value, (int, float)) or value < low
-        or (high is not None and value >= high) or (high is None and value <= low)):
-      span = f'in [{low:g}, {high:g})' if high is not None else f'> {low:g}'
-      raise errors.InputError(f'{FIELD}.{field} must be numbers {span}, got {value!r}; e.g. '
-                              f'{example}.')
-  if not values or len(set(values)) != len(values):
-    raise errors.InputError(f'{FIELD}.{field} must list distinct values, at least one; got '
-                            f'{tuple(values)!r}, e.g. {example}.')
-
-
 def check(ctx: Context, num_train: int) -> None:
   """Raises an InputError for a sweep this config cannot run (``ctx`` may be a planning one)."""
   sweep = ctx.config.analyses.budget_sweep
   holdout.check_fraction(f'{FIELD}.validation_fraction', sweep.validation_fraction, num_train)
   config_checks.non_negative_ints(ctx.config, (f'analyses.{NAME}.validation_seed', 'prune.seed'))
-  _check_values('budgets', sweep.budgets, 0, None, '(2.5, 5, 10, 20)')
-  _check_values('fractions_pruned', sweep.fractions_pruned, 0, 1, '(0.1, 0.5, 0.9)')
+  config_checks.distinct_numbers(f'analyses.{NAME}.budgets', sweep.budgets, 0, None,
+                                 '(2.5, 5, 10, 20)')
+  config_checks.distinct_numbers(f'analyses.{NAME}.fractions_pruned', sweep.fractions_pruned, 0,
+                                 1, '(0.1, 0.5, 0.9)')
   if not sweep.methods or len(set(sweep.methods)) != len(sweep.methods):
     raise errors.InputError(f'{FIELD}.methods must list distinct pruning methods, at least one; '
                             f"got {tuple(sweep.methods)!r}, e.g. ('random', 'keep_hardest').")

@@ -59,26 +59,15 @@ def runs(ctx: Context, num_train: int) -> list[dict]:
   return plan
 
 
-def _fractions(field: str, values, example: str) -> None:
-  """Raises an InputError naming ``field`` unless ``values`` are distinct fractions in [0, 1),
-  at least one."""
-  for value in values:
-    if (isinstance(value, bool) or not isinstance(value, (int, float))
-        or not 0 <= value < 1):
-      raise errors.InputError(f'{field} must be fractions in [0, 1), got {value!r}.')
-  repeated = sorted({v for v in values if list(values).count(v) > 1})
-  if not values or repeated:
-    raise errors.InputError(f'{field} must list distinct values (at least one), got '
-                            f'{tuple(values)!r}{"" if values else f"; e.g. {example}"}.')
-
-
 def check(ctx: Context, num_train: int) -> None:
   """Raises an InputError for a sweep this config cannot run (``ctx`` may be a planning one)."""
   sweep = ctx.config.analyses.ccs_cutoff_sweep
   holdout.check_fraction(f'{FIELD}.validation_fraction', sweep.validation_fraction, num_train)
   config_checks.non_negative_ints(ctx.config, (f'analyses.{NAME}.validation_seed', 'prune.seed'))
-  _fractions(f'{FIELD}.fractions_pruned', sweep.fractions_pruned, '(0.5, 0.9)')
-  _fractions(f'{FIELD}.hard_cutoffs', sweep.hard_cutoffs, '(0.0, 0.1, 0.2, 0.3)')
+  config_checks.distinct_numbers(f'analyses.{NAME}.fractions_pruned', sweep.fractions_pruned, 0,
+                                 1, '(0.5, 0.9)')
+  config_checks.distinct_numbers(f'analyses.{NAME}.hard_cutoffs', sweep.hard_cutoffs, 0, 1,
+                                 '(0.0, 0.1, 0.2, 0.3)')
   pool = holdout.pool_size(num_train, sweep.validation_fraction)
   planned = runs(ctx, num_train)  # keep_size refuses a rate that keeps nothing of the pool.
   for fraction in sweep.fractions_pruned:

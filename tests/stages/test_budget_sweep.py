@@ -124,7 +124,7 @@ def test_the_runs_choices_and_phase_diagram_against_plain_loops(dynamics_run):
     ({'analyses.budget_sweep.methods': ('keep_hardest', 'ccs')}, r"must include 'random'"),
     ({'analyses.budget_sweep.budgets': (0.0, 1.0)}, r'budgets must be numbers > 0, got 0.0'),
     ({'analyses.budget_sweep.budgets': (1.0, 1.0)}, r'budgets must list distinct values'),
-    ({'analyses.budget_sweep.fractions_pruned': (1.0,)}, r'fractions_pruned must be numbers in'),
+    ({'analyses.budget_sweep.fractions_pruned': (1.0,)}, r'fractions_pruned must be fractions in'),
     ({'analyses.budget_sweep.by': 'grnd'}, r"budget_sweep.by names 'grnd', not a score; valid: "),
     ({'analyses.budget_sweep.by': 'el2n@7'}, r'by el2n at step 7, which this run does not '),
     ({'analyses.budget_sweep.budgets': (0.01,)}, r'0.01 epochs of .* is no step'),
