@@ -254,12 +254,14 @@ def _data_folder() -> Path:
   return data
 
 
-def _launch_command(config_file: str, name: str, folder: Path) -> tuple[list[str], str, Path]:
+def _launch_command(config_file: str, name: str, folder: Path,
+                    stamped: bool = True) -> tuple[list[str], str, Path]:
   """``(launch.py command, config, workdir)`` for ``config_file`` (its ``:smoke`` setting with
   --smoke) on the image ``folder``, into a new ``<--workdir>/<name>[_smoke]_<time>``: a rerun
-  measures afresh instead of resuming a finished run (the compilation cache is shared)."""
-  stamp = time.strftime('%Y%m%d-%H%M%S')
-  workdir = Path(_WORKDIR.value) / f'{name}{"_smoke" if _SMOKE.value else ""}_{stamp}'
+  measures afresh instead of resuming a finished run (the compilation cache is shared); with
+  ``stamped=False`` into ``<--workdir>/<name>[_smoke]``, kept across reruns."""
+  stamp = f'_{time.strftime("%Y%m%d-%H%M%S")}' if stamped else ''
+  workdir = Path(_WORKDIR.value) / f'{name}{"_smoke" if _SMOKE.value else ""}{stamp}'
   config = config_file + (':smoke' if _SMOKE.value else '')
   command = [sys.executable, 'launch.py', f'--config={config}', f'--workdir={workdir}',
              f'--config.data.name=image_folder:{folder.resolve()}',
@@ -332,13 +334,8 @@ def budget_sweep() -> tuple[list[dict], list[str]]:
   """Runs configs/cifar10_budget_sweep.py through launch.py into one workdir kept across leases
   (``<--workdir>/budget_sweep``: each lease adds its --budgets, the finished runs are read
   back); returns its rows and the phase diagram's section."""
-  folder = _data_folder()
-  workdir = Path(_WORKDIR.value) / ('budget_sweep_smoke' if _SMOKE.value else 'budget_sweep')
-  config = 'configs/cifar10_budget_sweep.py' + (':smoke' if _SMOKE.value else '')
-  command = [sys.executable, 'launch.py', f'--config={config}', f'--workdir={workdir}',
-             f'--config.data.name=image_folder:{folder.resolve()}',
-             '--config.runtime.compilation_cache_dir='
-             f'{Path(_WORKDIR.value).resolve() / "jax_cache"}']
+  command, config, workdir = _launch_command('configs/cifar10_budget_sweep.py', 'budget_sweep',
+                                             _data_folder(), stamped=False)
   if _BUDGETS.value:
     budgets = tuple(float(b) for b in _BUDGETS.value)
     command.append(f'--config.analyses.budget_sweep.budgets={budgets!r}')

@@ -71,12 +71,7 @@ def scoring_seeds_config(config: ml_collections.ConfigDict) -> ml_collections.Co
   """``config`` as the scoring seeds train: ``optim.label_smoothing`` replaced by
   ``pretrain.label_smoothing`` when that is set (the retraining seeds keep the recipe's)."""
   smoothing = config.pretrain.get('label_smoothing', None)
-  if smoothing is None:
-    return config
-  scoring = config.copy_and_resolve_references()
-  with scoring.unlocked():
-    scoring.optim.label_smoothing = smoothing
-  return scoring
+  return config if smoothing is None else optim.with_fields(config, label_smoothing=smoothing)
 
 
 def pretrain(ctx: Context) -> None:

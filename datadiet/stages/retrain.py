@@ -58,10 +58,7 @@ def retraining_config(config: ml_collections.ConfigDict) -> ml_collections.Confi
   steps = config.retrain.get('budget_steps', None)
   if steps is None:
     return config
-  retraining = config.copy_and_resolve_references()
-  with retraining.unlocked():
-    retraining.optim.budget, retraining.optim.budget_unit = int(steps), 'steps'
-  return retraining
+  return optim.with_fields(config, budget=int(steps), budget_unit='steps')
 
 
 def validated(ctx: Context, directory: Path, entry: dict,

@@ -39,6 +39,16 @@ DEFAULT_GROUP = 'default'  # The parameters no group of config.optim.param_group
 _GROUP_FIELDS = ('params', 'lr_multiplier', 'train_fraction')
 
 
+def with_fields(config: ml_collections.ConfigDict, **fields) -> ml_collections.ConfigDict:
+  """A copy of ``config`` whose ``optim`` block has ``fields`` replaced (the recipe of one kind
+  of run: the scoring seeds', the retraining seeds')."""
+  changed = config.copy_and_resolve_references()
+  with changed.unlocked():
+    for name, value in fields.items():
+      changed.optim[name] = value
+  return changed
+
+
 def steps_per_epoch(num_examples: int, batch_size: int) -> int:
   """Batches per pass over ``num_examples`` (the last one may straddle into the next epoch)."""
   return max(1, math.ceil(num_examples / batch_size))
