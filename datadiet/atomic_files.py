@@ -3,9 +3,10 @@
 :func:`commit` fills a temporary file next to the target, syncs it and renames it into place,
 so a crash leaves the old file or none, never a partial one, and rewriting a file with the same
 bytes leaves it untouched (a relaunch changes nothing it finished). In a multi-process run
-process 0 writes and every process waits at a barrier, so all see the same workdir. A full disk
-or an unwritable place is one clear error naming the file. :func:`write_text`,
-:func:`write_json` and :func:`write_npz` are the formats the project writes.
+process 0 writes, every process meeting it at a barrier before and after, so all see the same
+workdir at the same point. A full disk or an unwritable place is one clear error naming the
+file. :func:`write_text`, :func:`write_json` and :func:`write_npz` are the formats the project
+writes.
 """
 
 from __future__ import annotations
@@ -23,9 +24,14 @@ from datadiet import errors, multihost
 
 def commit(path: str | Path, write: Callable[[Path], None]) -> None:
   """Writes ``path`` atomically on process 0 (``write`` fills a temporary file, which is synced
-  and renamed over ``path``), then waits for every process. A crash leaves the old file or none,
-  never a partial one; an existing file with the same bytes is left as it is."""
+  and renamed over ``path``) between two barriers of every process. A crash leaves the old file
+  or none, never a partial one; an existing file with the same bytes is left as it is."""
   path = Path(path)
+  # Every process reaches this write before process 0 makes it: a process that decides
+  # whether to write by whether the file exists (``if not path.exists(): commit(...)``) then
+  # decides before the file can appear, so all take the same branch and meet at the same
+  # barriers (one that saw process 0's fresh file would skip this call and its barriers).
+  multihost.barrier('commit')
   if multihost.is_writer():
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.tmp{path.suffix}')  # Same suffix: savefig reads it.

@@ -3,10 +3,12 @@
 Every process runs the same program on the same host data. Arrays go onto the global mesh with
 :func:`to_device` (each process fills only the shards its devices hold) and come back with
 :func:`to_host` (gathered from all processes). Shared artifacts are written by process 0 alone,
-through :func:`datadiet.atomic_files.commit`, which every process calls: the others wait at a
-barrier (:func:`barrier`) until the file exists, so all processes see the same workdir and take
-the same branches. Orbax checkpoints are
-the exception: every process takes part in saving them, and orbax coordinates the commit.
+through :func:`datadiet.atomic_files.commit`, which every process calls: all meet at a barrier
+(:func:`barrier`) before process 0 writes and again after, so every process decides from the
+same workdir (none sees a file before the others have looked for it) and takes the same
+branches. Orbax checkpoints are the exception: every process takes part in saving them, and
+orbax coordinates the commit; :func:`datadiet.train.checkpoints.saved_steps` lists them without
+entering a barrier.
 
 With one process all of this reduces to ``device_put``, ``device_get`` and a plain atomic write.
 """

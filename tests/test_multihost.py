@@ -36,6 +36,43 @@ def _free_port():
     return s.getsockname()[1]
 
 
+# Process 1 arrives late: it looks at the workdir after process 0 could have written to it.
+_LATE_PROCESS = """
+import sys, time
+from pathlib import Path
+import jax
+jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+jax.distributed.initialize(sys.argv[1], num_processes=2, process_id=int(sys.argv[2]))
+from datadiet import atomic_files, multihost
+from datadiet.train import checkpoints
+workdir = Path(sys.argv[3])
+if jax.process_index() == 1:
+  time.sleep(3)
+# Write-if-missing: process 1 must decide before process 0's file can appear.
+if not (workdir / 'once.json').exists():
+  atomic_files.write_json(workdir / 'once.json', {'written': True})
+# Listing checkpoints enters no barrier, though process 0's manager created the directory.
+if jax.process_index() == 1:
+  time.sleep(3)
+steps = checkpoints.saved_steps(workdir / 'checkpoints')
+checkpoints.manager(workdir / 'checkpoints')
+multihost.barrier('end')
+print('steps', steps, 'done')
+"""
+
+
+def test_a_late_process_takes_the_same_branches_and_barriers(tmp_path):
+  env = dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS='')
+  address = f'localhost:{_free_port()}'
+  procs = [subprocess.Popen([sys.executable, '-c', _LATE_PROCESS, address, str(i), str(tmp_path)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True) for i in range(2)]
+  for proc in procs:
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 0 and 'steps [] done' in output, output[-3000:]
+  assert json.loads((tmp_path / 'once.json').read_text()) == {'written': True}
+
+
 def test_two_processes_score_like_one(tmp_path):
   env = dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS='')  # One CPU device per process.
   address = f'localhost:{_free_port()}'

@@ -96,9 +96,7 @@ def missing_checkpoints(ctx: Context, model: str) -> list[int]:
   saved: a new scoring step, or a damaged checkpoint moved aside."""
   needed = {step for name, step in wanted(ctx) if not registry.get(name).model_free
             and not ctx.score_path(name, step, model).exists()}
-  directory = ctx.pretrain_dir_for(model) / 'checkpoints'
-  saved = set(checkpoints.manager(directory).all_steps()) if directory.is_dir() else set()
-  return sorted(needed - saved)
+  return sorted(needed - set(checkpoints.saved_steps(ctx.pretrain_dir_for(model) / 'checkpoints')))
 
 
 def pretrain_complete(ctx: Context) -> bool:

@@ -33,6 +33,14 @@ def manager(directory: str | Path) -> ocp.CheckpointManager:
                                item_handlers=ocp.StandardCheckpointHandler())
 
 
+def saved_steps(directory: str | Path) -> list[int]:
+  """The steps saved (finalized) in ``directory``, none if it does not exist. Lists the files
+  alone: creating a manager to ask would enter orbax's directory-creation barrier, which a
+  multi-process run's processes would then reach a different number of times (one seeing the
+  directory process 0 had just created, another not)."""
+  return sorted(ocp.step.checkpoint_steps(directory)) if Path(directory).is_dir() else []
+
+
 def save(mngr: ocp.CheckpointManager, step: int, state: Any) -> None:
   """Saves ``state`` as ``step`` (atomically: orbax writes to a temporary directory first)."""
   try:

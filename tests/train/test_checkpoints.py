@@ -28,6 +28,10 @@ def test_restore_step_k_returns_step_k(tmp_path):
   assert np.asarray(checkpoints.restore(mngr, 2, state).step).tolist() == [2, 2]
   with pytest.raises(checkpoints.CheckpointError, match=r'No checkpoint for step 3 .* \[0, 2, 4\]'):
     checkpoints.restore(mngr, 3, state)
+  # The listing without a manager agrees with the manager's, and skips an unfinished save.
+  (tmp_path / '6.orbax-checkpoint-tmp-123').mkdir()
+  assert checkpoints.saved_steps(tmp_path) == sorted(mngr.all_steps()) == [0, 2, 4]
+  assert checkpoints.saved_steps(tmp_path / 'absent') == []
 
 
 @pytest.mark.parametrize('error, raised', [
