@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from configs import cifar10_airbench  # noqa: E402
-from datadiet.data import augment, feed, pipeline, sources  # noqa: E402
+from datadiet.data import augment, feed, normalization, sources, train_order  # noqa: E402
 from datadiet.train import ensemble, loop, optim  # noqa: E402
 
 _DATA = flags.DEFINE_string('data', '../shared/datasets/cifar10_jpeg', 'CIFAR-10 image folder.')
@@ -63,8 +63,8 @@ def main(argv):
   data = sources.load(config.data.name)
   run = loop.setup(config, data, [0])
   state = run.state
-  order = pipeline.TrainOrder(run.positions, [0], _BATCH.value, config.data.order_seed,
-                              augment=True, **pipeline.crop_flip_options(config.data))
+  order = train_order.TrainOrder(run.positions, [0], _BATCH.value, config.data.order_seed,
+                                 augment=True, **train_order.crop_flip_options(config.data))
   table, batches = feed.train_batches('device', data, data.train['label'], order, 0,
                                       _STEPS.value, ensemble.batch_sharding(run.mesh))
   step_fn = ensemble.make_train_step(run.model, run.optimizer, run.mesh, run.strategy, run.stats,
@@ -93,7 +93,7 @@ def main(argv):
   final = jax.device_get(state)
   variables = jax.tree.map(lambda x: x[0], ensemble.model_variables(final.params, final.batch_stats,
                                                               final.constants))
-  test = pipeline.normalize(data.test['image'][:_TEST.value], run.stats)
+  test = normalization.normalize(data.test['image'][:_TEST.value], run.stats)
   logits = augment.averaged_logits(lambda x: run.model.apply(variables, x, train=False), test,
                                    'flip_translate')
   out.update(images=np.stack(images), labels=np.stack(labels), losses=np.array(losses),

@@ -68,7 +68,7 @@ sys.path.insert(0, str(ROOT))  # The configs package, as launch.py sees it.
 
 from configs import train as train_config  # noqa: E402
 from datadiet import models  # noqa: E402
-from datadiet.data import feed, pipeline, sources  # noqa: E402
+from datadiet.data import dataset, feed, normalization, sources, train_order  # noqa: E402
 from datadiet.reporting.figure1 import figure1_tables  # noqa: E402
 from datadiet.scores import el2n, grand  # noqa: E402
 from datadiet.train import ensemble, optim  # noqa: E402
@@ -130,11 +130,11 @@ def _engine(model_name, dtype, seeds, batch, strategy, image_shape):
   rng = np.random.default_rng(0)
   images = rng.integers(0, 256, (4096,) + image_shape, dtype=np.uint8)
   labels = rng.integers(0, 10, len(images)).astype(np.int32)
-  stats = pipeline.channel_stats(images)
-  state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(images[0], stats),
+  stats = normalization.channel_stats(images)
+  state = ensemble.init_ensemble(model, optimizer, seeds, normalization.normalize(images[0], stats),
                                  len(images), mesh)
-  order = pipeline.TrainOrder(np.arange(len(images)), seeds, batch, 0, augment=True)
-  data = sources.Dataset('synthetic', {'image': images, 'label': labels}, {}, num_classes=10)
+  order = train_order.TrainOrder(np.arange(len(images)), seeds, batch, 0, augment=True)
+  data = dataset.Dataset('synthetic', {'image': images, 'label': labels}, {}, num_classes=10)
   table, batches = feed.train_batches('device', data, labels, order, 0, 1,
                                       ensemble.batch_sharding(mesh))
   step = ensemble.make_train_step(model, optimizer, mesh,
@@ -170,7 +170,7 @@ def micro(on_row) -> list[dict]:
           state.params, state.batch_stats, state.constants))
       record(_time_engine_step('train_step', step, state, raw, table, batch), dtype=dtype)
       model = models.get_model(model_name, num_classes=10, dtype=dtype)
-      x = jnp.asarray(pipeline.normalize(images[:batch], stats))
+      x = jnp.asarray(normalization.normalize(images[:batch], stats))
       y = jnp.asarray(labels[:batch])
       scores = {
           'forward': (lambda v, x: model.apply(v, x, train=False), (variables, x)),
@@ -226,7 +226,6 @@ def micro_summary(rows: list[dict]) -> list[str]:
 def _smoke_folder(root: Path) -> Path:
   """The offline digits as a 16×16 PNG image folder (the smoke's CIFAR stand-in)."""
   from PIL import Image  # pylint: disable=g-import-not-at-top
-  from datadiet.data import sources  # pylint: disable=g-import-not-at-top
   if (root / 'train').is_dir():  # Written already, for another part of this run.
     return root
   data = sources.load('digits')

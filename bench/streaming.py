@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # The configs pack
 
 from configs import cifar10_cpu, imagenet_resnet50  # noqa: E402
 from datadiet import models, runtime, scoring  # noqa: E402
-from datadiet.data import feed, image_reader, pipeline  # noqa: E402
+from datadiet.data import feed, image_reader, sources, train_order  # noqa: E402
 from datadiet.train import ensemble, loop  # noqa: E402
 
 _REPO = Path(__file__).resolve().parents[1]
@@ -108,10 +108,10 @@ def _imagenet_config(input_pipeline: str):
 
 def _batches(config, data, run, steps: int):
   """``(table, batches)`` of the run's input path: warm-up and ``steps`` training batches."""
-  augmentation = pipeline.augmentation_of(config.data.augment)
-  order = pipeline.TrainOrder(run.positions, list(config.pretrain.seeds),
-                              config.optim.batch_size, config.data.order_seed,
-                              augment=augmentation == 'pad_crop_flip')
+  augmentation = train_order.augmentation_of(config.data.augment)
+  order = train_order.TrainOrder(run.positions, list(config.pretrain.seeds),
+                                 config.optim.batch_size, config.data.order_seed,
+                                 augment=augmentation == 'pad_crop_flip')
   return feed.train_batches(run.input_pipeline, data, data.train['label'], order, 0,
                             _WARMUP + steps, ensemble.batch_sharding(run.mesh), augmentation)
 
@@ -178,7 +178,7 @@ def _throughput_child(path: str) -> None:
   path = path.removeprefix('imagenet:')
   config = _imagenet_config(path) if imagenet else _config(_DATASET.value, path)
   start = time.perf_counter()
-  data = feed.dataset_for(config)
+  data = sources.for_config(config)
   run = loop.setup(config, data, list(config.pretrain.seeds))
   setup = time.perf_counter() - start  # Loading (device), or indexing + channel statistics.
   steps = _IMAGENET_STEPS.value if imagenet else _STEPS.value
@@ -284,7 +284,7 @@ def _memory_child(size: int) -> None:
   config.data.channel_stats = ((0.5,) * 3, (0.25,) * 3)  # Not measured: the pass is not timed.
   baseline = _peak_mib()
   start = time.perf_counter()
-  data = feed.dataset_for(config)
+  data = sources.for_config(config)
   run = loop.setup(config, data, list(config.pretrain.seeds))
   after_index = _peak_mib()
   rate, state = _train(config, data, run, _MEMORY_STEPS.value)

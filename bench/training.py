@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # The configs pack
 from configs import cifar10_airbench  # noqa: E402
 from configs import train as train_config  # noqa: E402
 from datadiet import models  # noqa: E402
-from datadiet.data import feed, pipeline, sources  # noqa: E402
+from datadiet.data import feed, normalization, sources, train_order  # noqa: E402
 from datadiet.train import ensemble, loop, optim  # noqa: E402
 
 _DATASET = flags.DEFINE_string('dataset', 'image_folder:../shared/datasets/cifar10_jpeg',
@@ -62,8 +62,8 @@ def _setup(model_name, data, seeds, strategy):
                            batch_norm_axis_name=ensemble.DATA)
   optimizer = optim.make_optimizer(config, 1000)
   mesh = ensemble.make_mesh(len(seeds))
-  stats = pipeline.channel_stats(data.train['image'])
-  state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(
+  stats = normalization.channel_stats(data.train['image'])
+  state = ensemble.init_ensemble(model, optimizer, seeds, normalization.normalize(
       data.train['image'][:1], stats)[0], len(data.train['label']), mesh)
   return ensemble.make_train_step(model, optimizer, mesh, strategy, stats), state, stats, mesh
 
@@ -75,10 +75,10 @@ def _kept(data):
 
 def bench_data_alone(data) -> list[dict]:
   """Images/s each input path delivers with no model: K seeds' augmented batches, normalised."""
-  order = pipeline.TrainOrder(_kept(data), list(range(_NUM_SEEDS.value)), _BATCH.value, 0,
-                              augment=True)
+  order = train_order.TrainOrder(_kept(data), list(range(_NUM_SEEDS.value)), _BATCH.value, 0,
+                                 augment=True)
   mesh = ensemble.make_mesh(_NUM_SEEDS.value)
-  stats = pipeline.channel_stats(data.train['image'])
+  stats = normalization.channel_stats(data.train['image'])
   realise = jax.jit(jax.vmap(feed.model_inputs, in_axes=(0, None, None)), static_argnums=2)
   rows = []
   for path in ('tf_data', 'device'):
@@ -101,7 +101,7 @@ def bench_pipeline(data) -> list[dict]:
   """One seed of the pipeline model, fed by each input path over a pruned subset, against the
   same step on one batch already on the device."""
   step_fn, state, _, mesh = _setup(_PIPELINE_MODEL.value, data, [0], 'unroll')
-  order = pipeline.TrainOrder(_kept(data), [0], _BATCH.value, 0, augment=True)
+  order = train_order.TrainOrder(_kept(data), [0], _BATCH.value, 0, augment=True)
   rates = {}
   for path in ('tf_data', 'device'):
     table, batches = feed.train_batches(path, data, data.train['label'], order,
@@ -156,8 +156,8 @@ def bench_airbench(data) -> list[dict]:
     step_fn = ensemble.make_train_step(run.model, run.optimizer, run.mesh, run.strategy,
                                        run.stats, loss_fn=optim.training_loss(config),
                                        lookahead=run.lookahead)
-    order = pipeline.TrainOrder(run.positions, [0], _BATCH.value, 0, augment=True,
-                                **pipeline.crop_flip_options(config.data))
+    order = train_order.TrainOrder(run.positions, [0], _BATCH.value, 0, augment=True,
+                                   **train_order.crop_flip_options(config.data))
     table, batches = feed.train_batches('device', data, data.train['label'], order, 0,
                                         _STEPS.value + 1, ensemble.batch_sharding(run.mesh))
     seconds, _ = _time_steps(step_fn, run.state, batches, table)

@@ -26,7 +26,7 @@ AUM at the end of the 78,000-step run (so the 10 scoring seeds train fully); sub
 import ml_collections
 from ml_collections.config_dict import placeholder
 
-from datadiet import selectors
+from datadiet import pruning_methods
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -109,8 +109,8 @@ def get_config() -> ml_collections.ConfigDict:
       # a method without scores, fraction pruned), e.g. ('keep_hardest', 'el2n@24', 0.5).
       extra=(),
       seed=0,
-      # Each method's options, from its registration (datadiet.selectors).
-      kwargs=selectors.default_kwargs())
+      # Each method's options, from its registration (datadiet.pruning_methods).
+      kwargs=pruning_methods.default_kwargs())
   # 'offset' also drops this fraction of the hardest: ≈ 500, the paper's best window on clean
   # data.
   config.prune.kwargs.offset.fraction = 0.01

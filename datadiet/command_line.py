@@ -195,7 +195,7 @@ def _type_hint(text: str, config: ml_collections.ConfigDict | None) -> str:
 
 def _free_form_hint(argv: list[str]) -> str | None:
   """Why an override inside a free-form block failed: the config file does not set it."""
-  from datadiet import selectors  # pylint: disable=g-import-not-at-top
+  from datadiet import pruning_methods  # pylint: disable=g-import-not-at-top
   for arg in argv:
     field = arg.removeprefix('--config.').partition('=')[0]
     if field.startswith('model.kwargs.'):
@@ -203,12 +203,12 @@ def _free_form_hint(argv: list[str]) -> str | None:
               'them all as one dict, e.g. --config.model.kwargs="{\'widths\': (8, 16)}", or '
               'set config.model.kwargs in a config file.')
     if field.startswith('prune.kwargs.'):
-      method, defaults = field.split('.')[2], selectors.default_kwargs()
+      method, defaults = field.split('.')[2], pruning_methods.default_kwargs()
       if method in defaults:
         return (f'--config.{field}: the {method} method takes no such option; its options: '
                 f'{", ".join(defaults[method])}.')
       return (f'--config.{field}: the {method} method takes no options; methods with options: '
-              f'{", ".join(defaults)} (see datadiet/selectors.py).')
+              f'{", ".join(defaults)} (see datadiet/pruning_methods.py).')
   return None
 
 

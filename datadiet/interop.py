@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from datadiet import atomic_files, errors, pruning, score_files, selectors
+from datadiet import atomic_files, errors, pruning, pruning_methods, score_files
 
 _TFDS_ID = re.compile(r'^(?P<file>.*)-(?P<shard>\d+)-of-(?P<shards>\d+)__(?P<index>\d+)$')
 
@@ -208,7 +208,7 @@ def select(scores: np.ndarray, fraction_pruned: float, method: str = 'keep_harde
 
     keep = datadiet.select(el2n, 0.5, 'offset', fraction=0.01)   # drop 1% hardest, keep 50%
   """
-  entry = selectors.get(method)
+  entry = pruning_methods.get(method)
   options, unknown = entry.merged(options)
   if unknown:
     raise errors.InputError(f'The {method} method takes no option {", ".join(unknown)}; its '

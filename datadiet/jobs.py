@@ -11,7 +11,7 @@ import numpy as np
 
 from datadiet import device_memory, errors, experiment, preflight, runtime
 from datadiet import workdir as workdirs
-from datadiet.data import feed, sources
+from datadiet.data import dataset, sources
 from datadiet.stages import registry as stage_registry
 from datadiet.stages.context import Context
 from datadiet.train import loop
@@ -57,12 +57,12 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path,
     for stage in stage_registry.configured(config.stages):
       if stage.check_workdir is not None:
         stage.check_workdir(existing)
-  dataset = sources.fingerprint(feed.dataset_for(config))  # Loaded once: preflight's.
+  fingerprint = dataset.fingerprint(sources.for_config(config))  # Loaded once: preflight's.
   if workdir and Path(workdir).is_dir():
-    workdirs.check_dataset(workdir, dataset)
+    workdirs.check_dataset(workdir, fingerprint)
   workdir = workdirs.claim(workdir, config, stage_registry.reads,
                            allow_config_change=continue_with_changed_config)
-  workdirs.record_dataset(workdir, dataset)
+  workdirs.record_dataset(workdir, fingerprint)
   # The whole config is in the workdir, not on the terminal (launch.py --print_config shows it).
   logging.info('Config: %s', Path(workdir) / 'config.json')
   runtime.enable_compilation_cache(runtime.compilation_cache_dir(config, workdir))

@@ -6,10 +6,12 @@ the devices) would otherwise surface hours into a run, after pretraining; here i
 :class:`~datadiet.errors.InputError` naming the field and the valid choices, raised before
 anything is written.
 
-The checks here are those of the config blocks every job reads (data, model, optim, pretrain,
-runtime) and of the blocks only a configured stage reads; what a stage alone knows (a subset
-pruned by a score the run does not compute, an analysis's windows) is its ``check``
-(:class:`datadiet.stages.protocol.Stage`), which this module runs for every configured stage.
+Each field is checked by the part of the code that reads it (the optimizer's by
+:func:`datadiet.train.optim.check_hyperparameters`, the input path's by
+:func:`datadiet.data.feed.check_config`, a pruning method's options by its ``check_options``, a
+stage's blocks by its ``check``, ...); this module calls them all, in order, with the dataset
+and the devices, and adds what only the whole run shows: the model traced on the images, the
+host memory of padded batches, stages that cannot stream.
 """
 
 from __future__ import annotations
@@ -21,27 +23,9 @@ import jax.numpy as jnp
 import ml_collections
 
 from datadiet import config_checks, errors, models
-from datadiet.data import augment, feed, image_reader, noise, pipeline
+from datadiet.data import feed, noise, sources
 from datadiet.train import ensemble, loop, optim
 from datadiet.train.lookahead import Lookahead
-
-
-def _check_optimizer(config: ml_collections.ConfigDict) -> None:
-  """Values no optimizer can use: they would only fail as a non-finite loss, mid-run."""
-  optim = config.optim
-  rate = optim.learning_rate
-  if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < float('inf'):
-    raise errors.InputError(f'config.optim.learning_rate must be a positive finite number, got '
-                            f'{rate!r}.')
-  if not 0 <= optim.momentum < 1:
-    raise errors.InputError(f'config.optim.momentum must be in [0, 1), got {optim.momentum!r}.')
-  if not optim.weight_decay >= 0:
-    raise errors.InputError(f'config.optim.weight_decay must be >= 0, got '
-                            f'{optim.weight_decay!r}.')
-  fractions = optim.lr_decay_fractions
-  if any(not 0 < f < 1 for f in fractions) or list(fractions) != sorted(fractions):
-    raise errors.InputError(f'config.optim.lr_decay_fractions must be increasing fractions of the '
-                            f'run in (0, 1), got {fractions!r}.')
 
 
 def _check_fields(config: ml_collections.ConfigDict) -> None:
@@ -51,7 +35,7 @@ def _check_fields(config: ml_collections.ConfigDict) -> None:
   config_checks.non_negative_ints(config, ('runtime.checkpoint_every_steps',
                                            'runtime.eval_every_steps', 'data.order_seed',
                                            'data.label_noise_seed', 'runtime.stream_readers'))
-  _check_optimizer(config)
+  optim.check_hyperparameters(config)
   optim.training_loss(config)  # Label smoothing.
   optim.param_groups(config)
   try:
@@ -61,27 +45,7 @@ def _check_fields(config: ml_collections.ConfigDict) -> None:
   config_checks.seeds('pretrain.seeds', config.pretrain.seeds)
   noise.check_fraction(config.data.label_noise_fraction)
   ensemble.check_strategy(config.runtime.seed_strategy)
-  _check_input(config)
-
-
-def _check_input(config: ml_collections.ConfigDict) -> None:
-  """The augmentation, image size and channel statistics against the input path."""
-  augmentation = pipeline.augmentation_of(config.data.augment)
-  streamed = config.runtime.input_pipeline == 'stream'
-  if augmentation == 'resized_crop_flip' and not (streamed and config.data.image_size):
-    raise errors.InputError(
-        "config.data.augment='resized_crop_flip' crops each stored image before resizing it to "
-        "data.image_size: set --config.runtime.input_pipeline=stream and "
-        '--config.data.image_size=<pixels>, or use pad_crop_flip.')
-  pipeline.crop_flip_options(config.data)
-  augment.check_test_augment(config.data.get('test_augment', 'none'))
-  feed.resolve(config.runtime.input_pipeline, 0, config.runtime.device_data_max_fraction)
-  image_reader.check_workers(config.runtime.stream_workers)
-  if not streamed and (config.runtime.stream_workers != 'auto' or config.runtime.stream_readers):
-    raise errors.InputError(
-        'config.runtime.stream_workers and stream_readers set how the stream path reads, but '
-        f'config.runtime.input_pipeline is {config.runtime.input_pipeline!r}: add '
-        '--config.runtime.input_pipeline=stream, or leave them at auto and 0.')
+  feed.check_config(config)
 
 
 def _check_batch_memory(config: ml_collections.ConfigDict, data) -> None:
@@ -127,7 +91,7 @@ def check(config: ml_collections.ConfigDict) -> None:
     from datadiet.stages import registry  # The pipeline imports the whole stack.
     stages = registry.configured(config.stages)
   _check_fields(config)
-  data = feed.dataset_for(config)
+  data = sources.for_config(config)
   loop.input_pipeline(config, data)  # A known path that this environment can run.
   if config.data.channel_stats:
     feed.channel_stats_for(config, data)  # Their shape against the images' channels.
@@ -136,10 +100,7 @@ def check(config: ml_collections.ConfigDict) -> None:
   num_steps = optim.total_steps(config, num_train)
   optim.make_optimizer(config, num_steps)  # Budget unit, schedule.
   Lookahead.from_config(config, _shortest_run(config, num_train))
-  beyond = [s for s in config.runtime.checkpoint_steps if not 0 <= s <= num_steps]
-  if beyond:
-    raise errors.InputError(f'config.runtime.checkpoint_steps {beyond} lie outside the run\'s '
-                            f'{num_steps} steps; checkpoint at steps in [0, {num_steps}].')
+  loop.check_checkpoint_steps(config, num_steps)
   _check_model(config, data)
   ensemble.make_mesh(len(config.pretrain.seeds), config.optim.batch_size)  # Does it split?
   if stages:

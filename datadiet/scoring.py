@@ -34,7 +34,8 @@ from jax.sharding import PartitionSpec as P
 
 from datadiet import atomic_files, errors, multihost
 from datadiet.data import feed
-from datadiet.scores import over_seeds, registry
+from datadiet.scores import registry
+from datadiet.seed_axis import over_seeds
 from datadiet.train import ensemble
 
 # Scoring seeds one after another (lax.map) runs as fast as unrolling them on CPU, unlike

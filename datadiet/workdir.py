@@ -137,7 +137,7 @@ class WorkdirDatasetMismatchError(errors.InputError):
 
 def check_dataset(workdir: str | Path, fingerprint: dict[str, Any]) -> None:
   """Raises WorkdirDatasetMismatchError if ``workdir`` holds a run of other data than
-  ``fingerprint`` describes (:func:`datadiet.data.sources.fingerprint`): resuming it would mix
+  ``fingerprint`` describes (:func:`datadiet.data.dataset.fingerprint`): resuming it would mix
   two datasets in one run. Reads only; a workdir without the record (new, or older than it)
   passes."""
   path = Path(workdir) / DATASET_FILE
@@ -199,11 +199,10 @@ def claim(workdir: str | Path, config: ml_collections.ConfigDict, reads_of: Read
     atomic_files.write_text(config_path, text)
     return workdir
   found = json.loads(found_text)
-  if not isinstance(found.get('data'), dict):  # A flat config: fields such as 'dataset'.
+  if not isinstance(found, dict) or not isinstance(found.get('data'), dict):
     raise WorkdirConfigMismatchError(
-        f'{workdir} holds a run of an older datadiet, whose config.json is flat (fields such as '
-        '"dataset" and "budget"; now data.name and optim.budget): its results cannot be '
-        'resumed by this version. Use a new --workdir.')
+        f'{config_path} is not a config this version of datadiet reads (it has no data block), '
+        'so the results there cannot be resumed. Use a new --workdir.')
   changed = changed_fields(found, wanted, reads_of)
   if not changed:
     return workdir

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from configs import default
-from datadiet import device_memory, errors
+from datadiet import device_memory, errors, experiment
 from datadiet import workdir as workdirs
 from datadiet.stages.context import Context
 from datadiet.stages import registry as stage_registry
@@ -84,7 +84,7 @@ def test_a_stage_that_runs_out_of_memory_is_one_line_and_not_marked_done(tmp_pat
   ctx = Context(default.get_config(), tmp_path)
   stage = Stage('score', run=lambda ctx: _exhaust_the_device(), reads=('scores',))
   with pytest.raises(errors.OutOfMemoryError, match='ran out of memory in score'):
-    ctx.run_stage(stage)
+    experiment.run_stage(ctx, stage)
   assert not (tmp_path / 'stages' / 'score.done').exists()
 
 

@@ -10,7 +10,7 @@ import pytest
 import scipy.stats
 
 from configs import default as pipeline_config
-from datadiet import experiment, preflight, pruning, score_files, selectors
+from datadiet import experiment, preflight, pruning, pruning_methods, score_files
 from datadiet.data import sources
 from datadiet.stages import pretrain_and_score, prune, report, retrain
 from datadiet.stages.context import Context
@@ -70,7 +70,7 @@ def test_random_subsets_are_drawn_per_retraining_seed(tmp_path):
   assert kept.shape == (2, num // 2)
   for row, seed in zip(kept, (100, 101)):
     np.testing.assert_array_equal(row, pruning.random_subset(num, num // 2,
-                                                             selectors.subset_seed(0, seed)))
+                                                             pruning_methods.subset_seed(0, seed)))
   assert not np.array_equal(kept[0], kept[1])
   one = Context(_tiny_config({'retrain.seeds': (100, 101),
                               'prune.kwargs.random.per_seed': False}), tmp_path)

@@ -68,11 +68,11 @@ def test_continue_with_a_changed_config_keeps_the_old_one(tmp_path):
   assert json.loads((tmp_path / 'config.json').read_text())['optim']['budget'] == 2
 
 
-def test_a_workdir_of_the_flat_config_format_is_refused(tmp_path):
+def test_a_workdir_whose_config_is_not_one_datadiet_reads_is_refused(tmp_path):
   (tmp_path / 'config.json').write_text(json.dumps({'job': 'train', 'dataset': 'digits',
                                                     'budget': 1}))
-  with pytest.raises(ValueError, match=r'holds a run of an older datadiet, whose config.json is '
-                                       r'flat .* Use a new --workdir\.'):
+  with pytest.raises(ValueError, match=r'config.json is not a config this version of datadiet '
+                                       r'reads \(it has no data block\).* Use a new --workdir\.'):
     jobs.run(train.get_config(), tmp_path)
 
 

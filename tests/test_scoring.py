@@ -6,7 +6,7 @@ import optax
 import pytest
 
 from datadiet import models, scoring
-from datadiet.data import feed, pipeline
+from datadiet.data import feed, normalization
 from datadiet.scores import el2n, grand, norm_tuning
 from datadiet.train import ensemble
 
@@ -17,10 +17,10 @@ def ensemble_and_data():
   rng = np.random.default_rng(0)
   images = rng.integers(0, 256, (11, 8, 8, 2), dtype=np.uint8)
   labels = rng.integers(0, 3, 11).astype(np.int32)
-  stats = pipeline.channel_stats(images)
+  stats = normalization.channel_stats(images)
   mesh = ensemble.make_mesh(2)
   state = ensemble.init_ensemble(model, optax.sgd(0.1), [0, 1],
-                                 pipeline.normalize(images[0], stats), 11, mesh)
+                                 normalization.normalize(images[0], stats), 11, mesh)
   return model, state, images, labels, stats, mesh
 
 
@@ -32,7 +32,7 @@ def test_matches_scores_computed_seed_by_seed(ensemble_and_data, input_pipeline)
   got = scoring.score_split(model, state, examples, np.arange(11), ('grand', 'el2n'),
                             batch_size=4)
   assert list(got) == ['grand', 'el2n'] and got['el2n'].shape == (2, 11)
-  normalized = pipeline.normalize(images, stats)
+  normalized = normalization.normalize(images, stats)
   for k in range(2):
     variables = jax.tree.map(lambda a: a[k], {'params': state.params,
                                               'batch_stats': state.batch_stats})

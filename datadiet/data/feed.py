@@ -16,7 +16,7 @@ function that turns a raw batch into model inputs inside the step.
   accelerator's memory (GPU/TPU) or on a CPU (where "device" memory is host memory), else
   ``tf_data``.
 
-Every path realises the same :class:`~datadiet.data.pipeline.TrainOrder`, so the path changes
+Every path realises the same :class:`~datadiet.data.train_order.TrainOrder`, so the path changes
 the speed of a run, not its batches.
 
 Example::
@@ -33,14 +33,16 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import jax
+import ml_collections
 import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from datadiet import batching, errors, multihost, optional_deps
 from datadiet.device_memory import device_memory_bytes
-from datadiet.data import augment, pipeline, sources
-from datadiet.data.pipeline import ChannelStats, TrainOrder, normalize
+from datadiet.data import augment, dataset, image_reader, normalization, train_order
+from datadiet.data.normalization import ChannelStats, normalize
+from datadiet.data.train_order import TrainOrder
 
 INPUT_PIPELINES = ('auto', 'device', 'tf_data', 'stream')
 _NEEDS_TF = ('tf_data',)
@@ -79,33 +81,41 @@ def resolve(input_pipeline: str, data_bytes: int, max_fraction: float = 0.25,
       'or raise device_data_max_fraction.')
 
 
-def dataset_for(config) -> sources.Dataset:
-  """The dataset of ``config.data``: indexed only (images left on disk) for the ``stream`` path,
-  its reader carrying ``config.runtime.stream_workers`` and ``stream_readers``; else loaded into
-  memory, resized to ``data.image_size`` when set."""
-  data = config.data
-  if config.runtime.input_pipeline == 'stream':
-    indexed = sources.index(data.name, data_dir=data.dir, image_size=data.image_size)
-    return dataclasses.replace(indexed, reader=dict(
-        indexed.reader, workers=config.runtime.stream_workers,
-        readers=config.runtime.stream_readers))  # Checked by ImageReader (and preflight).
-  return sources.load(data.name, data_dir=data.dir, image_size=data.image_size)
+def check_config(config: ml_collections.ConfigDict) -> None:
+  """Refuses an input path, augmentation or stream setting of ``config`` that the others rule
+  out (before the dataset is read)."""
+  augmentation = train_order.augmentation_of(config.data.augment)
+  streamed = config.runtime.input_pipeline == 'stream'
+  if augmentation == 'resized_crop_flip' and not (streamed and config.data.image_size):
+    raise errors.InputError(
+        "config.data.augment='resized_crop_flip' crops each stored image before resizing it to "
+        "data.image_size: set --config.runtime.input_pipeline=stream and "
+        '--config.data.image_size=<pixels>, or use pad_crop_flip.')
+  train_order.crop_flip_options(config.data)
+  augment.check_test_augment(config.data.get('test_augment', 'none'))
+  resolve(config.runtime.input_pipeline, 0, config.runtime.device_data_max_fraction)
+  image_reader.check_workers(config.runtime.stream_workers)
+  if not streamed and (config.runtime.stream_workers != 'auto' or config.runtime.stream_readers):
+    raise errors.InputError(
+        'config.runtime.stream_workers and stream_readers set how the stream path reads, but '
+        f'config.runtime.input_pipeline is {config.runtime.input_pipeline!r}: add '
+        '--config.runtime.input_pipeline=stream, or leave them at auto and 0.')
 
 
-def channel_stats_for(config, data: sources.Dataset) -> ChannelStats:
+def channel_stats_for(config, data: dataset.Dataset) -> ChannelStats:
   """``config.data.channel_stats`` when given, else measured on the training images (one pass
   over them when streamed)."""
   given = config.data.channel_stats
   if given:
-    return pipeline.checked_stats(given, data.image_shape[-1] if data.streamed
-                                  else data.train['image'].shape[-1])
+    return normalization.checked_stats(given, data.image_shape[-1] if data.streamed
+                                       else data.train['image'].shape[-1])
   if data.streamed:
     from datadiet.data import streaming  # pylint: disable=g-import-not-at-top
     return streaming.channel_stats(streaming.reader_for(data), data.train['location'])
-  return pipeline.channel_stats(data.train['image'])
+  return normalization.channel_stats(data.train['image'])
 
 
-def fit_images(data: sources.Dataset, positions: np.ndarray, count: int,
+def fit_images(data: dataset.Dataset, positions: np.ndarray, count: int,
                stats: ChannelStats) -> np.ndarray:
   """``min(count, len(positions))`` training images among ``positions``, spread evenly over them
   in dataset order, normalised: what a model fitted to data (airbench's whitening) is fitted to;
@@ -153,7 +163,7 @@ def model_inputs(batch: Mapping[str, Any], table: Mapping[str, Any],
   return normalize(images, stats), labels
 
 
-def train_batches(input_pipeline: str, data: sources.Dataset, labels: np.ndarray,
+def train_batches(input_pipeline: str, data: dataset.Dataset, labels: np.ndarray,
                   order: TrainOrder, start_step: int, num_steps: int, sharding: NamedSharding,
                   augmentation: str = 'none') -> tuple[dict[str, jax.Array], Iterator[Any]]:
   """``(table, batches)`` for the training step: the device copy (empty unless ``device``) and
@@ -178,7 +188,7 @@ def train_batches(input_pipeline: str, data: sources.Dataset, labels: np.ndarray
   return table, (multihost.to_device(batch, sharding) for batch in host)
 
 
-def examples_for(data: sources.Dataset, split: Mapping[str, np.ndarray], stats: ChannelStats,
+def examples_for(data: dataset.Dataset, split: Mapping[str, np.ndarray], stats: ChannelStats,
                  mesh: Mesh, input_pipeline: str):
   """``split`` (a split of ``data``, or a subset of one, with its labels) as evaluation and
   scoring passes read it: :class:`Examples`, or streamed from disk."""

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from datadiet import errors, optional_deps
-from datadiet.data import image_ops, resized_crop, sources
+from datadiet.data import image_folder, image_ops, resized_crop
 
 WORKERS = ('auto', 'threads', 'processes')
 THREADS_UP_TO_CPUS = 4
@@ -121,11 +121,11 @@ class ImageReader:
       else:
         encoded = _tfds_record(self.reader['name'], self.reader.get('data_dir'),
                                location.decode())
-      return image_ops.as_channels(sources.decode_image(encoded), self.channels)
+      return image_ops.as_channels(image_folder.decode_image(encoded), self.channels)
     except (OSError, ValueError) as e:  # Pillow's UnidentifiedImageError is an OSError.
       raise errors.InputError(f'{self.describe(location)} cannot be read or decoded '
-                              f'({sources.image_error_reason(e)}); '
-                              + sources.REPLACE_IT) from None
+                              f'({image_folder.image_error_reason(e)}); '
+                              + image_folder.REPLACE_IT) from None
 
   def _fixed(self, image: np.ndarray, location: bytes) -> np.ndarray:
     """The evaluation transform: to ``image_size``, or checked to be the one stored size."""

@@ -8,9 +8,15 @@ and returned as a mask, to be saved next to the run.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import ml_collections
 import numpy as np
 
-from datadiet import errors
+from datadiet import atomic_files, errors
+from datadiet.data.dataset import Dataset
+
+RECORD = 'label_noise.npz'
 
 
 def check_fraction(fraction: float) -> None:
@@ -33,4 +39,21 @@ def corrupt_labels(labels: np.ndarray, fraction: float, num_classes: int,
   noisy = labels.astype(np.int32).copy()
   # A shift of 1..C-1 classes always lands on a different class, uniformly.
   noisy[chosen] = (noisy[chosen] + rng.integers(1, num_classes, size=num_noisy)) % num_classes
+  return noisy, is_noisy
+
+
+def training_labels(config: ml_collections.ConfigDict, data: Dataset,
+                    workdir: Path | None) -> tuple[np.ndarray, np.ndarray]:
+  """``(training labels, is_noisy)`` of a run: ``config.data``'s label noise applied to
+  ``data.train`` (none: the labels as they are). Noisy labels are recorded by id in
+  ``<workdir>/label_noise.npz`` (with the true ones) unless ``workdir`` is None (planning)."""
+  labels = data.train['label']
+  fraction = config.data.label_noise_fraction
+  if not fraction:
+    return labels, np.zeros(len(labels), bool)
+  noisy, is_noisy = corrupt_labels(labels, fraction, data.num_classes,
+                                   config.data.label_noise_seed)
+  if workdir is not None and not (Path(workdir) / RECORD).exists():
+    atomic_files.write_npz(Path(workdir) / RECORD, ids=data.train['id'], noisy_label=noisy,
+                           is_noisy=is_noisy, true_label=labels)
   return noisy, is_noisy

@@ -4,7 +4,7 @@ For data that does not fit in host memory (ImageNet: 1.28M variable-size JPEGs).
 split (:func:`datadiet.data.sources.index`) holds only ids, labels and where each example's
 encoded image lies: a file of an image folder, or a record of a TFDS dataset prepared in the
 ArrayRecord format (random access). Each step's positions come from the same
-:class:`~datadiet.data.pipeline.TrainOrder` as the in-memory paths, so a batch is a pure function
+:class:`~datadiet.data.train_order.TrainOrder` as the in-memory paths, so a batch is a pure function
 of ``(data_seed, seed, step)`` and streaming changes a run's speed, not its results.
 
 Reading, decoding (Pillow, the in-memory loader's decoder: the same pixels), resizing and the
@@ -49,12 +49,13 @@ import numpy as np
 from absl import logging
 
 from datadiet import batching, errors, multihost
-from datadiet.data import image_reader, pipeline, resized_crop
+from datadiet.data import dataset, image_reader, normalization, resized_crop, train_order
 from datadiet.data.image_reader import ImageReader
-from datadiet.data.pipeline import ChannelStats, TrainOrder
+from datadiet.data.normalization import ChannelStats
+from datadiet.data.train_order import TrainOrder
 
 def reader_for(data) -> ImageReader:
-  """The image reader of a streamed :class:`~datadiet.data.sources.Dataset`."""
+  """The image reader of a streamed :class:`~datadiet.data.dataset.Dataset`."""
   return ImageReader(data.reader, data.image_shape)
 
 
@@ -93,7 +94,7 @@ def channel_stats(reader: ImageReader, locations: np.ndarray,
       count += len(pixels)
       sums = sums + pixels.sum(0)
       squares = squares + (pixels * pixels).sum(0)
-    _STATS_CACHE[key] = pipeline.stats_from_sums(count, sums, squares)
+    _STATS_CACHE[key] = normalization.stats_from_sums(count, sums, squares)
   return _STATS_CACHE[key]
 
 
@@ -178,9 +179,9 @@ def train_stream(reader: ImageReader, locations: np.ndarray, labels: np.ndarray,
   for ``pad_crop_flip`` its ``offset``/``flip`` draws, applied by
   :func:`datadiet.data.feed.raw_inputs` in the step) for steps ``[start_step, start_step +
   num_steps)`` of ``order``; this process reads its cells only."""
-  if augmentation not in pipeline.AUGMENTATIONS:
+  if augmentation not in train_order.AUGMENTATIONS:
     raise errors.InputError(f'Unknown augmentation {augmentation!r}; valid: '
-                            f'{", ".join(pipeline.AUGMENTATIONS)}.')
+                            f'{", ".join(train_order.AUGMENTATIONS)}.')
   if order.augment != (augmentation == 'pad_crop_flip'):  # The order carries those draws.
     raise errors.InputError(f'augmentation {augmentation!r} with a TrainOrder of '
                             f'augment={order.augment}; pad_crop_flip needs augment=True.')
@@ -211,3 +212,14 @@ def train_stream(reader: ImageReader, locations: np.ndarray, labels: np.ndarray,
     batch = multihost.to_device({'label': labels[index], 'index': index, **on_device}, sharding)
     batch['image'] = rows_to_device(local, rows, shape, sharding)
     yield batch
+
+
+def materialise(streamed: dataset.Dataset) -> dataset.Dataset:
+  """A streamed dataset read whole into memory through the streaming reader (the same decoding
+  and resizing): in-memory runs of data that only streaming can read as stored."""
+  splits = {}
+  for split_name, split in (('train', streamed.train), ('test', streamed.test)):
+    images = read_all(reader_for(streamed), split['location'])
+    splits[split_name] = {'image': images, 'label': split['label'], 'id': split['id']}
+  return dataset.Dataset(streamed.name, splits['train'], splits['test'],
+                         num_classes=streamed.num_classes, class_names=streamed.class_names)

@@ -1,7 +1,7 @@
 """The ``tf_data`` input path: K seeds' training batches gathered and augmented by tf.data.
 
 For data that does not fit an accelerator, or hosts where the accelerator should do nothing but
-train. A :class:`~datadiet.data.pipeline.TrainOrder` decides every step's positions and
+train. A :class:`~datadiet.data.train_order.TrainOrder` decides every step's positions and
 augmentation draws; tf.data gathers those images from host memory, applies the draws (reflect
 padding, crop, flip: two batched gathers) on its own threads and prefetches, so the batches
 equal the device path's bit for bit. Batches are ``image`` uint8 ``(K, B, H, W, C)``, ``label``
@@ -17,7 +17,7 @@ import numpy as np
 
 from datadiet import optional_deps
 from datadiet.data import augment
-from datadiet.data.pipeline import TrainOrder
+from datadiet.data.train_order import TrainOrder
 
 tf = optional_deps.import_tensorflow()  # On the CPU: the accelerators are JAX's.
 

@@ -1,4 +1,5 @@
-"""Model registry: every architecture by name, an unknown name fails with the valid ones.
+"""The models of a run: every registered architecture by name (:mod:`datadiet.models.registry`),
+built with its arguments and compute dtype; an unknown name fails with the valid ones.
 
 Example::
 
@@ -17,18 +18,11 @@ import jax.numpy as jnp
 from jax.typing import DTypeLike
 
 from datadiet import errors
-from datadiet.models.airbench import AirbenchNet
-from datadiet.models.resnet import ResNet18, ResNet20, ResNet50
-from datadiet.models.small import MLP, SmallCNN
-
-MODELS = {
-    'mlp': MLP,
-    'small_cnn': SmallCNN,
-    'resnet20': ResNet20,
-    'resnet18': ResNet18,
-    'resnet50': ResNet50,
-    'airbench': AirbenchNet,
-}
+# Each module registers its architectures; imported in the order the registry lists them.
+from datadiet.models import small  # noqa: F401  (mlp, small_cnn)
+from datadiet.models import resnet  # noqa: F401  (resnet20, resnet18, resnet50)
+from datadiet.models import airbench  # noqa: F401  (airbench)
+from datadiet.models.registry import MODELS
 # Compute dtypes a model may run in; parameters are float32 in every case. float16 would need
 # loss scaling, which the training step does not do.
 COMPUTE_DTYPES = ('float32', 'bfloat16')
@@ -53,7 +47,7 @@ _RESERVED_ARGUMENTS = ('num_classes', 'dtype', 'batch_norm_axis_name', 'parent',
 def arguments(name: str) -> tuple[str, ...]:
   """The keyword arguments a config may give the architecture ``name`` (``model.kwargs``)."""
   check(name)
-  module = MODELS[name]
+  module = MODELS[name].build
   while isinstance(module, functools.partial):
     module = module.func
   return tuple(f.name for f in dataclasses.fields(module) if f.name not in _RESERVED_ARGUMENTS)
@@ -84,7 +78,7 @@ def get_model(name: str, num_classes: int, dtype: DTypeLike | None = None,
     raise errors.InputError(f'Model {name} takes no argument {", ".join(unknown)}; its '
                             f'arguments: {", ".join(arguments(name)) or "none"}.')
   dtype = None if dtype is None else compute_dtype(dtype)
-  return MODELS[name](num_classes=num_classes, dtype=dtype, **kwargs)
+  return MODELS[name].build(num_classes=num_classes, dtype=dtype, **kwargs)
 
 
 def from_config(config: ml_collections.ConfigDict, num_classes: int, name: str | None = None,

@@ -37,7 +37,7 @@ import numpy as np
 from jax.typing import DTypeLike
 
 from datadiet import errors
-from datadiet.models.resnet import float_logits
+from datadiet.models.registry import float_logits, register
 
 WHITENING_KERNEL_SIZE = 2
 # Three 2×2 pools after the 2×2 whitening convolution leave at least one pixel from 9×9 inputs.
@@ -202,3 +202,6 @@ class AirbenchNet(nn.Module):
     (the engine passes :attr:`fit_examples` of the run's)."""
     return {'whiten': {'kernel': whitening_kernel(np.asarray(images, np.float32),
                                                   eps=self.whitening_eps)}}
+
+
+register('airbench', AirbenchNet)

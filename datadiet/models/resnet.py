@@ -30,6 +30,7 @@ import jax.numpy as jnp
 from jax.typing import DTypeLike
 
 from datadiet import errors
+from datadiet.models.registry import float_logits, register
 
 _conv = functools.partial(nn.Conv, use_bias=False, padding='SAME')
 _batch_norm = functools.partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5)
@@ -37,11 +38,6 @@ _batch_norm = functools.partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5)
 
 def _last_scale_init(zero: bool):
   return nn.initializers.zeros_init() if zero else nn.initializers.ones_init()
-
-
-def float_logits(logits):
-  """Logits in at least float32 (bfloat16 → float32; float64 stays float64)."""
-  return logits.astype(jnp.promote_types(logits.dtype, jnp.float32))
 
 
 class BasicBlock(nn.Module):
@@ -128,6 +124,8 @@ class ResNet(nn.Module):
     return float_logits(logits)
 
 
-ResNet18 = functools.partial(ResNet, stage_sizes=(2, 2, 2, 2))
-ResNet50 = functools.partial(ResNet, stage_sizes=(3, 4, 6, 3), block=Bottleneck)
-ResNet20 = functools.partial(ResNet, stage_sizes=(3, 3, 3), widths=(16, 32, 64))
+ResNet20 = register('resnet20', functools.partial(ResNet, stage_sizes=(3, 3, 3),
+                                                  widths=(16, 32, 64)))
+ResNet18 = register('resnet18', functools.partial(ResNet, stage_sizes=(2, 2, 2, 2)))
+ResNet50 = register('resnet50', functools.partial(ResNet, stage_sizes=(3, 4, 6, 3),
+                                                  block=Bottleneck))

@@ -11,7 +11,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 from jax.typing import DTypeLike
 
-from datadiet.models.resnet import float_logits
+from datadiet.models.registry import float_logits, register
 
 
 class MLP(nn.Module):
@@ -30,6 +30,9 @@ class MLP(nn.Module):
     return float_logits(nn.Dense(self.num_classes, dtype=self.dtype)(x))
 
 
+register('mlp', MLP)
+
+
 class SmallCNN(nn.Module):
   """Conv-BN-ReLU blocks with 2×2 average pooling, global pooling and a linear classifier."""
   num_classes: int
@@ -46,3 +49,6 @@ class SmallCNN(nn.Module):
       x = nn.avg_pool(nn.relu(x), (2, 2), strides=(2, 2), padding='SAME')
     x = jnp.mean(x, axis=(1, 2))
     return float_logits(nn.Dense(self.num_classes, dtype=self.dtype)(x))
+
+
+register('small_cnn', SmallCNN)

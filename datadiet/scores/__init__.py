@@ -18,13 +18,17 @@ Example::
       stacked_variables, images, labels, mask)
 """
 
-from datadiet.scores import forgetting
-from datadiet.seeds import over_seeds, stack_seeds  # The scoring form of the seed axis.
-from datadiet.scores.baselines import input_norm, random_score
-from datadiet.scores.grand import grand, grand_generic, linen_example_loss
-from datadiet.scores.grand_linen import SUPPORTED_LAYERS, UnsupportedModelError, grand_linen
+# Each module registers its scores beside their functions: imported here in the order the
+# registry lists them (logit scores, GraNd, the baselines, then the training-time ones).
 from datadiet.scores.logit_scores import el2n, entropy, l1_error, loss, margin, prob_margin
+from datadiet.scores.grand import grand, grand_generic, linen_example_loss
+from datadiet.scores.baselines import input_norm, random_score
+from datadiet.scores import forgetting
+from datadiet.scores import aum  # noqa: F401  (registers aum)
+from datadiet.scores import accumulated  # noqa: F401  (registers el2n_sum, loss_sum, ...)
+from datadiet.scores.grand_linen import SUPPORTED_LAYERS, UnsupportedModelError, grand_linen
 from datadiet.scores.losses import softmax_cross_entropy
+from datadiet.seed_axis import over_seeds, stack_seeds  # The scoring form of the seed axis.
 
 __all__ = [
     'SUPPORTED_LAYERS', 'UnsupportedModelError', 'el2n', 'entropy', 'forgetting', 'grand',

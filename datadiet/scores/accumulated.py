@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from datadiet.scores import logit_scores
+from datadiet.scores.registry import Score, register
 from datadiet.scores.trackers import Tracker
 
 Array = jax.Array
@@ -74,3 +75,13 @@ def variance(state: SumState) -> Array:
 EL2N_SUM = Tracker('el2n_sum', init, logit_scores.el2n, update)
 LOSS_SUM = Tracker('loss_sum', init, logit_scores.loss, update)
 LABEL_PROBABILITY = Tracker('label_probability', init, label_probability, update)
+
+
+register(Score('el2n_sum', 'tracker', total, 'EL2N summed over the presentations up to the '
+               'scoring step (accumulated, Zheng et al. 2023)', EL2N_SUM, at_score_steps=True))
+register(Score('loss_sum', 'tracker', total, 'loss summed over the presentations up to the '
+               'scoring step', LOSS_SUM, at_score_steps=True))
+register(Score('dynamic_uncertainty', 'tracker', variance, 'variance of the label\'s predicted '
+               'probability over all presentations (a simplified form of He et al. 2023, who '
+               'average the standard deviation over sliding windows of epochs)',
+               LABEL_PROBABILITY, at_score_steps=True))

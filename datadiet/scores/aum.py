@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from datadiet.scores.logit_scores import margin
+from datadiet.scores.registry import Score, register
 from datadiet.scores.trackers import Tracker
 
 Array = jax.Array
@@ -56,3 +57,5 @@ def scores(state: AUMState) -> Array:
 
 
 TRACKER = Tracker('aum', init, observe, update)
+register(Score('aum', 'tracker', scores,
+               '−AUM, mean negated margin in training (Pleiss et al. 2020)', TRACKER))

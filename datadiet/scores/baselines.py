@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from datadiet.scores import checks
+from datadiet.scores.registry import Score, register
 
 Array = jax.Array
 
@@ -33,3 +34,7 @@ def input_norm(inputs: Array, mask: Array | None = None) -> Array:
   x = inputs.astype(jnp.float32).reshape(inputs.shape[0], -1)
   norms = jnp.linalg.norm(x, axis=-1)
   return norms if mask is None else jnp.where(mask, norms, 0.0)
+
+
+register(Score('input_norm', 'inputs', input_norm, '‖x‖₂ of the normalised input'))
+register(Score('random', 'ids', random_score, 'uniform, keyed by example id'))

@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from datadiet.scores.registry import Score, register
 from datadiet.scores.trackers import Tracker
 
 Array = jax.Array
@@ -118,3 +119,6 @@ def _correct(logits: Array, labels: Array) -> Array:
 
 
 TRACKER = Tracker('forgetting', init, _correct, update)
+register(Score('forgetting', 'tracker', scores,
+               'forgetting events over training (Toneva et al. 2019)', TRACKER,
+               finalize=finite_ranking))

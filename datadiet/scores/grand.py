@@ -26,6 +26,7 @@ from absl import logging
 from datadiet.scores import checks, norm_tuning
 from datadiet.scores.grand_linen import UnsupportedModelError, grand_linen
 from datadiet.scores.losses import LogitLossFn, softmax_cross_entropy
+from datadiet.scores.registry import Score, register
 
 Array = jax.Array
 # (params, one input without batch axis, one label) -> scalar loss.
@@ -116,3 +117,12 @@ def grand(model: nn.Module, variables: Mapping[str, Any], inputs: Array, labels:
   example_loss = linen_example_loss(model, variables, apply_kwargs, loss_fn)
   return grand_generic(example_loss, variables['params'], inputs, labels, mask,
                        microbatch_size=microbatch_size)
+
+
+def _grand_of_checkpoint(model, variables, images, labels, mask, apply_kwargs):
+  """:func:`grand` as the scoring stage calls a ``'model'`` score."""
+  return grand(model, variables, images, labels, mask, apply_kwargs=apply_kwargs)
+
+
+register(Score('grand', 'model', _grand_of_checkpoint,
+               'GraNd: ‖∇_θ loss‖₂ over all parameters (Paul et al. 2021)'))

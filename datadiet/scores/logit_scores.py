@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from datadiet import errors
 from datadiet.scores import checks
 from datadiet.scores.losses import softmax_cross_entropy
+from datadiet.scores.registry import Score, register
 
 Array = jax.Array
 
@@ -50,6 +51,9 @@ def el2n(logits: Array, labels: Array, mask: Array | None = None) -> Array:
   return _masked(jnp.linalg.norm(error, axis=-1), mask, valid)
 
 
+register(Score('el2n', 'logits', el2n, 'EL2N: ‖softmax(f(x)) − onehot(y)‖₂ (Paul et al. 2021)'))
+
+
 def l1_error(logits: Array, labels: Array, mask: Array | None = None) -> Array:
   """``‖softmax(logits) − onehot(label)‖₁`` per example: the L1 counterpart of EL2N that the
   authors' code also computes. It equals ``2 (1 − p_y)``, so it ranks as the loss does."""
@@ -57,6 +61,9 @@ def l1_error(logits: Array, labels: Array, mask: Array | None = None) -> Array:
   probs = jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
   error = probs - jax.nn.one_hot(labels, logits.shape[-1], dtype=jnp.float32)
   return _masked(jnp.sum(jnp.abs(error), axis=-1), mask, valid)
+
+
+register(Score('l1_error', 'logits', l1_error, '‖softmax(f(x)) − onehot(y)‖₁ (the authors\' code)'))
 
 
 def prob_margin(logits: Array, labels: Array, mask: Array | None = None) -> Array:
@@ -69,12 +76,19 @@ def prob_margin(logits: Array, labels: Array, mask: Array | None = None) -> Arra
   return _masked(jnp.max(others, axis=-1) - label_prob, mask, valid)
 
 
+register(Score('prob_margin', 'logits', prob_margin,
+               'negated probability margin: max_{k≠y} p_k − p_y (the authors\' code)'))
+
+
 def loss(logits: Array, labels: Array, mask: Array | None = None) -> Array:
   """Softmax cross-entropy of the labelled class."""
   valid = _checked('loss', logits, labels, mask)
   # Invalid labels are already flagged (NaN below); the loss itself gets class 0 in their place.
   losses = softmax_cross_entropy(logits, jnp.where(valid, labels, 0))
   return _masked(losses, mask, valid)
+
+
+register(Score('loss', 'logits', loss, 'cross-entropy of the labelled class'))
 
 
 def margin(logits: Array, labels: Array, mask: Array | None = None) -> Array:
@@ -90,9 +104,16 @@ def margin(logits: Array, labels: Array, mask: Array | None = None) -> Array:
   return _masked(jnp.max(others, axis=-1) - label_logit, mask, valid)
 
 
+register(Score('margin', 'logits', margin,
+               'negated logit margin: largest other logit minus the labelled one'))
+
+
 def entropy(logits: Array, labels: Array | None = None, mask: Array | None = None) -> Array:
   """Predictive entropy ``−Σ_k p_k log p_k`` (label-free; ``labels`` is accepted and ignored)."""
   _checked('entropy', logits, None, mask)
   del labels
   log_probs = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
   return _masked(-jnp.sum(jnp.exp(log_probs) * log_probs, axis=-1), mask)
+
+
+register(Score('entropy', 'logits', entropy, 'predictive entropy (label-free)'))

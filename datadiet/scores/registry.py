@@ -14,8 +14,10 @@ A :class:`Score` names how it is computed:
   accumulated scores: the sums over the first steps).
 
 Scores that need no model are computed once, at the first scoring step. The config's
-``scores``, preflight, the scoring stage and the report all read this registry. Adding a score:
-its function in a module of ``datadiet/scores/``, one :func:`register` line below, its test.
+``scores``, preflight, the scoring stage and the report all read this registry. Each score is
+registered beside its function, in its module of ``datadiet/scores/`` (``register(Score(...))``
+after the ``def``); :mod:`datadiet.scores` imports the modules in the order the registry lists
+them. Adding a score: its function and that one line, its test.
 """
 
 from __future__ import annotations
@@ -25,8 +27,6 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 from datadiet.registries import Registry
-from datadiet.scores import accumulated, aum, baselines, forgetting, logit_scores
-from datadiet.scores.grand import grand
 from datadiet.scores.trackers import Tracker
 
 Needs = Literal['logits', 'model', 'inputs', 'ids', 'tracker']
@@ -70,37 +70,3 @@ def trackers_for(names: Sequence[str]) -> tuple[Tracker, ...]:
   """The trackers the training step must carry for the scores ``names`` (each once)."""
   trackers = [score.tracker for score in map(get, names) if score.needs == 'tracker']
   return tuple({tracker.name: tracker for tracker in trackers}.values())
-
-
-def _grand(model, variables, images, labels, mask, apply_kwargs):
-  return grand(model, variables, images, labels, mask, apply_kwargs=apply_kwargs)
-
-
-register(Score('el2n', 'logits', logit_scores.el2n,
-               'EL2N: ‖softmax(f(x)) − onehot(y)‖₂ (Paul et al. 2021)'))
-register(Score('l1_error', 'logits', logit_scores.l1_error,
-               '‖softmax(f(x)) − onehot(y)‖₁ (the authors\' code)'))
-register(Score('prob_margin', 'logits', logit_scores.prob_margin,
-               'negated probability margin: max_{k≠y} p_k − p_y (the authors\' code)'))
-register(Score('loss', 'logits', logit_scores.loss, 'cross-entropy of the labelled class'))
-register(Score('margin', 'logits', logit_scores.margin,
-               'negated logit margin: largest other logit minus the labelled one'))
-register(Score('entropy', 'logits', logit_scores.entropy, 'predictive entropy (label-free)'))
-register(Score('grand', 'model', _grand,
-               'GraNd: ‖∇_θ loss‖₂ over all parameters (Paul et al. 2021)'))
-register(Score('input_norm', 'inputs', baselines.input_norm, '‖x‖₂ of the normalised input'))
-register(Score('random', 'ids', baselines.random_score, 'uniform, keyed by example id'))
-register(Score('forgetting', 'tracker', forgetting.scores,
-               'forgetting events over training (Toneva et al. 2019)', forgetting.TRACKER,
-               finalize=forgetting.finite_ranking))
-register(Score('aum', 'tracker', aum.scores, '−AUM, mean negated margin in training (Pleiss '
-               'et al. 2020)', aum.TRACKER))
-register(Score('el2n_sum', 'tracker', accumulated.total, 'EL2N summed over the presentations up '
-               'to the scoring step (accumulated, Zheng et al. 2023)', accumulated.EL2N_SUM,
-               at_score_steps=True))
-register(Score('loss_sum', 'tracker', accumulated.total, 'loss summed over the presentations up '
-               'to the scoring step', accumulated.LOSS_SUM, at_score_steps=True))
-register(Score('dynamic_uncertainty', 'tracker', accumulated.variance, 'variance of the label\'s '
-               'predicted probability over all presentations (a simplified form of He et al. '
-               '2023, who average the standard deviation over sliding windows of epochs)',
-               accumulated.LABEL_PROBABILITY, at_score_steps=True))

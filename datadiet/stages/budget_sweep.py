@@ -31,13 +31,14 @@ from __future__ import annotations
 import numpy as np
 from absl import logging
 
-from datadiet import atomic_files, config_checks, errors, pruning, selectors
+from datadiet import atomic_files, config_checks, errors, pruning, pruning_methods
 from datadiet.data import holdout
 from datadiet.reporting import budget_sweep as presentation
 from datadiet.reporting import tables
 from datadiet.scores import registry as score_registry
 from datadiet.stages import pretrain_and_score, prune, retrain
 from datadiet.stages.context import Context
+from datadiet.stages.registry import STAGES
 from datadiet.stages.protocol import Stage
 from datadiet.train import optim
 
@@ -76,7 +77,7 @@ def runs(ctx: Context) -> list[dict]:
   for epochs in sweep.budgets:
     for fraction in sweep.fractions_pruned:
       for method in sweep.methods:
-        uses_scores = selectors.get(method).uses_scores
+        uses_scores = pruning_methods.get(method).uses_scores
         plan.append(dict(
             name=f'{float(epochs):g}epochs/{method}-p{fraction:g}', budget_epochs=float(epochs),
             method=method, score=score if uses_scores else None,
@@ -97,7 +98,7 @@ def check(ctx: Context, num_train: int) -> None:
   if not sweep.methods or len(set(sweep.methods)) != len(sweep.methods):
     raise errors.InputError(f'{FIELD}.methods must list distinct pruning methods, at least one; '
                             f"got {tuple(sweep.methods)!r}, e.g. ('random', 'keep_hardest').")
-  selectors.check(sweep.methods)
+  pruning_methods.check(sweep.methods)
   if RANDOM not in sweep.methods:
     raise errors.InputError(f"{FIELD}.methods must include 'random': the phase diagram is each "
                             f"method's accuracy minus random pruning's; got "
@@ -105,7 +106,7 @@ def check(ctx: Context, num_train: int) -> None:
   retrain.check_seeds(ctx)  # The subsets are retrained with the retraining seeds.
   pool = holdout.pool_size(num_train, sweep.validation_fraction)
   for method in sweep.methods:
-    chosen = selectors.get(method)
+    chosen = pruning_methods.get(method)
     chosen.check_options(chosen.options(ctx.config))
   for epochs in sweep.budgets:  # The shortest run must fit the recipe's fixed-step events.
     steps = budget_steps(epochs, num_train, ctx.config.optim.batch_size)
@@ -118,11 +119,11 @@ def check(ctx: Context, num_train: int) -> None:
     raise errors.InputError(f'{FIELD}.by names {score!r}, not a score; valid: '
                             f'{", ".join(score_registry.SCORES)}.')
   for entry in runs(ctx):
-    method = selectors.get(entry['method'])
+    method = pruning_methods.get(entry['method'])
     if method.uses_scores:
       pretrain_and_score.check_computed(ctx, f'{FIELD}.by', score, step)
     for name in method.score_options:
-      spec = method.resolve(method.options(ctx.config), entry['fraction_pruned'])[name]
+      spec = method.resolved(ctx.config, entry['fraction_pruned'])[name]
       if spec is not None:
         pretrain_and_score.check_computed(
             ctx, f'{FIELD}: {entry["method"]} (prune.kwargs.{entry["method"]}.{name}) reads',
@@ -137,7 +138,8 @@ def selection_settings(ctx: Context) -> dict:
   sweep = ctx.config.analyses.budget_sweep
   return dict(by='{}@{}'.format(*_by(ctx)), validation_fraction=sweep.validation_fraction,
               validation_seed=sweep.validation_seed, prune_seed=ctx.config.prune.seed,
-              options={m: selectors.get(m).options(ctx.config) for m in sorted(sweep.methods)})
+              options={m: pruning_methods.get(m).options(ctx.config)
+                       for m in sorted(sweep.methods)})
 
 
 def choices(rows: list[dict], methods: list[str]) -> list[dict]:
@@ -170,7 +172,7 @@ def override(choice: dict, by: str) -> str:
   the scoring seeds, and so the scores, stay as they were)."""
   method = choice['chosen']
   flags = [f'--config.prune.methods="(\'{method}\',)"']
-  if selectors.get(method).uses_scores:
+  if pruning_methods.get(method).uses_scores:
     flags.append(f'--config.prune.by="(\'{by}\',)"')
   flags += [f'--config.prune.fractions="({choice["fraction_pruned"]!r},)"',
             f'--config.retrain.budget_steps={choice["steps"]}']
@@ -180,7 +182,6 @@ def override(choice: dict, by: str) -> str:
 def budget_sweep(ctx: Context) -> None:
   """The stage: retrain every (budget, method, fraction) subset of the pool, then the tables,
   the phase diagram, the choices and their overrides."""
-  pretrain_and_score.ensure_scored(ctx)
   sweep = ctx.config.analyses.budget_sweep
   num_train = len(ctx.data.train['label'])
   pool, validation = holdout.split(num_train, sweep.validation_fraction, sweep.validation_seed)
@@ -225,8 +226,9 @@ def budget_sweep(ctx: Context) -> None:
 # Reads the methods' options and the prune seed (they decide its subsets), its own block, and
 # the retraining recipe (its budgets set retrain.budget_steps; the scoring seeds keep
 # optim.budget).
-STAGE = Stage(NAME, budget_sweep,
-              reads=(*pretrain_and_score.READS, 'retrain', 'prune.seed', 'prune.kwargs',
-                     f'analyses.{NAME}'), check=check,
-              outputs=(f'{NAME}/*/settings.json', f'{NAME}/*/*/*/result.json', f'{NAME}*.json',
-                       f'{NAME}.csv', f'{NAME}.md'))
+STAGE = STAGES.register(Stage(
+    NAME, budget_sweep, reads_scores_of=lambda ctx: [ctx],
+    reads=(*pretrain_and_score.READS, 'retrain', 'prune.seed', 'prune.kwargs',
+           f'analyses.{NAME}'), check=check,
+    outputs=(f'{NAME}/*/settings.json', f'{NAME}/*/*/*/result.json', f'{NAME}*.json',
+             f'{NAME}.csv', f'{NAME}.md')))

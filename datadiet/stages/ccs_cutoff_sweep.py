@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from datadiet import atomic_files, config_checks, errors, pruning, selectors
+from datadiet import atomic_files, config_checks, errors, pruning, pruning_methods
 from datadiet.data import holdout
 from datadiet.reporting import ccs_cutoff_sweep as presentation
 from datadiet.reporting import tables
 from datadiet.scores import registry as score_registry
 from datadiet.stages import pretrain_and_score, prune, retrain
 from datadiet.stages.context import Context
+from datadiet.stages.registry import STAGES
 from datadiet.stages.protocol import Stage
 
 NAME = 'ccs_cutoff_sweep'
@@ -76,7 +77,7 @@ def check(ctx: Context, num_train: int) -> None:
           f'{FIELD}: at pruning rate {fraction:g} no hard_cutoff leaves its '
           f'{pruning.keep_size(pool, fraction)} kept examples in the {pool} outside the '
           f'validation split; add a β below {fraction:g} (e.g. 0) to hard_cutoffs.')
-  ccs = selectors.get('ccs')
+  ccs = pruning_methods.get('ccs')
   ccs.check_options(ccs.options(ctx.config))
   retrain.check_seeds(ctx)  # The subsets are retrained with the retraining seeds.
   if not isinstance(sweep.score, str) or not sweep.score:
@@ -101,8 +102,8 @@ def _cutoff(ctx: Context, stratified_step: int) -> tuple[str, int] | None:
   """(score, step) CCS cuts the hardest by (``prune.kwargs.ccs.cutoff_score``, resolved at the
   stratified score's step, as the prune stage resolves it at its subset's), or None: the
   stratified score itself."""
-  ccs = selectors.get('ccs')
-  spec = ccs.resolve(ccs.options(ctx.config), 0.0)['cutoff_score']
+  ccs = pruning_methods.get('ccs')
+  spec = ccs.resolved(ctx.config, 0.0)['cutoff_score']
   return None if spec is None else _score_and_step(ctx, spec, stratified_step)
 
 
@@ -122,7 +123,7 @@ def selection_settings(ctx: Context) -> dict:
               cutoff=None if cutoff is None else '{}@{}'.format(*cutoff),
               validation_fraction=sweep.validation_fraction,
               validation_seed=sweep.validation_seed,
-              num_strata=selectors.get('ccs').options(ctx.config)['num_strata'],
+              num_strata=pruning_methods.get('ccs').options(ctx.config)['num_strata'],
               prune_seed=ctx.config.prune.seed)
 
 
@@ -131,8 +132,8 @@ def positions(ctx: Context, run: dict, pool: np.ndarray,
   """The positions into the training split that CCS keeps for ``run`` (one of :func:`runs`),
   selected from ``pool`` alone; ``scores``: :func:`load_scores`' when the caller has them."""
   scores, cutoff_scores = load_scores(ctx) if scores is None else scores
-  ccs = selectors.get('ccs')
-  options = dict(ccs.resolve(ccs.options(ctx.config), run['fraction_pruned']),
+  ccs = pruning_methods.get('ccs')
+  options = dict(ccs.resolved(ctx.config, run['fraction_pruned']),
                  hard_cutoff=run['hard_cutoff'],
                  cutoff_score=None if cutoff_scores is None else cutoff_scores[pool])
   return pool[ccs.select(scores[pool], ctx.train_labels[pool], run['size'],
@@ -164,7 +165,6 @@ def hard_cutoffs_flag(best: dict[str, dict]) -> str:
 
 def ccs_cutoff_sweep(ctx: Context) -> None:
   """The stage: retrain every (rate, β) subset of the pool, then the tables, plot and section."""
-  pretrain_and_score.ensure_scored(ctx)
   sweep = ctx.config.analyses.ccs_cutoff_sweep
   pool, validation = holdout.split(len(ctx.data.train['label']), sweep.validation_fraction,
                                    sweep.validation_seed)
@@ -196,9 +196,9 @@ def ccs_cutoff_sweep(ctx: Context) -> None:
 
 # Reads the CCS options it does not sweep (not hard_cutoff(s): pasting the βs it chose into the
 # same workdir must not look like a change of its results) and the prune seed.
-STAGE = Stage(NAME, ccs_cutoff_sweep,
-              reads=(*pretrain_and_score.READS, 'retrain', 'prune.seed',
-                     'prune.kwargs.ccs.num_strata', 'prune.kwargs.ccs.cutoff_score',
-                     f'analyses.{NAME}'), check=check,
-              outputs=(f'{NAME}/*/settings.json', f'{NAME}/*/*/result.json', f'{NAME}*.json',
-                       f'{NAME}.csv', f'{NAME}.md'))
+STAGE = STAGES.register(Stage(
+    NAME, ccs_cutoff_sweep, reads_scores_of=lambda ctx: [ctx],
+    reads=(*pretrain_and_score.READS, 'retrain', 'prune.seed', 'prune.kwargs.ccs.num_strata',
+           'prune.kwargs.ccs.cutoff_score', f'analyses.{NAME}'), check=check,
+    outputs=(f'{NAME}/*/settings.json', f'{NAME}/*/*/result.json', f'{NAME}*.json',
+             f'{NAME}.csv', f'{NAME}.md')))

@@ -6,21 +6,15 @@ import dataclasses
 import functools
 import hashlib
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ml_collections
 import numpy as np
-from absl import logging
 
-from datadiet import atomic_files, device_memory, score_files
-from datadiet import workdir as workdirs
-from datadiet.data import feed, noise, pipeline, sources
-
-if TYPE_CHECKING:
-  from datadiet.stages.protocol import Stage
+from datadiet import atomic_files, score_files
+from datadiet.data import dataset, noise, normalization, sources
 
 
 @dataclasses.dataclass
@@ -28,25 +22,18 @@ class Context:
   """One experiment: its config, its directory and its (possibly noisy) training data."""
   config: ml_collections.ConfigDict
   workdir: Path | None  # None: only planning (preflight), nothing is read or written.
-  _reopened: bool = dataclasses.field(default=False, init=False, repr=False)
+  # Whether a finished stage ran again in this launch (set by
+  # :func:`datadiet.experiment.run_stage`): the finished stages after it run again too.
+  reopened: bool = dataclasses.field(default=False, init=False)
 
   @functools.cached_property
-  def data(self) -> sources.Dataset:
-    return feed.dataset_for(self.config)
+  def data(self) -> dataset.Dataset:
+    return sources.for_config(self.config)
 
   @functools.cached_property
   def noise(self) -> tuple[np.ndarray, np.ndarray]:
     """``(training labels, is_noisy)``; saved by id in ``label_noise.npz`` when noise is on."""
-    labels = self.data.train['label']
-    if not self.config.data.label_noise_fraction:
-      return labels, np.zeros(len(labels), bool)
-    noisy, is_noisy = noise.corrupt_labels(labels, self.config.data.label_noise_fraction,
-                                           self.data.num_classes, self.config.data.label_noise_seed)
-    path = self.workdir / 'label_noise.npz'
-    if not path.exists():
-      atomic_files.write_npz(path, ids=self.data.train['id'], noisy_label=noisy,
-                             is_noisy=is_noisy, true_label=labels)
-    return noisy, is_noisy
+    return noise.training_labels(self.config, self.data, self.workdir)
 
   @property
   def train_labels(self) -> np.ndarray:
@@ -54,8 +41,8 @@ class Context:
 
   @functools.cached_property
   def normalized_train_images(self) -> np.ndarray:
-    return pipeline.normalize(self.data.train['image'],
-                              pipeline.channel_stats(self.data.train['image']))
+    return normalization.normalize(self.data.train['image'],
+                                   normalization.channel_stats(self.data.train['image']))
 
   @property
   def score_models(self) -> list[str]:
@@ -115,50 +102,16 @@ class Context:
   def score_path(self, score: str, step: int, model: str | None = None) -> Path:
     return self.scores_dir_for(model) / f'{score}@{step}.npz'
 
-  def mean_score(self, score: str, step: int | None = None) -> np.ndarray:
-    """The scoring model's K-seed mean ``score`` at ``step`` (default: the last scoring step),
-    aligned to the training split."""
+  def mean_score(self, score: str, step: int | None = None,
+                 model: str | None = None) -> np.ndarray:
+    """The K-seed mean ``score`` at ``step`` (default: the last scoring step) of ``model``
+    (default: the run's own, ``model.name``), aligned to the training split; the file is checked
+    to be that score of this dataset, step, model and seeds."""
     step = self.score_step(step)
-    return score_files.load_scores(self.score_path(score, step), ids=self.data.train['id'],
+    return score_files.load_scores(self.score_path(score, step, model), ids=self.data.train['id'],
                                    dataset=self.data.name, score=score, step=step,
-                                   model=self.config.model.name,
+                                   model=model or self.config.model.name,
                                    seeds=self.config.pretrain.seeds).score
-
-  def run_stage(self, stage: 'Stage', after_earlier: bool = True) -> bool:
-    """Runs ``stage`` unless ``stages/<name>.done`` says it finished; writes that marker.
-    Returns whether it ran.
-
-    A finished stage runs again (keeping every output it finds, computing the missing ones)
-    when the config blocks it reads differ from those it finished under
-    (``--continue_with_changed_config``), when its ``complete`` says an output it owes is
-    missing (a damaged checkpoint moved aside), or, when ``after_earlier`` (the pipeline's
-    order), when an earlier stage ran again in this launch (its new outputs flow on). An
-    analysis that makes sure of an earlier stage passes False: that stage was settled before
-    the analysis began, and the analysis running again is no reason to run it again.
-    """
-    name, complete = stage.name, stage.complete
-    marker = self.workdir / 'stages' / f'{name}.done'
-    digest = workdirs.results_digest(self.config, stage.reads)
-    if marker.exists():
-      recorded = json.loads(marker.read_text()).get('config')
-      why = ('the config changed' if recorded not in (None, digest) else
-             'an earlier stage ran again' if self._reopened and after_earlier else
-             'an output it owes is missing' if complete is not None and not complete(self)
-             else None)
-      if why is None:
-        logging.info('Stage %s is done; skipping it.', name)
-        return False
-      logging.info('Stage %s is done but runs again (%s); it reuses every output its settings '
-                   'still hold.', name, why)
-      self._reopened = True
-    start = time.perf_counter()
-    logging.info('Stage %s: starting.', name)
-    with device_memory.one_line_if_out_of_memory(self.config, name):
-      stage.run(self)
-    seconds = time.perf_counter() - start
-    atomic_files.write_json(marker, {'seconds': seconds, 'config': digest})
-    logging.info('Stage %s: done in %.0fs.', name, seconds)
-    return True
 
   def with_retrain_budget(self, steps: int) -> 'Context':
     """The same experiment (workdir, data, labels, scores) retraining ``steps`` steps per run

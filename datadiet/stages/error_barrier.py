@@ -38,6 +38,7 @@ from datadiet.scores import softmax_cross_entropy
 from datadiet.reporting import error_barrier as presentation
 from datadiet.reporting import tables
 from datadiet.stages import pretrain_and_score
+from datadiet.stages.registry import STAGES
 from datadiet.stages.protocol import Stage
 from datadiet.stages.context import Context
 from datadiet.train import checkpoints, ensemble, loop, optim
@@ -226,6 +227,7 @@ def error_barrier(ctx: Context) -> None:
       optim.total_steps(ctx.config, len(ctx.data.train['label']))))
 
 
-STAGE = Stage(NAME, error_barrier, reads=(*pretrain_and_score.READS, f'analyses.{NAME}'),
-              check=check, outputs=(f'{NAME}/*/errors.json', f'{NAME}.json', f'{NAME}.csv',
-                                    f'{NAME}.md'), streams=False)
+STAGE = STAGES.register(Stage(
+    NAME, error_barrier, reads=(*pretrain_and_score.READS, f'analyses.{NAME}'), check=check,
+    outputs=(f'{NAME}/*/errors.json', f'{NAME}.json', f'{NAME}.csv', f'{NAME}.md'),
+    streams=False))

@@ -35,6 +35,7 @@ from datadiet.dynamics import ntk
 from datadiet.reporting import ntk_velocity as presentation
 from datadiet.reporting import tables
 from datadiet.stages import pretrain_and_score
+from datadiet.stages.registry import STAGES
 from datadiet.stages.protocol import Stage
 from datadiet.stages.context import Context
 from datadiet.train import checkpoints, ensemble, loop, optim
@@ -126,9 +127,8 @@ def _grams(ctx: Context, step: int, block_positions: np.ndarray, like: Any) -> n
 
 
 def run_one_noise_level(ctx: Context) -> list[dict]:
-  """Scores (if needed), trains the tracked network, and returns one row per checkpoint pair ×
-  block."""
-  pretrain_and_score.ensure_scored(ctx)
+  """Trains the tracked network of ``ctx`` (pretrained and scored) and returns one row per
+  checkpoint pair × block."""
   analysis = ctx.config.analyses.ntk_velocity
   steps = sorted(set(analysis.checkpoint_steps))
   run = loop.train_ensemble(ctx.config, ctx.workdir / NAME / 'run', ctx.data,
@@ -154,11 +154,18 @@ def run_one_noise_level(ctx: Context) -> list[dict]:
   return rows
 
 
+def noise_levels(ctx: Context) -> list[Context]:
+  """Its experiments, one per label-noise level (this one among them when its own level is
+  listed; see :meth:`Context.with_label_noise`): the pipeline pretrains and scores each first."""
+  return [ctx.with_label_noise(fraction)
+          for fraction in ctx.config.analyses.ntk_velocity.label_noise_fractions]
+
+
 def ntk_velocity(ctx: Context) -> None:
   """The stage: every noise level's velocities, then the table, plot and summary section."""
   rows = []
-  for fraction in ctx.config.analyses.ntk_velocity.label_noise_fractions:
-    rows += run_one_noise_level(ctx.with_label_noise(fraction))
+  for level in noise_levels(ctx):
+    rows += run_one_noise_level(level)
   tables.write_csv(ctx.workdir / f'{NAME}.csv', rows)
   atomic_files.write_json(ctx.workdir / f'{NAME}.json', rows)
   presentation.plot(rows, ctx.workdir / f'{NAME}.png')
@@ -167,6 +174,8 @@ def ntk_velocity(ctx: Context) -> None:
       rows, analysis, ctx.score_step(analysis.step)))
 
 
-STAGE = Stage(NAME, ntk_velocity, reads=(*pretrain_and_score.READS, f'analyses.{NAME}'),
-              check=check, outputs=(f'{NAME}/gram@*.npz', f'{NAME}.json', f'{NAME}.csv',
-                                    f'{NAME}.md'), streams=False)
+STAGE = STAGES.register(Stage(
+    NAME, ntk_velocity, reads_scores_of=noise_levels,
+    reads=(*pretrain_and_score.READS, f'analyses.{NAME}'), check=check,
+    outputs=(f'{NAME}/gram@*.npz', f'{NAME}.json', f'{NAME}.csv', f'{NAME}.md'),
+    streams=False))

@@ -36,6 +36,7 @@ from datadiet.data import holdout, noise
 from datadiet.reporting import offset_sweep as presentation
 from datadiet.reporting import tables
 from datadiet.stages import pretrain_and_score, retrain
+from datadiet.stages.registry import STAGES
 from datadiet.stages.protocol import Stage
 from datadiet.stages.context import Context
 
@@ -115,8 +116,7 @@ def selection_settings(ctx: Context) -> dict:
 
 
 def run_one_noise_level(ctx: Context) -> list[dict]:
-  """Pretrains and scores ``ctx`` if needed, retrains on every window; rows per window × seed."""
-  pretrain_and_score.ensure_scored(ctx)
+  """Retrains on every window of ``ctx`` (pretrained and scored); rows per window × seed."""
   pool, validation = split_validation(ctx)
   validation_split = holdout.examples(ctx.data.train, ctx.train_labels, validation)
   directory = ctx.settings_dir(NAME, selection_settings(ctx))
@@ -156,11 +156,18 @@ def best_offsets(rows: list[dict]) -> dict[str, dict]:
   return best
 
 
+def noise_levels(ctx: Context) -> list[Context]:
+  """Its experiments, one per label-noise level (this one among them when its own level is
+  listed; see :meth:`Context.with_label_noise`): the pipeline pretrains and scores each first."""
+  return [ctx.with_label_noise(fraction)
+          for fraction in ctx.config.analyses.offset_sweep.label_noise_fractions]
+
+
 def offset_sweep(ctx: Context) -> None:
   """The stage: every noise level's sweep, then the combined tables, plot and summary section."""
   rows = []
-  for fraction in ctx.config.analyses.offset_sweep.label_noise_fractions:
-    rows += run_one_noise_level(ctx.with_label_noise(fraction))
+  for level in noise_levels(ctx):
+    rows += run_one_noise_level(level)
   best = best_offsets(rows)
   tables.write_csv(ctx.workdir / f'{NAME}.csv', rows)
   atomic_files.write_json(ctx.workdir / f'{NAME}.json', rows)
@@ -172,7 +179,8 @@ def offset_sweep(ctx: Context) -> None:
 
 
 # Each noise level pretrains and scores its own copy of the run, then retrains every window.
-STAGE = Stage(NAME, offset_sweep,
-              reads=(*pretrain_and_score.READS, 'retrain', f'analyses.{NAME}'), check=check,
-              outputs=(f'{NAME}/*/settings.json', f'{NAME}/*/*/result.json', f'{NAME}*.json',
-                       f'{NAME}.csv', f'{NAME}.md'))
+STAGE = STAGES.register(Stage(
+    NAME, offset_sweep, reads_scores_of=noise_levels,
+    reads=(*pretrain_and_score.READS, 'retrain', f'analyses.{NAME}'), check=check,
+    outputs=(f'{NAME}/*/settings.json', f'{NAME}/*/*/result.json', f'{NAME}*.json',
+             f'{NAME}.csv', f'{NAME}.md')))

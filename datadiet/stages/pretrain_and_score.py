@@ -21,6 +21,7 @@ from datadiet import (atomic_files, config_checks, errors, models, multihost, sc
                       scoring)
 from datadiet.scores import registry
 from datadiet.stages.context import Context
+from datadiet.stages.registry import STAGES
 from datadiet.stages.protocol import Stage
 from datadiet.train import checkpoints, ensemble, loop, metrics, optim
 
@@ -183,13 +184,6 @@ def check_score(ctx: Context, num_train: int) -> None:
   ensemble.check_batch_split(config.runtime.score_batch_size, mesh, 'runtime.score_batch_size')
 
 
-def ensure_scored(ctx: Context) -> None:
-  """Pretrains and scores ``ctx`` unless done: analyses call it for their label-noise variants
-  (for the run itself these stages are normally done already)."""
-  pretrained = ctx.run_stage(PRETRAIN, after_earlier=False)
-  ctx.run_stage(SCORE, after_earlier=pretrained)  # New checkpoints flow on into the scores.
-
-
 def score(ctx: Context) -> None:
   for model in ctx.score_models:
     _score_model(ctx, model)
@@ -226,7 +220,9 @@ def _score_model(ctx: Context, model: str) -> None:
       shutil.rmtree(partial)
 
 
-PRETRAIN = Stage('pretrain', pretrain, reads=READS, check=check_pretrain,
-                 complete=pretrain_complete, check_workdir=check_workdir)
-SCORE = Stage('score', score, reads=READS, check=check_score,
-              outputs=('scores*/*.npz', 'label_noise.npz'), complete=score_complete)
+PRETRAIN = STAGES.register(Stage(
+    'pretrain', pretrain, reads=READS, check=check_pretrain, complete=pretrain_complete,
+    check_workdir=check_workdir))
+SCORE = STAGES.register(Stage(
+    'score', score, reads=READS, check=check_score, outputs=('scores*/*.npz', 'label_noise.npz'),
+    complete=score_complete))

@@ -36,6 +36,10 @@ class Stage:
   # Refuses a config that what an existing workdir already holds rules out (read only; called
   # before the workdir is claimed, so a refusal changes nothing there).
   check_workdir: Callable[[Context], None] | None = None
+  # The experiments whose pretraining and scores it reads (its own, or one per label-noise
+  # level): the pipeline pretrains and scores each first (None: it reads none, or is one of those
+  # stages itself).
+  reads_scores_of: Callable[[Context], list[Context]] | None = None
   # Whether it runs on streamed data (``input_pipeline='stream'``: images read from disk by
   # position); False for stages that hold the training images in memory.
   streams: bool = True

@@ -16,10 +16,11 @@ import numpy as np
 
 from absl import logging
 
-from datadiet import atomic_files, config_checks, errors, pruning, score_files, selectors
+from datadiet import atomic_files, config_checks, errors, pruning, pruning_methods
 from datadiet.scores import registry
 from datadiet.stages import pretrain_and_score
 from datadiet.stages.context import Context
+from datadiet.stages.registry import STAGES
 from datadiet.stages.protocol import Stage
 
 
@@ -27,13 +28,13 @@ def subset_plan(ctx: Context) -> list[dict]:
   """Every subset the config asks for, as metadata dicts with a unique ``name``: methods ×
   scores × fractions, then the ``prune.extra`` subsets that product does not hold already."""
   config = ctx.config
-  selectors.check(config.prune.methods)
+  pruning_methods.check(config.prune.methods)
   default_step = ctx.score_step(config.prune.step)
   prune_by = [_parse_prune_by(ctx, entry, default_step) for entry in config.prune.by]
   plan = []
   for fraction in config.prune.fractions:
     for method in config.prune.methods:
-      if not selectors.get(method).uses_scores:
+      if not pruning_methods.get(method).uses_scores:
         plan.append(_entry(ctx, method, None, fraction))
         continue
       plan += [_entry(ctx, method, by, fraction) for by in prune_by]
@@ -69,8 +70,8 @@ def _extra_subsets(ctx: Context, default_step: int) -> list[dict]:
           f"config.prune.extra entries are (method, '<score>[@<step>]', fraction), e.g. "
           f"('keep_hardest', 'el2n@24', 0.5); got {extra!r}.")
     method, by, fraction = extra
-    selectors.check([method])
-    uses_scores = selectors.get(method).uses_scores
+    pruning_methods.check([method])
+    uses_scores = pruning_methods.get(method).uses_scores
     if uses_scores != bool(by):
       raise errors.InputError(
           f'config.prune.extra entry {tuple(extra)!r}: {method} '
@@ -103,45 +104,38 @@ def _parse_prune_by(ctx: Context, entry: str, default_step: int):
 
 
 def select(ctx: Context, entry: dict, scores: np.ndarray | None = None,
-           pool: np.ndarray | None = None) -> np.ndarray:
+           pool: np.ndarray | None = None, options: dict | None = None) -> np.ndarray:
   """Positions into the training split kept by one plan entry: ``(size,)``, or ``(M, size)``
-  for a method drawn per retraining seed (one row per ``retrain.seeds``). ``scores``: the
-  entry's scores when the caller has loaded them already. ``pool``: positions to select from
-  (the fraction is of the pool; an analysis holding out a validation split), default all."""
+  for a method drawn per retraining seed (one row per ``retrain.seeds``). ``scores`` and
+  ``options`` (:meth:`Method.resolved`): the entry's, when the caller has them already.
+  ``pool``: positions to select from (the fraction is of the pool; an analysis holding out a
+  validation split), default all."""
   config = ctx.config
   pool = np.arange(len(ctx.train_labels)) if pool is None else np.asarray(pool)
   labels = ctx.train_labels[pool]
-  method = selectors.get(entry['method'])
+  method = pruning_methods.get(entry['method'])
   size = pruning.keep_size(len(pool), entry['fraction_pruned'])
   if scores is None:
     scores = select_scores(ctx, entry)
   if scores is not None:
     scores = scores[pool]
-  options = method.resolve(method.options(config), entry['fraction_pruned'])
+  options = dict(method.resolved(config, entry['fraction_pruned']) if options is None
+                 else options)
   for name in method.score_options:  # Another score the method reads (CCS's cutoff by AUM).
     if options[name] is not None:
       score, step = score_option(ctx, entry, options[name])
-      options[name] = score_files.load_scores(
-          ctx.score_path(score, step, entry.get('score_model')), ids=ctx.data.train['id'],
-          dataset=ctx.data.name, score=score, step=step,
-          model=entry.get('score_model') or config.model.name,
-          seeds=config.pretrain.seeds).score[pool]
+      options[name] = ctx.mean_score(score, step, entry.get('score_model'))[pool]
   if options.get('per_seed'):
-    return pool[np.stack([method.select(scores, labels, size,
-                                        selectors.subset_seed(config.prune.seed, seed), **options)
-                          for seed in config.retrain.seeds])]
+    seeds = [pruning_methods.subset_seed(config.prune.seed, seed) for seed in config.retrain.seeds]
+    return pool[np.stack([method.select(scores, labels, size, seed, **options) for seed in seeds])]
   return pool[method.select(scores, labels, size, config.prune.seed, **options)]
 
 
 def select_scores(ctx: Context, entry: dict) -> np.ndarray | None:
   """The K-seed mean scores a plan entry prunes by (None for a method that uses none)."""
-  if not selectors.get(entry['method']).uses_scores:
+  if not pruning_methods.get(entry['method']).uses_scores:
     return None
-  path = ctx.score_path(entry['score'], entry['step'], entry.get('score_model'))
-  return score_files.load_scores(path, ids=ctx.data.train['id'], dataset=ctx.data.name,
-                                 score=entry['score'], step=entry['step'],
-                                 model=entry.get('score_model') or ctx.config.model.name,
-                                 seeds=ctx.config.pretrain.seeds).score
+  return ctx.mean_score(entry['score'], entry['step'], entry.get('score_model'))
 
 
 def score_option(ctx: Context, entry: dict, spec: str) -> tuple[str, int]:
@@ -164,11 +158,10 @@ def prune(ctx: Context) -> None:
     if path.exists():
       continue
     scores = select_scores(ctx, entry)  # Read once: for the selection and the check below.
-    kept = ids[select(ctx, entry, scores)]
-    method = selectors.get(entry['method'])
-    # The options that shaped it (β, offset end, cutoff score), as the subset's own record.
-    entry = dict(entry, size=kept.shape[-1],
-                 options=method.resolve(method.options(ctx.config), entry['fraction_pruned']))
+    # The options that shape it (β, offset end, cutoff score), also the subset's own record.
+    options = pruning_methods.get(entry['method']).resolved(ctx.config, entry['fraction_pruned'])
+    kept = ids[select(ctx, entry, scores, options=options)]
+    entry = dict(entry, size=kept.shape[-1], options=options)
     if scores is not None and np.ptp(scores) == 0:
       logging.warning('Subset %s: %s@%s is the same for every example, so it ranks nothing (the '
                       'subset follows id order); an accumulated score at step 0, or before '
@@ -196,17 +189,17 @@ def check(ctx: Context, num_train: int) -> None:
   run computes, bands that fit in the dataset."""
   config = ctx.config
   config_checks.non_negative_ints(config, ('prune.seed',))
-  selectors.check(config.prune.methods)
+  pruning_methods.check(config.prune.methods)
   plan = subset_plan(ctx)  # Methods, prune.by models, fractions, the extra subsets.
   for name in sorted({entry['method'] for entry in plan} | set(config.prune.methods)):
-    method = selectors.get(name)
+    method = pruning_methods.get(name)
     method.check_options(method.options(config))
   for entry in plan:
-    method = selectors.get(entry['method'])
+    method = pruning_methods.get(entry['method'])
     if method.uses_scores:
       pretrain_and_score.check_computed(ctx, f'Subset {entry["name"]} prunes by',
                                         entry['score'], entry['step'], entry['score_model'])
-    resolved = method.resolve(method.options(config), entry['fraction_pruned'])
+    resolved = method.resolved(config, entry['fraction_pruned'])
     for name in method.score_options:
       if resolved[name] is not None:
         score, step = score_option(ctx, entry, resolved[name])
@@ -225,5 +218,6 @@ def load_subset(ctx: Context, name: str) -> tuple[np.ndarray, dict]:
 
 
 # Per-seed subsets (random) are drawn for the retraining seeds.
-STAGE = Stage('prune', prune, reads=('prune', 'scores', 'retrain.seeds'), check=check,
-              outputs=('subsets/*.npz', 'subsets/*.csv'))
+STAGE = STAGES.register(Stage(
+    'prune', prune, reads=('prune', 'scores', 'retrain.seeds'), check=check,
+    outputs=('subsets/*.npz', 'subsets/*.csv')))

@@ -1,5 +1,8 @@
 """The stages of the pipeline, in the order they run: the one list of them.
 
+Each stage module registers its stage beside its definition
+(``STAGE = STAGES.register(Stage(...))``); :mod:`datadiet.stages` imports the modules in
+pipeline order, which is the registration order.
 ``config.stages`` picks which run; each reads the config blocks it declares, and only the
 blocks of configured stages bind a workdir (see :mod:`datadiet.workdir`).
 """
@@ -9,26 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from datadiet.registries import Registry
-from datadiet.stages import (budget_sweep, ccs_cutoff_sweep, error_barrier, ntk_velocity, offset_sweep,
-                             pretrain_and_score, prune, report, retrain)
 from datadiet.stages.protocol import Stage
 
 STAGES: Registry[Stage] = Registry('stage', 'stages')
-register = STAGES.register
-
-register(pretrain_and_score.PRETRAIN)
-register(pretrain_and_score.SCORE)
-register(prune.STAGE)
-register(retrain.STAGE)
-# Training dynamics (the paper's section 5): between retrain and report, which adds their
-# sections.
-register(offset_sweep.STAGE)
-register(ccs_cutoff_sweep.STAGE)
-# When keeping the hardest pays: the bottom panel at several retraining budgets.
-register(budget_sweep.STAGE)
-register(error_barrier.STAGE)
-register(ntk_velocity.STAGE)
-register(report.STAGE)
 
 # What the train job (pretraining alone) reads.
 TRAIN_JOB_READS = ('data', 'model', 'optim', 'pretrain')

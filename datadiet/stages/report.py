@@ -17,13 +17,14 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics as sk_metrics
 
-from datadiet import atomic_files, score_files, selectors
+from datadiet import atomic_files, pruning_methods, score_files
 from datadiet.dynamics import diagnostics
 from datadiet.scores import registry
 from datadiet.score_files import ScoreFile
 from datadiet.reporting import figure1, plots, summary, tables
 from datadiet.stages import retrain as retrain_stage
 from datadiet.stages.context import Context
+from datadiet.stages.registry import STAGES
 from datadiet.stages.protocol import Stage
 from datadiet.train import optim
 
@@ -130,7 +131,7 @@ def report(ctx: Context) -> None:
              seeds=ctx.config.pretrain.seeds, score_steps=ctx.config.scores.steps,
              retrain_model=retrain_stage.model_name(ctx), retrain_seeds=ctx.config.retrain.seeds,
              per_seed_methods=[name for name in ctx.config.prune.methods
-                               if selectors.get(name).options(ctx.config).get('per_seed')],
+                               if pruning_methods.get(name).options(ctx.config).get('per_seed')],
              constant_scores=[name for name, values in scores.items() if np.ptp(values) == 0])
   # The analyses that ran wrote their section as <stage>.md.
   sections = ['\n'.join(figure_section)] if figure_section else []
@@ -141,6 +142,7 @@ def report(ctx: Context) -> None:
 
 
 # The report reads only other stages' outputs: it runs again whenever one of them ran again.
-STAGE = Stage('report', report, reads=('stages',),
-              outputs=('results.json', 'results.csv', 'spearman.json',
-                       'spearman_architectures.json', 'noise_detection.json', 'summary.md'))
+STAGE = STAGES.register(Stage(
+    'report', report, reads=('stages',),
+    outputs=('results.json', 'results.csv', 'spearman.json', 'spearman_architectures.json',
+             'noise_detection.json', 'summary.md')))

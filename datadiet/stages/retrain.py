@@ -16,10 +16,11 @@ import numpy as np
 from absl import logging
 
 from datadiet import config_checks, errors, models
-from datadiet.data import sources
+from datadiet.data import dataset
 from datadiet.reporting import plots
 from datadiet.stages import prune as prune_stage
 from datadiet.stages.context import Context
+from datadiet.stages.registry import STAGES
 from datadiet.stages.protocol import Stage
 from datadiet.train import ensemble, loop, optim
 from datadiet.train.lookahead import Lookahead
@@ -120,8 +121,8 @@ def _train(ctx: Context, name: str) -> dict:
     if ids.ndim == 2 and meta['seeds'] != list(ctx.config.retrain.seeds):
       raise errors.InputError(f'Subset {name} was drawn for retraining seeds {meta["seeds"]}, '
                               f'not {list(ctx.config.retrain.seeds)}; use a new --workdir.')
-    positions = (np.stack([sources.positions_of(ctx.data.train, row) for row in ids])
-                 if ids.ndim == 2 else sources.positions_of(ctx.data.train, ids))
+    positions = (np.stack([dataset.positions_of(ctx.data.train, row) for row in ids])
+                 if ids.ndim == 2 else dataset.positions_of(ctx.data.train, ids))
   model = model_name(ctx)  # Transfer: score with one architecture, train another.
   result = loop.train_ensemble(retraining_config(ctx.config), ctx.retrain_dir / name, ctx.data,
                                seeds=list(ctx.config.retrain.seeds), keep_positions=positions,
@@ -146,5 +147,6 @@ def load_results(ctx: Context) -> list[dict]:
   return rows
 
 
-STAGE = Stage('retrain', retrain, reads=('data', 'model', 'optim', 'prune', 'retrain'),
-              check=check, outputs=('retrain/*/result.json',))
+STAGE = STAGES.register(Stage(
+    'retrain', retrain, reads=('data', 'model', 'optim', 'prune', 'retrain'), check=check,
+    outputs=('retrain/*/result.json',)))

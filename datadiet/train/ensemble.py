@@ -12,7 +12,7 @@ devices or a GPU/TPU host. Within a device, the local seeds run as chosen by ``s
 * ``'unroll'`` traces one copy of the step per local seed in the same program: ordinary
   convolutions, and XLA may overlap the copies;
 * ``'map'`` runs them one after another with ``lax.map`` (compiles once, whatever K).
-* ``'auto'`` picks per backend and model kind, from measurements (:data:`AUTO_STRATEGY`).
+* ``'auto'`` picks by model kind, from measurements (:func:`resolve_strategy`).
 
 Measured on CPU (2 cores, ``bench/training.py``; small CNN, K = 4, batch 128 per seed), one
 ensemble step against 4 sequential single-seed steps: ``unroll`` 1.29× faster, ``vmap`` 0.31×,
@@ -40,15 +40,15 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from datadiet import errors, multihost
-from datadiet import seeds as seeds_axis
+from datadiet import seed_axis
 from datadiet.data import augment, feed
-from datadiet.data.pipeline import ChannelStats
+from datadiet.data.normalization import ChannelStats
 from datadiet.scores import softmax_cross_entropy
 from datadiet.scores.losses import LogitLossFn
 from datadiet.scores.trackers import Tracker
 from datadiet.train.lookahead import Lookahead
 
-STRATEGIES = seeds_axis.STRATEGIES
+STRATEGIES = seed_axis.STRATEGIES
 STRATEGY_CHOICES = STRATEGIES + ('auto',)
 SEEDS = 'seeds'
 DATA = 'data'  # Also the BatchNorm axis name the engine builds its models with.
@@ -105,16 +105,6 @@ def mesh_of(state: EnsembleState) -> Mesh:
   return state.step.sharding.mesh
 
 
-# 'auto' by (backend, model has convolutions). Convolutions: unroll on CPU and GPU (measured;
-# vmap turns them into slow grouped convolutions); TPU assumed like GPU (not measured). Dense
-# layers only: vmap (measured on CPU and GPU: one batched matmul).
-AUTO_STRATEGY = {
-    ('cpu', True): 'unroll', ('cpu', False): 'vmap',
-    ('gpu', True): 'unroll', ('gpu', False): 'vmap',
-    ('tpu', True): 'unroll', ('tpu', False): 'vmap',
-}
-
-
 def check_strategy(strategy: str) -> None:
   """Raises an InputError naming the valid seed strategies if ``strategy`` is not one."""
   if strategy not in STRATEGY_CHOICES:
@@ -123,16 +113,17 @@ def check_strategy(strategy: str) -> None:
         f'{", ".join(STRATEGY_CHOICES)}.')
 
 
-def resolve_strategy(strategy: str, params: Any, backend: str | None = None) -> str:
-  """``'auto'`` → :data:`AUTO_STRATEGY` for ``backend`` (default: JAX's) and whether any
-  parameter is a convolution kernel; other names are returned as they are, if valid."""
+def resolve_strategy(strategy: str, params: Any) -> str:
+  """``'auto'`` → ``'unroll'`` for a model with convolutions, ``'vmap'`` for one of dense layers
+  only; other names are returned as they are, if valid. The same on every backend: vmapped
+  convolutions become slow grouped convolutions on CPU and GPU (measured; TPU assumed alike,
+  not measured), and vmapped dense layers one batched matmul (measured on CPU and GPU)."""
   check_strategy(strategy)
   if strategy != 'auto':
     return strategy
   # Stacked params carry the seed axis: a conv kernel has ndim >= 4 here, a dense one 3.
   has_conv = any(leaf.ndim > 3 for leaf in jax.tree.leaves(params))
-  backend = backend or jax.default_backend()
-  return AUTO_STRATEGY.get((backend, has_conv), 'unroll' if has_conv else 'vmap')
+  return 'unroll' if has_conv else 'vmap'
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:
@@ -223,7 +214,7 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation, m
     return new_state, {'loss': loss, 'accuracy': jnp.mean(all_correct)}
 
   def local_step(state, batch, table):  # The table is shared by the local seeds.
-    return seeds_axis.map_over_seeds(lambda s, b: seed_step(s, b, table), strategy)(state, batch)
+    return seed_axis.map_over_seeds(lambda s, b: seed_step(s, b, table), strategy)(state, batch)
 
   sharded = jax.shard_map(local_step, mesh=mesh, in_specs=(P(SEEDS), P(SEEDS, DATA), P()),
                           out_specs=P(SEEDS), check_vma=False)
@@ -249,7 +240,7 @@ def make_eval_step(model: nn.Module, mesh: Mesh, strategy: str, stats: ChannelSt
 
   def local_eval(state, batch, table):
     images, labels = feed.model_inputs(batch, table, stats)
-    per_seed = seeds_axis.map_over_seeds(
+    per_seed = seed_axis.map_over_seeds(
         lambda p, s, c: seed_eval(p, s, c, images, labels, batch['mask']), strategy)
     # Summed over this seed's data shards.
     return jax.lax.psum(per_seed(state.params, state.batch_stats, state.constants), DATA)

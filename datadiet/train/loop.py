@@ -20,8 +20,9 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from datadiet import atomic_files, errors, models, multihost
-from datadiet.data import feed, image_reader, noise, pipeline, sources
+from datadiet import errors, models, multihost
+from datadiet.data import (dataset, feed, image_reader, noise, normalization, sources,
+                           train_order)
 from datadiet.scores.trackers import Tracker
 from datadiet.train import checkpoints, ensemble, metrics, optim
 from datadiet.train.lookahead import Lookahead
@@ -77,7 +78,7 @@ def _check_finite(losses: np.ndarray, seeds: list[int], first_step: int, last_st
 class Setup:
   """Everything a run of the ensemble needs before its first step (also to restore one)."""
   model: Any
-  stats: pipeline.ChannelStats
+  stats: normalization.ChannelStats
   positions: np.ndarray
   num_steps: int
   optimizer: Any
@@ -85,7 +86,7 @@ class Setup:
   state: ensemble.EnsembleState
   strategy: str
   input_pipeline: str  # 'device', 'tf_data' or 'stream'.
-  data: sources.Dataset
+  data: dataset.Dataset
   lookahead: Lookahead
 
   def examples(self, split: dict[str, np.ndarray]):
@@ -94,7 +95,7 @@ class Setup:
     return feed.examples_for(self.data, split, self.stats, self.mesh, self.input_pipeline)
 
 
-def input_pipeline(config: ml_collections.ConfigDict, data: sources.Dataset) -> str:
+def input_pipeline(config: ml_collections.ConfigDict, data: dataset.Dataset) -> str:
   """``config.runtime.input_pipeline`` resolved for this dataset and this machine's devices."""
   if data.streamed:
     return feed.resolve('stream', 0, config.runtime.device_data_max_fraction)
@@ -103,7 +104,7 @@ def input_pipeline(config: ml_collections.ConfigDict, data: sources.Dataset) -> 
                       config.runtime.device_data_max_fraction)
 
 
-def setup(config: ml_collections.ConfigDict, data: sources.Dataset, seeds: list[int],
+def setup(config: ml_collections.ConfigDict, data: dataset.Dataset, seeds: list[int],
           keep_positions: np.ndarray | None = None, model_name: str | None = None,
           trackers: Sequence[Tracker] = (), fit_to_data: bool = True) -> Setup:
   """Model, optimizer (its schedule spans the whole budget), mesh, initial state (carrying
@@ -129,7 +130,7 @@ def setup(config: ml_collections.ConfigDict, data: sources.Dataset, seeds: list[
     fitted = [model.fit_constants(feed.fit_images(data, row, model.fit_examples, stats))
               for row in kept]
     constants = fitted if len(fitted) == len(seeds) else fitted * len(seeds)
-  state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(sample, stats)[0],
+  state = ensemble.init_ensemble(model, optimizer, seeds, normalization.normalize(sample, stats)[0],
                                  len(data.train['label']), mesh, trackers, constants, lookahead)
   if model_name in (None, config.model.name):  # The recipe's groups are its model's.
     optim.check_param_groups(config, state.params)
@@ -139,7 +140,7 @@ def setup(config: ml_collections.ConfigDict, data: sources.Dataset, seeds: list[
 
 
 def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
-                   data: sources.Dataset, *, seeds: list[int],
+                   data: dataset.Dataset, *, seeds: list[int],
                    keep_positions: np.ndarray | None = None, labels: np.ndarray | None = None,
                    checkpoint_steps: tuple[int, ...] = (), stop_step: int | None = None,
                    model_name: str | None = None,
@@ -182,8 +183,8 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
   resume_from = [s for s in saved if not missing or s < missing[0]]
   run = setup(config, data, seeds, keep_positions, model_name, trackers,
               fit_to_data=not resume_from and initial_state is None)
-  model, stats, positions, optimizer, mesh, state, strategy = (
-      run.model, run.stats, run.positions, run.optimizer, run.mesh, run.state, run.strategy)
+  model, stats, positions, mesh, state, strategy = (
+      run.model, run.stats, run.positions, run.mesh, run.state, run.strategy)
   num_steps = run.num_steps if stop_step is None else min(stop_step, run.num_steps)
   repair = bool(missing) and bool(saved) and (not resume_from or resume_from[-1] < saved[-1])
   if repair:
@@ -207,7 +208,7 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
                             config.runtime.checkpoint_every_steps))
   save_steps -= set(saved)  # Never a step twice (a repair passes steps saved already).
 
-  train_step = ensemble.make_train_step(model, optimizer, mesh, strategy, stats, trackers,
+  train_step = ensemble.make_train_step(model, run.optimizer, mesh, strategy, stats, trackers,
                                         optim.training_loss(config), run.lookahead)
   eval_step = ensemble.make_eval_step(model, mesh, strategy, stats,
                                       config.data.get('test_augment', 'none'))
@@ -216,10 +217,10 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
                                 resume_step=start_step if resumed else None)
   progress = metrics.Progress(num_steps, start_step, len(seeds) * config.optim.batch_size,
                               label=f'[{workdir.name}] ')
-  augmentation = pipeline.augmentation_of(config.data.augment)
-  order = pipeline.TrainOrder(positions, seeds, config.optim.batch_size, config.data.order_seed,
-                              augment=augmentation == 'pad_crop_flip',
-                              **pipeline.crop_flip_options(config.data))
+  augmentation = train_order.augmentation_of(config.data.augment)
+  order = train_order.TrainOrder(positions, seeds, config.optim.batch_size, config.data.order_seed,
+                                 augment=augmentation == 'pad_crop_flip',
+                                 **train_order.crop_flip_options(config.data))
   if start_step < num_steps:
     readers = ''
     if run.input_pipeline == 'stream':
@@ -288,16 +289,20 @@ def _placed_like(state: ensemble.EnsembleState,
   return jax.tree.map(place, multihost.to_host(state), like)
 
 
+def check_checkpoint_steps(config: ml_collections.ConfigDict, num_steps: int) -> None:
+  """Refuses ``config.runtime.checkpoint_steps`` (the train job's extra checkpoints) outside a
+  run of ``num_steps`` steps."""
+  beyond = [s for s in config.runtime.checkpoint_steps if not 0 <= s <= num_steps]
+  if beyond:
+    raise errors.InputError(f'config.runtime.checkpoint_steps {beyond} lie outside the run\'s '
+                            f'{num_steps} steps; checkpoint at steps in [0, {num_steps}].')
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> TrainResult:
   """The ``train`` job: K seeds on the whole training set, optionally with label noise."""
   workdir = Path(workdir)
-  data = feed.dataset_for(config)
-  labels = None
-  if config.data.label_noise_fraction:
-    labels, is_noisy = noise.corrupt_labels(data.train['label'], config.data.label_noise_fraction,
-                                            data.num_classes, config.data.label_noise_seed)
-    atomic_files.write_npz(workdir / 'label_noise.npz', ids=data.train['id'],
-                           noisy_label=labels, is_noisy=is_noisy, true_label=data.train['label'])
+  data = sources.for_config(config)
+  labels, _ = noise.training_labels(config, data, workdir)
   start = time.perf_counter()
   result = train_ensemble(config, workdir, data, seeds=list(config.pretrain.seeds), labels=labels,
                           checkpoint_steps=tuple(config.runtime.checkpoint_steps))

@@ -113,6 +113,25 @@ def training_loss(config: ml_collections.ConfigDict) -> LogitLossFn:
   return functools.partial(label_smoothed_cross_entropy, smoothing=smoothing)
 
 
+def check_hyperparameters(config: ml_collections.ConfigDict) -> None:
+  """Refuses values of ``config.optim`` no optimizer can use: they would only fail as a
+  non-finite loss, mid-run."""
+  optim = config.optim
+  rate = optim.learning_rate
+  if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < float('inf'):
+    raise errors.InputError(f'config.optim.learning_rate must be a positive finite number, got '
+                            f'{rate!r}.')
+  if not 0 <= optim.momentum < 1:
+    raise errors.InputError(f'config.optim.momentum must be in [0, 1), got {optim.momentum!r}.')
+  if not optim.weight_decay >= 0:
+    raise errors.InputError(f'config.optim.weight_decay must be >= 0, got '
+                            f'{optim.weight_decay!r}.')
+  fractions = optim.lr_decay_fractions
+  if any(not 0 < f < 1 for f in fractions) or list(fractions) != sorted(fractions):
+    raise errors.InputError(f'config.optim.lr_decay_fractions must be increasing fractions of the '
+                            f'run in (0, 1), got {fractions!r}.')
+
+
 def make_optimizer(config: ml_collections.ConfigDict,
                    num_steps: int) -> optax.GradientTransformation:
   """SGD (Nesterov momentum) with decoupled-from-schedule L2 weight decay, as in the paper; with

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from datadiet import optional_deps
-from datadiet.data import feed, pipeline, sources, tf_stream
+from datadiet.data import dataset, feed, normalization, sources, tf_stream, train_order
 from datadiet.train import ensemble
 
 NUM = 40
@@ -38,12 +38,12 @@ def test_auto_keeps_data_on_the_device_when_it_fits(monkeypatch):
 @pytest.mark.parametrize('augment', [False, True])
 def test_both_paths_give_the_same_training_batches(augment):
   images, labels = _split()
-  order = pipeline.TrainOrder(np.arange(3, NUM), [0, 1], 8, data_seed=0, augment=augment)
+  order = train_order.TrainOrder(np.arange(3, NUM), [0, 1], 8, data_seed=0, augment=augment)
   sharding = ensemble.batch_sharding(ensemble.make_mesh(2))
   realise = jax.jit(jax.vmap(feed.raw_inputs, in_axes=(0, None)))  # Over the seed axis.
   results = {}
   for path in ('device', 'tf_data'):
-    data = sources.Dataset('x', {'image': images, 'label': labels}, {}, num_classes=4)
+    data = dataset.Dataset('x', {'image': images, 'label': labels}, {}, num_classes=4)
     table, batches = feed.train_batches(path, data, labels, order, 2, 4, sharding)
     results[path] = [jax.device_get(realise(batch, table)) for batch in batches]
   assert len(results['device']) == 4
@@ -61,7 +61,7 @@ def test_both_paths_give_the_same_training_batches(augment):
 
 def test_tf_stream_resumes_mid_run():
   images, labels = _split()
-  order = pipeline.TrainOrder(np.arange(NUM), [0], 8, data_seed=0, augment=True)
+  order = train_order.TrainOrder(np.arange(NUM), [0], 8, data_seed=0, augment=True)
   full = list(tf_stream.train_stream(images, labels, order, 0, 6).as_numpy_iterator())
   resumed = list(tf_stream.train_stream(images, labels, order, 4, 2).as_numpy_iterator())
   for a, b in zip(full[4:], resumed):
@@ -70,7 +70,7 @@ def test_tf_stream_resumes_mid_run():
 
 def test_examples_read_every_example_once_from_either_copy():
   images, labels = _split()
-  stats = pipeline.channel_stats(images)
+  stats = normalization.channel_stats(images)
   mesh = ensemble.make_mesh(1)
   realise = jax.jit(feed.model_inputs, static_argnums=2)  # As evaluation and scoring do.
   seen = {}
@@ -92,10 +92,10 @@ def test_fit_images_spread_over_the_kept_and_read_alike_from_disk(tmp_path, writ
   write_image_folder(tmp_path / 'images', classes=('a', 'b', 'c'), per_class=5, size=9)
   loaded = sources.load(f'image_folder:{tmp_path / "images"}')
   streamed = sources.index(f'image_folder:{tmp_path / "images"}')
-  stats = pipeline.channel_stats(loaded.train['image'])
+  stats = normalization.channel_stats(loaded.train['image'])
   kept = np.array([13, 1, 4, 7, 9, 11])  # Any order: taken in dataset order.
   for count, expected in ((3, [1, 7, 11]), (6, [1, 4, 7, 9, 11, 13]), (50, [1, 4, 7, 9, 11, 13])):
     images = feed.fit_images(loaded, kept, count, stats)
-    np.testing.assert_array_equal(images, pipeline.normalize(loaded.train['image'][expected],
-                                                             stats))
+    np.testing.assert_array_equal(images, normalization.normalize(loaded.train['image'][expected],
+                                                                  stats))
     np.testing.assert_array_equal(feed.fit_images(streamed, kept, count, stats), images)

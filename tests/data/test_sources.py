@@ -86,16 +86,6 @@ def test_unknown_dataset_lists_valid_forms(name):
     sources.load(name)
 
 
-def test_positions_of_ids():
-  data = sources.load('digits')
-  ids = data.train['id'][[5, 2, 9]]
-  np.testing.assert_array_equal(sources.positions_of(data.train, ids), [5, 2, 9])
-  with pytest.raises(ValueError, match='1 ids are not in the split'):
-    sources.positions_of(data.train, [data.test['id'][0]])
-  with pytest.raises(ValueError, match='duplicates'):
-    sources.positions_of(data.train, [ids[0], ids[0]])
-
-
 def test_sixteen_bit_png_keeps_its_high_bits(tmp_path):
   from PIL import Image
   values = np.arange(16, dtype=np.uint16).reshape(4, 4) * 4096  # 0, 4096, ..., 61440.

@@ -13,7 +13,8 @@ import pytest
 import tensorflow_datasets as tfds
 
 from datadiet import errors
-from datadiet.data import feed, image_ops, pipeline, resized_crop, sources, streaming
+from datadiet.data import (feed, image_folder, image_ops, normalization, resized_crop, sources,
+                           streaming, tfds_datasets, train_order)
 from datadiet.train import ensemble
 from tests import tiny_tfds
 
@@ -72,8 +73,8 @@ def test_tfds_labels_are_read_once_per_prepared_dataset(tmp_path, monkeypatch):
   """Indexing reads every record (the labels); the labels are kept beside the dataset until its
   record files change."""
   tiny_tfds.build(tmp_path)
-  reads, read_labels = [], sources._read_labels  # pylint: disable=protected-access
-  monkeypatch.setattr(sources, '_read_labels', lambda *a: reads.append(1) or read_labels(*a))
+  reads, read_labels = [], tfds_datasets._read_labels  # pylint: disable=protected-access
+  monkeypatch.setattr(tfds_datasets, '_read_labels', lambda *a: reads.append(1) or read_labels(*a))
 
   def labels():
     sources._index_once.cache_clear()  # pylint: disable=protected-access
@@ -106,8 +107,8 @@ def test_streamed_training_batches_equal_the_in_memory_ones(tmp_path, write_imag
   name = f'image_folder:{tmp_path / "images"}'
   loaded, streamed = sources.load(name), sources.index(name)
   labels = loaded.train['label']
-  order = pipeline.TrainOrder(np.arange(2, 18), [0, 1], 6, data_seed=3,
-                              augment=augmentation == 'pad_crop_flip')
+  order = train_order.TrainOrder(np.arange(2, 18), [0, 1], 6, data_seed=3,
+                                 augment=augmentation == 'pad_crop_flip')
   sharding = ensemble.batch_sharding(ensemble.make_mesh(2))
   realise = jax.jit(jax.vmap(feed.raw_inputs, in_axes=(0, None)))
   results = {}
@@ -122,7 +123,7 @@ def test_streamed_training_batches_equal_the_in_memory_ones(tmp_path, write_imag
 
 def test_resized_crops_follow_their_draws_and_resume(tmp_path, write_varied_image_folder):
   data = sources.index(write_varied_image_folder(tmp_path / 'images'), image_size=12)
-  order = pipeline.TrainOrder(np.arange(len(data.train['id'])), [4], 5, data_seed=1)
+  order = train_order.TrainOrder(np.arange(len(data.train['id'])), [4], 5, data_seed=1)
   sharding = ensemble.batch_sharding(ensemble.make_mesh(1))
   stream = lambda start, count: [jax.device_get(b) for b in streaming.train_stream(  # noqa: E731
       streaming.reader_for(data), data.train['location'], data.train['label'], order,
@@ -134,7 +135,7 @@ def test_resized_crops_follow_their_draws_and_resume(tmp_path, write_varied_imag
   draws = resized_crop.draw(1, 4, 3, 5)
   for i, position in enumerate(order.positions(3)[0]):
     path = tmp_path / 'images' / data.train['location'][position].decode()
-    image = image_ops.as_channels(sources.decode_image(path.read_bytes()), 3)
+    image = image_ops.as_channels(image_folder.decode_image(path.read_bytes()), 3)
     expected = resized_crop.crop_resize_flip(image, draws['attempts'][i], draws['flip'][i], 12)
     np.testing.assert_array_equal(full[3]['image'][0, i], expected)
     assert full[3]['label'][0, i] == data.train['label'][position]
@@ -149,12 +150,12 @@ def test_streamed_channel_statistics_equal_the_in_memory_ones(tmp_path,
   streamed = sources.index(name, image_size=10)
   measured = streaming.channel_stats(streaming.reader_for(streamed), streamed.train['location'],
                                      batch_size=4)
-  expected = pipeline.channel_stats(sources.load(name, image_size=10).train['image'])
+  expected = normalization.channel_stats(sources.load(name, image_size=10).train['image'])
   np.testing.assert_allclose(measured.mean, expected.mean, rtol=1e-12)
   np.testing.assert_allclose(measured.std, expected.std, rtol=1e-12)
   with pytest.raises(errors.InputError, match='channel_stats must be'):
-    pipeline.checked_stats(((0.5, 0.5), (0.2, 0.2)), 3)
-  assert pipeline.checked_stats(((0.5,) * 3, (0.2,) * 3), 3).std == (0.2,) * 3
+    normalization.checked_stats(((0.5, 0.5), (0.2, 0.2)), 3)
+  assert normalization.checked_stats(((0.5,) * 3, (0.2,) * 3), 3).std == (0.2,) * 3
 
 
 class _TwoDeviceSharding:
@@ -200,7 +201,7 @@ def test_an_unreadable_file_is_named_in_one_line(tmp_path, write_varied_image_fo
   with pytest.raises(errors.InputError,
                      match=r'train/dog/03\.jpg cannot be read or decoded \(image file is trunc'):
     list(examples.batches(4))
-  order = pipeline.TrainOrder(np.arange(len(data.train['id'])), [0], 6, data_seed=0)
+  order = train_order.TrainOrder(np.arange(len(data.train['id'])), [0], 6, data_seed=0)
   sharding = ensemble.batch_sharding(ensemble.make_mesh(1))
   with pytest.raises(errors.InputError, match=r'dog/03\.jpg cannot be read or decoded'):
     list(streaming.train_stream(streaming.reader_for(data), data.train['location'],

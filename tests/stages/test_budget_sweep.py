@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from datadiet import preflight, pruning, selectors
+from datadiet import preflight, pruning, pruning_methods
 from datadiet.data import holdout
 from datadiet.reporting import budget_sweep as presentation
 from datadiet.stages import budget_sweep as sweep
@@ -53,7 +53,7 @@ def test_subsets_are_each_methods_own_selection_from_the_pool(dynamics_run):
       assert kept.shape == (2, size)
       for row, seed in zip(kept, (100, 101)):
         np.testing.assert_array_equal(row, pool[pruning.random_subset(
-            len(pool), size, selectors.subset_seed(0, seed))])
+            len(pool), size, pruning_methods.subset_seed(0, seed))])
 
 
 def test_every_run_trains_its_budgets_steps_whatever_its_size(dynamics_run):

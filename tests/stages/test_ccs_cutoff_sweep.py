@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from datadiet import jobs, pruning, selectors
+from datadiet import jobs, pruning, pruning_methods
 from datadiet.data import holdout
 from datadiet.stages import ccs_cutoff_sweep as sweep
 
@@ -79,7 +79,7 @@ def test_files_summary_and_an_override_that_prunes_with_the_chosen_betas(dynamic
   pairs = ast.literal_eval(ast.literal_eval(value))  # The shell's quotes, then the tuple.
   assert pairs == tuple((b['fraction_pruned'], b['chosen_hard_cutoff'])
                         for b in saved['rates'].values())
-  ccs = selectors.get('ccs')
+  ccs = pruning_methods.get('ccs')
   options, _ = ccs.merged({'hard_cutoffs': pairs})
   ccs.check_options(options)  # A value the CCS method takes.
   for fraction, beta in pairs:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from datadiet import models
-from datadiet.data import pipeline
+from datadiet.data import normalization
 from datadiet.stages import offset_sweep
 from datadiet.train import checkpoints, loop
 
@@ -54,8 +54,8 @@ def test_validation_accuracy_is_the_saved_models_accuracy_on_the_held_out_split(
   state = jax.device_get(checkpoints.restore(mngr, result['steps'], run.state))
   _, validation = offset_sweep.split_validation(ctx)
   model = models.get_model('small_cnn', num_classes=10)
-  images = pipeline.normalize(ctx.data.train['image'][validation],
-                              pipeline.channel_stats(ctx.data.train['image']))
+  images = normalization.normalize(ctx.data.train['image'][validation],
+                                   normalization.channel_stats(ctx.data.train['image']))
   for k in range(2):
     correct = 0
     for i, position in enumerate(validation):  # One example at a time, noisy labels.

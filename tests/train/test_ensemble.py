@@ -8,12 +8,12 @@ import pytest
 
 from configs import cifar10_airbench
 from datadiet import models
-from datadiet.data import augment, pipeline
+from datadiet.data import augment, normalization
 from datadiet.train import ensemble, optim
 from datadiet.train.lookahead import Lookahead
 
 
-STATS = pipeline.ChannelStats(mean=(0.4, 0.5), std=(0.2, 0.3))
+STATS = normalization.ChannelStats(mean=(0.4, 0.5), std=(0.2, 0.3))
 
 
 def _state_and_batch(model_name, seeds):
@@ -26,7 +26,7 @@ def _state_and_batch(model_name, seeds):
            'label': rng.integers(0, 3, (len(seeds), 6)).astype(np.int32),
            'index': np.tile(np.arange(6, dtype=np.int32), (len(seeds), 1))}
   state = ensemble.init_ensemble(model, optimizer, seeds,
-                                 pipeline.normalize(batch['image'][0, 0], STATS), 6, mesh)
+                                 normalization.normalize(batch['image'][0, 0], STATS), 6, mesh)
   return model, optimizer, mesh, state, batch
 
 
@@ -70,10 +70,11 @@ def _airbench_run(seeds, steps=6):
   rng = np.random.default_rng(0)
   images = rng.integers(0, 256, (2, steps, 6, 12, 12, 2), dtype=np.uint8)
   labels = rng.integers(0, 3, (2, steps, 6)).astype(np.int32)
-  fitted = [model.fit_constants(pipeline.normalize(images[k, 0], STATS)) for k in seeds]
+  fitted = [model.fit_constants(normalization.normalize(images[k, 0], STATS)) for k in seeds]
   mesh = ensemble.make_mesh(len(seeds))
-  state = ensemble.init_ensemble(model, optimizer, seeds, pipeline.normalize(images[0, 0, 0], STATS),
-                                 6, mesh, constants=fitted, lookahead=lookahead)
+  state = ensemble.init_ensemble(model, optimizer, seeds,
+                                 normalization.normalize(images[0, 0, 0], STATS), 6, mesh,
+                                 constants=fitted, lookahead=lookahead)
   step_fn = ensemble.make_train_step(model, optimizer, mesh, 'unroll', STATS,
                                      loss_fn=optim.training_loss(config), lookahead=lookahead)
   for t in range(steps):
@@ -104,7 +105,7 @@ def test_eval_step_averages_the_test_views_logits():
     for k in range(2):
       variables = {'params': jax.tree.map(lambda a, k=k: a[k], host.params),
                    'batch_stats': jax.tree.map(lambda a, k=k: a[k], host.batch_stats)}
-      x = pipeline.normalize(images, STATS)
+      x = normalization.normalize(images, STATS)
       logits = sum(w * model.apply(variables, v, train=False)  # The views, weighted by hand.
                    for w, v in augment.test_views(x, test_augment))
       correct = (np.argmax(logits, -1) == labels)[:4].sum()

@@ -8,7 +8,7 @@ import pytest
 
 from configs import cifar10_airbench
 from datadiet import models
-from datadiet.data import feed, pipeline, sources
+from datadiet.data import feed, normalization, sources
 from datadiet.scores import forgetting
 from datadiet.train import loop
 
@@ -207,11 +207,11 @@ def test_airbench_whitening_is_fitted_to_the_run_s_own_examples(airbench_folder,
   trained = loop.train_ensemble(config, tmp_path, airbench_folder, seeds=[0],
                                 keep_positions=subset)
   model = models.from_config(config, 3)
-  stats = pipeline.channel_stats(airbench_folder.train['image'])
+  stats = normalization.channel_stats(airbench_folder.train['image'])
   images = feed.fit_images(airbench_folder, subset, 10, stats)
   # 10 of the 12 kept, spread evenly: positions 0, 2, 4, 6, 8, 12, 14, 16, 18, 20 of 24.
   np.testing.assert_array_equal(
-      images, pipeline.normalize(airbench_folder.train['image'][
+      images, normalization.normalize(airbench_folder.train['image'][
           [0, 2, 4, 6, 8, 12, 14, 16, 18, 20]], stats))
   np.testing.assert_array_equal(jax.device_get(trained.state.constants)['whiten']['kernel'][0],
                                 model.fit_constants(images)['whiten']['kernel'])
@@ -225,7 +225,7 @@ def test_airbench_seeds_on_their_own_subsets_fit_their_own_whitening(airbench_fo
   trained = loop.train_ensemble(config, tmp_path, airbench_folder, seeds=[0, 1],
                                 keep_positions=per_seed)
   model = models.from_config(config, 3)
-  stats = pipeline.channel_stats(airbench_folder.train['image'])
+  stats = normalization.channel_stats(airbench_folder.train['image'])
   kernels = jax.device_get(trained.state.constants)['whiten']['kernel']
   for k in range(2):
     expected = model.fit_constants(feed.fit_images(airbench_folder, per_seed[k], 10, stats))

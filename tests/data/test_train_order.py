@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from datadiet import errors
-from datadiet.data import augment, pipeline
+from datadiet.data import augment, train_order
 
 NUM = 40
 
 
 def test_each_kept_id_exactly_once_per_epoch_per_seed():
   kept = np.array([1, 3, 4, 8, 9, 15, 16, 22, 23, 30, 31, 39])  # 12 kept: epoch = 1.5 batches.
-  order = pipeline.TrainOrder(kept, seeds=[0, 1], batch_size=8, data_seed=0)
+  order = train_order.TrainOrder(kept, seeds=[0, 1], batch_size=8, data_seed=0)
   batches = list(order.batches(0, 6))  # 48 examples = 4 epochs per seed.
   for k in range(2):
     seen = np.concatenate([b['index'][k] for b in batches])
@@ -24,58 +24,50 @@ def test_each_kept_id_exactly_once_per_epoch_per_seed():
 
 def test_a_step_is_a_pure_function_of_data_seed_seed_and_step():
   positions = np.arange(NUM)
-  walked = list(pipeline.TrainOrder(positions, [0, 1], 8, 0, augment=True).batches(0, 9))
+  walked = list(train_order.TrainOrder(positions, [0, 1], 8, 0, augment=True).batches(0, 9))
   for step in (8, 5, 0):  # Out of order, from a fresh order: as a resumed run asks.
-    alone = pipeline.TrainOrder(positions, [0, 1], 8, 0, augment=True).batch(step)
+    alone = train_order.TrainOrder(positions, [0, 1], 8, 0, augment=True).batch(step)
     for key in ('index', 'offset', 'flip'):
       np.testing.assert_array_equal(walked[step][key], alone[key])
   # One seed's row does not depend on the other seeds in the ensemble.
   np.testing.assert_array_equal(
-      pipeline.TrainOrder(positions, [1], 8, 0).batch(3)['index'][0], walked[3]['index'][1])
-  other = pipeline.TrainOrder(positions, [0, 1], 8, data_seed=1).batch(0)
+      train_order.TrainOrder(positions, [1], 8, 0).batch(3)['index'][0], walked[3]['index'][1])
+  other = train_order.TrainOrder(positions, [0, 1], 8, data_seed=1).batch(0)
   assert not np.array_equal(walked[0]['index'], other['index'])
 
 
 def test_augmentation_draws_belong_to_their_step_and_seed():
-  batch = pipeline.TrainOrder(np.arange(NUM), [0, 7], 8, 3, augment=True).batch(5)
+  batch = train_order.TrainOrder(np.arange(NUM), [0, 7], 8, 3, augment=True).batch(5)
   offsets, flips = augment.draw(3, 7, 5, 8)
   np.testing.assert_array_equal(batch['offset'][1], offsets)
   np.testing.assert_array_equal(batch['flip'][1], flips)
-  assert 'offset' not in pipeline.TrainOrder(np.arange(NUM), [0], 8, 3).batch(5)
-
-
-def test_normalisation_per_channel():
-  images = np.random.default_rng(0).integers(0, 256, (NUM, 8, 8, 3), dtype=np.uint8)
-  normalized = pipeline.normalize(images, pipeline.channel_stats(images))
-  assert normalized.dtype == np.float32
-  np.testing.assert_allclose(normalized.reshape(-1, 3).mean(0), 0, atol=1e-5)
-  np.testing.assert_allclose(normalized.reshape(-1, 3).std(0), 1, atol=1e-5)
+  assert 'offset' not in train_order.TrainOrder(np.arange(NUM), [0], 8, 3).batch(5)
 
 
 def test_empty_subset_is_refused():
   with pytest.raises(ValueError, match='empty subset'):
-    pipeline.TrainOrder(np.array([], np.int64), [0], 8, 0)
+    train_order.TrainOrder(np.array([], np.int64), [0], 8, 0)
 
 
 def test_per_seed_kept_sets_give_each_seed_the_batches_of_its_own_set():
   rng = np.random.default_rng(3)
   per_seed = np.stack([np.sort(rng.choice(100, 30, replace=False)) for _ in range(2)])
-  order = pipeline.TrainOrder(per_seed, [5, 9], 8, data_seed=0, augment=True)
+  order = train_order.TrainOrder(per_seed, [5, 9], 8, data_seed=0, augment=True)
   for step in (0, 3, 4, 11):  # Within and across epochs of 30 examples.
     batch = order.batch(step)
     for k, seed in enumerate((5, 9)):
-      alone = pipeline.TrainOrder(per_seed[k], [seed], 8, data_seed=0, augment=True).batch(step)
+      alone = train_order.TrainOrder(per_seed[k], [seed], 8, data_seed=0, augment=True).batch(step)
       np.testing.assert_array_equal(batch['index'][k], alone['index'][0])
       np.testing.assert_array_equal(batch['flip'][k], alone['flip'][0])
       assert set(batch['index'][k]) <= set(per_seed[k])
   with pytest.raises(errors.InputError, match='2 per-seed subsets for 3 seeds'):
-    pipeline.TrainOrder(per_seed, [0, 1, 2], 8, data_seed=0)
+    train_order.TrainOrder(per_seed, [0, 1, 2], 8, data_seed=0)
 
 
 def test_alternating_flip_turns_every_image_each_epoch_across_straddling_batches():
   kept = np.arange(3, 15)  # 12 kept, batches of 8: batches straddle epochs.
-  order = pipeline.TrainOrder(kept, [0, 1], 8, 0, augment=True, max_translate=2,
-                              flip='alternating')
+  order = train_order.TrainOrder(kept, [0, 1], 8, 0, augment=True, max_translate=2,
+                                 flip='alternating')
   flip_by_epoch = {}  # (seed, position, epoch) -> flipped
   for step in range(6):  # 48 examples: 4 epochs per seed.
     batch = order.batch(step)
@@ -98,4 +90,4 @@ def test_alternating_flip_turns_every_image_each_epoch_across_straddling_batches
      'pad_crop_flip')])
 def test_crop_flip_options_are_checked(data, message):
   with pytest.raises(errors.InputError, match=message):
-    pipeline.crop_flip_options(ml_collections.ConfigDict(data))
+    train_order.crop_flip_options(ml_collections.ConfigDict(data))

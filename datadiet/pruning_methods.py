@@ -1,4 +1,5 @@
-"""The pruning methods a run can use: the one list of them, with their options and checks.
+"""The pruning methods a config can name (``prune.methods``): the one list of them, each
+registered beside its selection, with its options and checks.
 
 A :class:`Method` turns the K-seed mean scores of the training split (``None`` for a method that
 uses none), its labels, the number of examples to keep and the prune seed into the kept
@@ -8,7 +9,8 @@ positions, with its options as keyword arguments. Its ``defaults`` are the optio
 cannot use and ``check_subset`` a subset it cannot make; preflight runs both for every configured
 method before any work. A method whose options hold ``per_seed=True`` is drawn once per
 retraining seed (from :func:`subset_seed`), and each seed retrains on its own subset. Adding a
-method: its selector in :mod:`datadiet.pruning`, one :func:`register` line below, its test.
+method: its algorithm in :mod:`datadiet.pruning` (plain NumPy, usable on its own), its selection
+below under ``@method(...)``, its test.
 """
 
 from __future__ import annotations
@@ -63,6 +65,11 @@ class Method:
           f'method does not take; its options: {", ".join(self.defaults) or "none"}.')
     return options
 
+  def resolved(self, config: ml_collections.ConfigDict, fraction_pruned: float) -> dict:
+    """The keyword arguments of :attr:`select` for a subset pruning ``fraction_pruned``: this
+    method's options in ``config`` (:meth:`options`) as :attr:`resolve` turns them."""
+    return self.resolve(self.options(config), fraction_pruned)
+
   def merged(self, given: dict) -> tuple[dict, list[str]]:
     """``given`` over this method's defaults, and the names it sets that the method does not
     take."""
@@ -70,8 +77,16 @@ class Method:
 
 
 METHODS: Registry[Method] = Registry('pruning method', 'methods')
-register = METHODS.register
 check = METHODS.check
+
+
+def method(name: str, uses_scores: bool, **fields) -> Callable[[SelectFn], SelectFn]:
+  """Registers the decorated selection as the pruning method ``name`` (``fields``: the
+  :class:`Method`'s other fields); returns the selection unchanged."""
+  def register(select: SelectFn) -> SelectFn:
+    METHODS.register(Method(name, uses_scores, select, **fields))
+    return select
+  return register
 
 
 def get(name: str) -> Method:
@@ -187,33 +202,48 @@ def _check_ccs(options):
         f'config.prune.kwargs.ccs.num_strata must be an integer >= 1, got {strata!r}.')
 
 
-register(Method('keep_hardest', True,
-                lambda scores, labels, size, seed: pruning.keep_hardest(scores, size)))
+@method('keep_hardest', uses_scores=True)
+def keep_hardest(scores, labels, size, seed):
+  """The ``size`` highest scores (the paper's pruning)."""
+  del labels, seed
+  return pruning.keep_hardest(scores, size)
+
+
 # The paper's band counts from the hardest end; the authors' code counts from the easiest.
-register(Method('offset', True,
-                lambda scores, labels, size, seed, fraction, offset_from: pruning.keep_hardest(
-                    scores, size, offset=hardest_offset(fraction, offset_from, len(scores),
-                                                        size)),
-                defaults=dict(fraction=0.02, offset_from='hardest'),
-                check_options=_check_offset_options, check_subset=_check_offset_band))
-register(Method('class_balanced', True,
-                lambda scores, labels, size, seed: pruning.class_balanced(
-                    pruning.keep_hardest, scores, labels, size)))
+@method('offset', uses_scores=True, defaults=dict(fraction=0.02, offset_from='hardest'),
+        check_options=_check_offset_options, check_subset=_check_offset_band)
+def offset(scores, labels, size, seed, fraction, offset_from):
+  """The ``size`` highest scores after skipping ``fraction`` of the dataset at one end."""
+  del labels, seed
+  return pruning.keep_hardest(
+      scores, size, offset=hardest_offset(fraction, offset_from, len(scores), size))
+
+
+@method('class_balanced', uses_scores=True)
+def class_balanced(scores, labels, size, seed):
+  """The hardest of each class, every class keeping its share of ``size``."""
+  del seed
+  return pruning.class_balanced(pruning.keep_hardest, scores, labels, size)
+
+
 # CCS as published: cutoff_score='aum' (the hardest by AUM are cut, whatever is stratified) and
 # hard_cutoffs=((fraction pruned, β), ...); by default the stratified score is cut, by one β.
-register(Method('ccs', True,
-                lambda scores, labels, size, seed, num_strata, hard_cutoff, cutoff_score:
-                pruning.coverage_centric(scores, size, seed=seed, num_strata=num_strata,
-                                         hard_cutoff=hard_cutoff, cutoff_scores=cutoff_score),
-                defaults=dict(num_strata=50, hard_cutoff=0.02, hard_cutoffs=(),
-                              cutoff_score=''),
-                check_options=_check_ccs, resolve=_resolve_ccs, check_subset=_check_ccs_subset,
-                score_options=('cutoff_score',)))
+@method('ccs', uses_scores=True,
+        defaults=dict(num_strata=50, hard_cutoff=0.02, hard_cutoffs=(), cutoff_score=''),
+        check_options=_check_ccs, resolve=_resolve_ccs, check_subset=_check_ccs_subset,
+        score_options=('cutoff_score',))
+def ccs(scores, labels, size, seed, num_strata, hard_cutoff, cutoff_score):
+  """Coverage-centric: the hardest β cut, then strata of the score sampled evenly."""
+  del labels
+  return pruning.coverage_centric(scores, size, seed=seed, num_strata=num_strata,
+                                  hard_cutoff=hard_cutoff, cutoff_scores=cutoff_score)
+
+
 # per_seed: a fresh subset for every retraining seed, as the authors' code draws (one subset
 # retrained by every seed understates the random baseline's spread).
-register(Method('random', False,
-                lambda scores, labels, size, seed, per_seed: pruning.random_subset(
-                    len(labels), size, seed),
-                defaults=dict(per_seed=True),
-                check_options=lambda options: _check_bool('random', 'per_seed',
-                                                          options['per_seed'])))
+@method('random', uses_scores=False, defaults=dict(per_seed=True),
+        check_options=lambda options: _check_bool('random', 'per_seed', options['per_seed']))
+def random(scores, labels, size, seed, per_seed):
+  """``size`` examples drawn uniformly with ``seed`` (``per_seed`` decides that seed)."""
+  del scores, per_seed
+  return pruning.random_subset(len(labels), size, seed)

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from datadiet import errors, models, seeds
+from datadiet import errors, models, seed_axis
 from datadiet.scores import el2n, grand, over_seeds, stack_seeds
 
 
@@ -39,4 +39,4 @@ def test_mismatched_seed_axis_is_an_error():
 def test_unknown_strategy_lists_the_valid_ones():
   with pytest.raises(errors.InputError, match="Unknown seed strategy 'loop'; valid: vmap, "
                                               'unroll, map'):
-    seeds.map_over_seeds(lambda x: x, 'loop')
+    seed_axis.map_over_seeds(lambda x: x, 'loop')

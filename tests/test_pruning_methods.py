@@ -4,7 +4,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from datadiet import errors, pruning, selectors
+from datadiet import errors, pruning, pruning_methods
 
 
 def _config(**kwargs):
@@ -24,8 +24,8 @@ def test_every_method_selects_as_its_pruning_function():
       'ccs': pruning.coverage_centric(scores, 10, seed=7, num_strata=3, hard_cutoff=0.2),
       'random': pruning.random_subset(40, 10, 7),
   }
-  assert list(selectors.METHODS) == list(want)
-  for name, method in selectors.METHODS.items():
+  assert list(pruning_methods.METHODS) == list(want)
+  for name, method in pruning_methods.METHODS.items():
     got = method.select(scores if method.uses_scores else None, labels, 10, 7,
                         **method.resolve(method.options(config), 0.75))
     np.testing.assert_array_equal(got, want[name], err_msg=name)
@@ -35,53 +35,51 @@ def test_unknown_method_and_duplicate_registration():
   with pytest.raises(errors.InputError, match=r"Unknown pruning methods \['easiest'\]; valid "
                                               r'methods: keep_hardest, offset, class_balanced, '
                                               r'ccs, random\.'):
-    selectors.check(['random', 'easiest'])
+    pruning_methods.check(['random', 'easiest'])
   with pytest.raises(ValueError, match="'random' is registered already"):
-    selectors.register(selectors.Method('random', False, lambda *a: None))
+    pruning_methods.METHODS.register(pruning_methods.Method('random', False, lambda *a: None))
 
 
 def test_options_default_to_the_registration_and_unknown_ones_are_refused():
-  offset = selectors.get('offset')
+  offset = pruning_methods.get('offset')
   assert offset.options(_config()) == dict(fraction=0.02, offset_from='hardest')
   assert offset.options(_config(offset=dict(fraction=0.3))) == dict(fraction=0.3,
                                                                     offset_from='hardest')
-  assert selectors.get('keep_hardest').options(_config(offset=dict(fraction=0.3))) == {}
+  assert pruning_methods.get('keep_hardest').options(_config(offset=dict(fraction=0.3))) == {}
   with pytest.raises(errors.InputError, match=r'config.prune.kwargs.offset sets fractoin, which '
                                               r'the offset method does not take; its options: '
                                               r'fraction, offset_from\.'):
     offset.options(_config(offset=dict(fractoin=0.3)))
-  assert selectors.default_kwargs() == dict(offset=dict(fraction=0.02, offset_from='hardest'),
-                                            ccs=dict(num_strata=50, hard_cutoff=0.02,
-                                                     hard_cutoffs=(), cutoff_score=''),
-                                            random=dict(per_seed=True))
+  assert pruning_methods.default_kwargs() == dict(
+      offset=dict(fraction=0.02, offset_from='hardest'),
+      ccs=dict(num_strata=50, hard_cutoff=0.02, hard_cutoffs=(), cutoff_score=''),
+      random=dict(per_seed=True))
 
 
 def test_options_and_subsets_are_checked_by_their_method():
+  offset, ccs = pruning_methods.get('offset'), pruning_methods.get('ccs')
   with pytest.raises(errors.InputError,
                      match=r'config.prune.kwargs.offset.fraction must be in \[0, 1\)'):
-    selectors.get('offset').check_options(dict(fraction=1.5))
+    offset.check_options(dict(fraction=1.5))
   with pytest.raises(errors.InputError,
                      match='config.prune.kwargs.ccs.num_strata must be an integer >= 1'):
-    selectors.get('ccs').check_options(dict(num_strata=True, hard_cutoff=0.1, hard_cutoffs=(),
-                                            cutoff_score=''))
+    ccs.check_options(dict(num_strata=True, hard_cutoff=0.1, hard_cutoffs=(), cutoff_score=''))
   with pytest.raises(errors.InputError, match=r'hard_cutoffs must be pairs'):
-    selectors.get('ccs').check_options(dict(num_strata=5, hard_cutoff=0.1, hard_cutoffs=(0.9,),
-                                            cutoff_score=''))
+    ccs.check_options(dict(num_strata=5, hard_cutoff=0.1, hard_cutoffs=(0.9,), cutoff_score=''))
   subset = dict(name='offset-el2n@10-p0.5', fraction_pruned=0.5)
   with pytest.raises(errors.InputError, match=r'skipping the 24 hardest .* needs 44 examples, '
                                               r'but the dataset has 40'):
-    selectors.get('offset').check_subset(dict(fraction=0.6, offset_from='hardest'), 40, 20,
-                                         subset)
-  selectors.get('offset').check_subset(dict(fraction=0.5, offset_from='easiest'), 40, 20, subset)
+    offset.check_subset(dict(fraction=0.6, offset_from='hardest'), 40, 20, subset)
+  offset.check_subset(dict(fraction=0.5, offset_from='easiest'), 40, 20, subset)
   with pytest.raises(errors.InputError, match=r'offset_from must be one of hardest, easiest'):
-    selectors.get('offset').check_options(dict(fraction=0.1, offset_from='top'))
+    offset.check_options(dict(fraction=0.1, offset_from='top'))
 
 
 def test_an_offset_from_the_easiest_end_is_the_authors_argsort_band():
   """The authors' code keeps ``argsort(scores)[offset:offset + size]``; the paper's band counts
   the offset from the hardest end; both are the same band seen from either end."""
   scores = np.random.default_rng(1).permutation(50).astype(float)  # No ties.
-  offset = selectors.get('offset')
+  offset = pruning_methods.get('offset')
   for fraction, size in ((0.0, 10), (0.1, 20), (0.3, 35)):
     easiest = offset.select(scores, None, size, 0, fraction=fraction, offset_from='easiest')
     skip = int(round(fraction * 50))
@@ -98,7 +96,7 @@ def test_ccs_as_published_cuts_by_another_score_with_beta_per_pruning_rate():
   rest stratified by the chosen score."""
   rng = np.random.default_rng(2)
   scores, aum = rng.random(200), rng.random(200)
-  ccs = selectors.get('ccs')
+  ccs = pruning_methods.get('ccs')
   options = dict(num_strata=5, hard_cutoff=0.05, hard_cutoffs=((0.9, 0.3),), cutoff_score=aum)
   at_90 = ccs.resolve(options, 0.9)
   assert at_90['hard_cutoff'] == 0.3 and ccs.resolve(options, 0.5)['hard_cutoff'] == 0.05
