@@ -27,6 +27,7 @@ Steps are pure functions over the state, jitted with the state donated.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -226,7 +227,21 @@ def make_eval_step(model: nn.Module, mesh: Mesh, strategy: str, stats: ChannelSt
   """``(state, batch, table) -> {loss_sum, correct}`` per seed for one batch that every seed
   evaluates (raw, as in :func:`make_train_step`, with a ``mask``), its examples split over the
   ``data`` axis (:func:`eval_sharding`); ``test_augment`` averages the logits over test-time
-  views (:func:`datadiet.data.augment.test_views`)."""
+  views (:func:`datadiet.data.augment.test_views`).
+
+  Made once per distinct set of arguments (the last 8): the retraining runs of a pipeline
+  (every subset, the same network) share one trace and compilation instead of one per run. A
+  model with an unhashable field gets a step of its own."""
+  arguments = (model, mesh, strategy, stats, test_augment)
+  try:
+    hash(arguments)
+  except TypeError:
+    return _make_eval_step(*arguments)
+  return _shared_eval_step(*arguments)
+
+
+def _make_eval_step(model: nn.Module, mesh: Mesh, strategy: str, stats: ChannelStats,
+                    test_augment: str) -> Callable:
 
   augment.check_test_augment(test_augment)  # Before training, not at its end.
 
@@ -248,3 +263,6 @@ def make_eval_step(model: nn.Module, mesh: Mesh, strategy: str, stats: ChannelSt
   sharded = jax.shard_map(local_eval, mesh=mesh, in_specs=(P(SEEDS), P(DATA), P()),
                           out_specs=P(SEEDS), check_vma=False)
   return jax.jit(sharded)
+
+
+_shared_eval_step = functools.lru_cache(maxsize=8)(_make_eval_step)

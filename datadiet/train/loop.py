@@ -9,6 +9,7 @@ train, evaluate.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import time
 from collections.abc import Sequence
@@ -139,6 +140,33 @@ def setup(config: ml_collections.ConfigDict, data: dataset.Dataset, seeds: list[
                input_pipeline(config, data), data, lookahead)
 
 
+# The jitted training steps of the last few distinct recipes: the retraining runs of a pipeline
+# (every subset at one budget: the same network, optimizer and schedule) share one trace and
+# compilation instead of redoing them per run.
+_TRAIN_STEPS: collections.OrderedDict = collections.OrderedDict()
+
+
+def _train_step(config: ml_collections.ConfigDict, run: Setup, trackers: Sequence[Tracker]):
+  """:func:`ensemble.make_train_step` for ``run``, made once per distinct step: everything it
+  closes over is fixed by these (the optimizer, its schedule, the loss and the lookahead by
+  ``config.optim`` and the number of steps)."""
+  make = lambda: ensemble.make_train_step(  # noqa: E731
+      run.model, run.optimizer, run.mesh, run.strategy, run.stats, trackers,
+      optim.training_loss(config), run.lookahead)
+  key = (run.model, config.optim.to_json(), run.num_steps, run.mesh, run.strategy, run.stats,
+         tuple(trackers))
+  try:
+    hash(key)
+  except TypeError:  # A model with an unhashable field: a step of its own.
+    return make()
+  if key not in _TRAIN_STEPS:
+    _TRAIN_STEPS[key] = make()
+    while len(_TRAIN_STEPS) > 4:
+      _TRAIN_STEPS.popitem(last=False)
+  _TRAIN_STEPS.move_to_end(key)
+  return _TRAIN_STEPS[key]
+
+
 def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
                    data: dataset.Dataset, *, seeds: list[int],
                    keep_positions: np.ndarray | None = None, labels: np.ndarray | None = None,
@@ -208,8 +236,7 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str | Path,
                             config.runtime.checkpoint_every_steps))
   save_steps -= set(saved)  # Never a step twice (a repair passes steps saved already).
 
-  train_step = ensemble.make_train_step(model, run.optimizer, mesh, strategy, stats, trackers,
-                                        optim.training_loss(config), run.lookahead)
+  train_step = _train_step(config, run, trackers)
   eval_step = ensemble.make_eval_step(model, mesh, strategy, stats,
                                       config.data.get('test_augment', 'none'))
   writer = metrics.MetricWriter(workdir, tensorboard=config.runtime.tensorboard,

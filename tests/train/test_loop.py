@@ -38,6 +38,31 @@ def test_no_tracker_is_carried_unless_asked_for(tiny_config, digits, tmp_path):
   assert loop.train_ensemble(tiny_config, tmp_path, digits, seeds=[0]).state.trackers == {}
 
 
+def test_runs_of_one_recipe_share_one_traced_step_and_train_as_each_alone(tiny_config, digits,
+                                                                        tmp_path):
+  # The retraining runs of a pipeline: two subsets, one recipe; then a third with another one.
+  subsets = (np.arange(0, 300), np.arange(400, 700))
+  fresh = []
+  for i, keep in enumerate(subsets):  # Each with steps made for it alone.
+    loop._TRAIN_STEPS.clear()  # pylint: disable=protected-access
+    fresh.append(_params(loop.train_ensemble(tiny_config, tmp_path / f'fresh{i}', digits,
+                                             seeds=[0, 1], keep_positions=keep)))
+  loop._TRAIN_STEPS.clear()  # pylint: disable=protected-access
+  traces = []
+  for i, keep in enumerate(subsets):
+    shared = _params(loop.train_ensemble(tiny_config, tmp_path / f'shared{i}', digits,
+                                         seeds=[0, 1], keep_positions=keep))
+    for a, b in zip(fresh[i], shared):
+      np.testing.assert_array_equal(a, b)
+    (step,) = loop._TRAIN_STEPS.values()  # pylint: disable=protected-access
+    traces.append(step._cache_size())  # pylint: disable=protected-access
+  assert traces[1] == traces[0]  # The second run traced nothing new.
+  tiny_config.optim.learning_rate = 0.01
+  loop.train_ensemble(tiny_config, tmp_path / 'other', digits, seeds=[0, 1],
+                      keep_positions=subsets[0])
+  assert len(loop._TRAIN_STEPS) == 2  # pylint: disable=protected-access
+
+
 def test_few_steps_learn_and_write_metrics(tiny_config, digits, tmp_path):
   tiny_config.optim.budget = 60
   tiny_config.runtime.eval_every_steps = 30
