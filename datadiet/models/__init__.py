@@ -19,10 +19,14 @@ from jax.typing import DTypeLike
 
 from datadiet import errors
 # Each module registers its architectures; imported in the order the registry lists them.
-from datadiet.models import small  # noqa: F401  (mlp, small_cnn)
-from datadiet.models import resnet  # noqa: F401  (resnet20, resnet18, resnet50)
-from datadiet.models import airbench  # noqa: F401  (airbench)
+from datadiet.models.small import MLP, SmallCNN  # mlp, small_cnn
+from datadiet.models.resnet import ResNet18, ResNet20, ResNet50  # resnet20, resnet18, resnet50
+from datadiet.models.airbench import AirbenchNet  # airbench
 from datadiet.models.registry import MODELS
+
+__all__ = ['AirbenchNet', 'COMPUTE_DTYPES', 'MLP', 'MODELS', 'ResNet18', 'ResNet20', 'ResNet50',
+           'SmallCNN', 'arguments', 'check', 'compute_dtype', 'fits_to_data', 'from_config',
+           'get_model']
 # Compute dtypes a model may run in; parameters are float32 in every case. float16 would need
 # loss scaling, which the training step does not do.
 COMPUTE_DTYPES = ('float32', 'bfloat16')

@@ -105,6 +105,7 @@ def test_resume_after_interruption_matches_uninterrupted(tiny_config, digits, tm
     return crashing
 
   monkeypatch.setattr(loop.ensemble, 'make_train_step', make_crashing)
+  monkeypatch.setattr(loop, '_TRAIN_STEPS', type(loop._TRAIN_STEPS)())  # Not the one above's.
   with pytest.raises(KeyboardInterrupt):
     loop.train_ensemble(tiny_config, tmp_path / 'b', digits, seeds=[0, 1], trackers=trackers)
   monkeypatch.setattr(loop.ensemble, 'make_train_step', real_make)
@@ -212,6 +213,7 @@ def test_airbench_recipe_resumes_bit_identically(airbench_folder, tmp_path, monk
     return crashing
 
   monkeypatch.setattr(loop.ensemble, 'make_train_step', make_crashing)
+  monkeypatch.setattr(loop, '_TRAIN_STEPS', type(loop._TRAIN_STEPS)())  # Not the one above's.
   with pytest.raises(KeyboardInterrupt):
     loop.train_ensemble(config, tmp_path / 'b', airbench_folder, seeds=[0, 1])
   monkeypatch.setattr(loop.ensemble, 'make_train_step', real_make)
