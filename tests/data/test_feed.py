@@ -1,6 +1,7 @@
 """Input paths: which one 'auto' picks, and both realising the same batches and examples."""
 
 import jax
+import ml_collections
 import numpy as np
 import pytest
 
@@ -99,3 +100,20 @@ def test_fit_images_spread_over_the_kept_and_read_alike_from_disk(tmp_path, writ
     np.testing.assert_array_equal(images, normalization.normalize(loaded.train['image'][expected],
                                                                   stats))
     np.testing.assert_array_equal(feed.fit_images(streamed, kept, count, stats), images)
+
+
+def test_channel_stats_are_measured_once_per_read_only_dataset(monkeypatch):
+  config = ml_collections.ConfigDict({'data': {'channel_stats': ()}})
+  data = sources.load('digits')  # Read-only arrays, as every loaded dataset.
+  calls = []
+  measure = normalization.channel_stats
+  monkeypatch.setattr(normalization, 'channel_stats', lambda x: calls.append(1) or measure(x))
+  first = feed.channel_stats_for(config, data)
+  assert feed.channel_stats_for(config, data) == first == measure(data.train['image'])
+  assert len(calls) == 1
+  # Writable images may change between runs: measured every time.
+  train = dict(data.train, image=data.train['image'].copy())
+  writable = dataset.Dataset('copy', train, data.test, data.num_classes)
+  feed.channel_stats_for(config, writable)
+  train['image'][:] = 0
+  assert feed.channel_stats_for(config, writable).mean == (0.0,) and len(calls) == 3
