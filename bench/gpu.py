@@ -1,7 +1,7 @@
 """One command on a GPU: the engine's speed, and the paper's Figure 1 through ``launch.py``.
 
   python bench/gpu.py --data=<image folder, or a file packed by bench/image_folder_pack.py>
-  python bench/gpu.py --smoke          # the same code on a CPU, tiny models and data (~3 min)
+  python bench/gpu.py --smoke          # the same code on a CPU, tiny models and data (~2 min)
 
 (a) ``micro``: ResNet18 on 32×32 images, the engine's own jitted steps on device-resident data
     (the in-step crop and flip included): the training step in float32 and bfloat16 at batch

@@ -16,7 +16,7 @@ percentile band over the 4) and prints its tables.
 The scoring seeds train with the recipe's label smoothing (0.2), which flattens the softmax
 that EL2N reads; ``--config.pretrain.label_smoothing=0.0`` scores without it (a new workdir).
 
-``:smoke`` is the same pipeline in miniature for a CPU (≈ 2–3 minutes on 2 cores for a folder
+``:smoke`` is the same pipeline in miniature for a CPU (≈ 40 s on 2 cores for a folder
 of ~1,400 16×16 images, e.g. ``bench/gpu.py --smoke``'s digits): a tiny airbench, 2 scoring
 and 2 retraining seeds, 16 steps, two fractions:
 

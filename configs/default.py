@@ -1,4 +1,4 @@
-"""Default: the whole data-diet pipeline on the offline digits (≈ 2 minutes on 2 CPU cores).
+"""Default: the whole data-diet pipeline on the offline digits (≈ 40 s on 2 CPU cores).
 
   python launch.py --config configs/default.py --workdir /tmp/datadiet_default
 

@@ -1,4 +1,4 @@
-"""The three training-dynamics analyses on the offline digits (≈ 2 minutes on 2 CPU cores).
+"""The three training-dynamics analyses on the offline digits (≈ 1 minute on 2 CPU cores).
 
   python launch.py --config configs/digits_dynamics.py --workdir /tmp/datadiet_dynamics
 

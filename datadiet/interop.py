@@ -201,8 +201,9 @@ def select(scores: np.ndarray, fraction_pruned: float, method: str = 'keep_harde
            seed: int = 0, **options) -> np.ndarray:
   """The examples a pruning method keeps: sorted positions into ``scores`` (or the kept ``ids``
   when given). ``fraction_pruned`` is the fraction dropped; ``method`` is any registered method
-  (``keep_hardest``, ``offset``, ``class_balanced`` (needs ``labels``), ``ccs``, ``random``) and
-  ``options`` its options (e.g. ``fraction=0.01`` for ``offset``), checked as a run checks them.
+  (``datadiet.pruning_methods.METHODS``: the built-in ones are ``keep_hardest``, ``offset``,
+  ``class_balanced`` (needs ``labels``), ``ccs`` and ``random``) and ``options`` its options
+  (e.g. ``fraction=0.01`` for ``offset``), checked as a run checks them.
 
   Example::
 

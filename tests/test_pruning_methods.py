@@ -24,8 +24,10 @@ def test_every_method_selects_as_its_pruning_function():
       'ccs': pruning.coverage_centric(scores, 10, seed=7, num_strata=3, hard_cutoff=0.2),
       'random': pruning.random_subset(40, 10, 7),
   }
-  assert list(pruning_methods.METHODS) == list(want)
-  for name, method in pruning_methods.METHODS.items():
+  # The built-in methods, in registration order (one added later may sit anywhere among them).
+  assert [name for name in pruning_methods.METHODS if name in want] == list(want)
+  for name in want:
+    method = pruning_methods.get(name)
     got = method.select(scores if method.uses_scores else None, labels, 10, 7,
                         **method.resolve(method.options(config), 0.75))
     np.testing.assert_array_equal(got, want[name], err_msg=name)
@@ -33,9 +35,9 @@ def test_every_method_selects_as_its_pruning_function():
 
 def test_unknown_method_and_duplicate_registration():
   with pytest.raises(errors.InputError, match=r"Unknown pruning methods \['easiest'\]; valid "
-                                              r'methods: keep_hardest, offset, class_balanced, '
-                                              r'ccs, random\.'):
+                                              r'methods: keep_hardest, offset, .*random') as e:
     pruning_methods.check(['random', 'easiest'])
+  assert str(e.value).endswith(f'valid methods: {", ".join(pruning_methods.METHODS)}.')
   with pytest.raises(ValueError, match="'random' is registered already"):
     pruning_methods.METHODS.register(pruning_methods.Method('random', False, lambda *a: None))
 

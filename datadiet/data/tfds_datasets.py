@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import json
+import logging as std_logging
+import os
 import uuid
 from pathlib import Path
 
@@ -57,8 +60,44 @@ def _placing_help(name: str, root: Path) -> str:
           'image_folder:<path> copy of the images.')
 
 
+@contextlib.contextmanager
+def _quiet_tfds():
+  """TFDS's log lines (variant folders, dataset generation, download retries), its notices on
+  stdout and its progress bars say nothing the run's own messages do not: muted while TFDS
+  finds or prepares a dataset (its errors still raise)."""
+  verbosity = logging.get_verbosity()
+  urllib3 = std_logging.getLogger('urllib3')
+  level = urllib3.level
+  logging.set_verbosity(logging.ERROR)
+  urllib3.setLevel(std_logging.ERROR)
+  try:
+    with contextlib.redirect_stdout(io.StringIO()):
+      yield
+  finally:
+    logging.set_verbosity(verbosity)
+    urllib3.setLevel(level)
+
+
+def _remove_empty_dirs_made(root: Path, existed: dict[Path, bool]) -> None:
+  """Removes the directories under ``root`` that a failed download created and left empty (the
+  dataset's, the downloads', ``root`` itself), so a failure leaves nothing behind."""
+  for top, was_there in existed.items():
+    if was_there or not top.is_dir():
+      continue
+    for directory, _, _ in sorted(os.walk(top), key=lambda entry: -len(entry[0])):
+      with contextlib.suppress(OSError):  # Not empty: something else is there; keep it.
+        Path(directory).rmdir()
+
+
 def _prepared_builder(name: str, data_dir: str | None, download: bool, streamed: bool = False):
+  """``(tfds, the builder of name)``, the dataset prepared (downloaded if allowed)."""
   tfds = optional_deps.import_tfds(name)
+  tfds.display_progress_bar(False)
+  with _quiet_tfds():
+    return tfds, _builder(tfds, name, data_dir, download, streamed)
+
+
+def _builder(tfds, name: str, data_dir: str | None, download: bool, streamed: bool):
   try:
     builder = tfds.builder(name, data_dir=data_dir)
   except tfds.core.registered.DatasetNotFoundError as e:
@@ -77,16 +116,18 @@ def _prepared_builder(name: str, data_dir: str | None, download: bool, streamed:
       raise errors.MissingInputError(
           f'TFDS dataset {name!r} is not in {version_dir} and downloading is off. '
           + _placing_help(name, root))
+    existed = {path: path.exists() for path in (root / name, root / 'downloads', root)}
     try:
       with _few_download_retries():
         builder.download_and_prepare()
     except Exception as e:  # No internet, no space, a broken cache: say what to do instead.
+      _remove_empty_dirs_made(root, existed)
       if isinstance(e, OSError):
         errors.raise_if_unwritable(e, version_dir)  # A full disk or read-only place says so.
       raise errors.MissingInputError(
           f'TFDS could not download {name!r} into {version_dir} ({type(e).__name__}: '
           f'{str(e).splitlines()[0] if str(e) else ""}). ' + _placing_help(name, root)) from e
-  return tfds, builder
+  return builder
 
 
 def _is_array_record(builder) -> bool:

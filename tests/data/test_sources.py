@@ -45,9 +45,10 @@ def test_tfds_dataset_through_mock_data():
   assert len(set(data.train['id'])) == 12  # TFDS ids, unique.
 
 
-def test_tfds_download_failure_says_where_to_place_the_files(tmp_path, monkeypatch):
+def test_tfds_download_failure_says_where_to_place_the_files(tmp_path, monkeypatch, capsys):
   """The real builder code path up to the download (a missing TFDS dependency fails here),
-  then no network: the error names the directory it looked in and how to fill it."""
+  then no network: the error names the directory it looked in and how to fill it, TFDS prints
+  nothing of its own, and the directories the attempt made are gone."""
   attempts = []
 
   def no_network(self, *args, **kwargs):
@@ -57,9 +58,11 @@ def test_tfds_download_failure_says_where_to_place_the_files(tmp_path, monkeypat
   monkeypatch.setattr(tfds.download.DownloadManager, 'download_and_extract', no_network)
   monkeypatch.setattr(tfds.download.DownloadManager, 'download', no_network)
   # A missing input, named as one on launch.py's line ('datadiet: MissingInputError: ...').
+  (tmp_path / 'kept').mkdir()  # Another dataset's folder: left alone.
   with pytest.raises(errors.MissingInputError) as raised:
     sources.load('cifar10', data_dir=str(tmp_path))
   assert attempts, 'TFDS never reached the download'
+  assert capsys.readouterr().out == '' and sorted(p.name for p in tmp_path.iterdir()) == ['kept']
   message = str(raised.value)
   assert f"TFDS could not download 'cifar10' into {tmp_path}/cifar10/" in message
   assert 'ConnectionError: no route to host' in message

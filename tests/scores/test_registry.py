@@ -10,9 +10,9 @@ from datadiet.scores import registry
 
 def test_unknown_score_lists_the_valid_ones():
   with pytest.raises(errors.InputError, match=r"Unknown scores \['grnd'\]; valid scores: el2n, "
-                                              r'l1_error, prob_margin, loss, margin, entropy, '
-                                              r'grand, input_norm, random, forgetting'):
+                                              r'l1_error, .*grand, .*forgetting') as e:
     registry.check(['el2n', 'grnd'])
+  assert str(e.value).endswith(f'valid scores: {", ".join(registry.SCORES)}.')
   with pytest.raises(errors.InputError, match='Unknown scores'):
     registry.get('grnd')
 
