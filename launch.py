@@ -21,7 +21,7 @@ from ml_collections import config_flags  # noqa: E402
 
 # Only what reading the flags needs: JAX and the engine load in main(), after the flags are
 # read, so that a mistyped flag or config is refused in a fraction of a second.
-from datadiet import command_line, errors  # noqa: E402
+from datadiet import command_line, errors, interruption  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Path to a config file.',
                                           lock_config=True)
@@ -122,12 +122,14 @@ def main(argv):
              '--workdir=/tmp/datadiet_run); --print_config shows the config without one.')
   logging.get_absl_handler().addFilter(_QuietCheckpointing())
   _quiet_closed_event_loops()
+  interruption.install()
   try:
     from datadiet import jobs  # pylint: disable=g-import-not-at-top  # JAX and the engine.
     report = jobs.run(_CONFIG.value, _WORKDIR.value, _CONTINUE.value)
   except errors.DatadietError as e:  # A problem the user can fix: the message says how, once.
     _exit_with(f'datadiet: {type(e).__name__}: {e}', 1)
   except KeyboardInterrupt:
+    interruption.stopping()
     _exit_with('datadiet: interrupted. Every result finished before it is kept; relaunch the '
                'same command to resume.', 130)
   except Exception as e:  # pylint: disable=broad-except
